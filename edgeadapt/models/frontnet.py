@@ -22,6 +22,7 @@ def conv_bn_relu(c_in, c_out, kernel, stride):
 class Frontnet(nn.Module):
     def __init__(self, input_hw=(96, 160), channels=32, outputs=4, dropout=0.5):
         super().__init__()
+        self.input_hw = tuple(input_hw)
         h, w = input_hw
         c = channels
         self.features = nn.Sequential(

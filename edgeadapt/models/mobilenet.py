@@ -32,6 +32,7 @@ def _dw_separable(c_in, c_out, stride):
 class MobileNetPose(nn.Module):
     def __init__(self, input_hw=(96, 160), channels=16, outputs=4, dropout=0.5):
         super().__init__()
+        self.input_hw = tuple(input_hw)
         h, w = input_hw
         c = channels
         layers = [

@@ -1,0 +1,49 @@
+"""`edgeadapt train`: float training of a registered model, checkpoint + optional ONNX."""
+
+import click
+
+from edgeadapt.textio import write_json
+
+
+@click.command("train")
+@click.option("--model", "model_name", required=True, help="Registered model name (see `edgeadapt models`).")
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Checkpoint to write (.pt).")
+@click.option("--epochs", default=30, show_default=True, type=int, help="Maximum epochs (early stopping may end sooner).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--lr", default=1e-3, show_default=True, type=float, help="Initial Adam learning rate.")
+@click.option("--onnx", "onnx_path", type=click.Path(dir_okay=False), help="Also export the best model to ONNX (opset 17).")
+@click.option("--init", "init", help="Start from this checkpoint of the same model (.pt or zoo:small).")
+@click.option("--aux-head", is_flag=True, help="Add a 5th output: logit of 'the teacher is markedly better here'.")
+@click.option("--teacher", help="Big model whose per-frame errors label the aux head (.pt or zoo:big).")
+@click.option("--aux-margin", default=0.1, show_default=True, type=float, help="Error gap (sum over outputs) that makes a frame positive.")
+@click.option("--aux-weight", default=0.1, show_default=True, type=float, help="Weight of the aux BCE loss.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the training record to this JSON file.")
+def command(model_name, data_dir, out, epochs, seed, batch_size, lr, onnx_path, init, aux_head, teacher, aux_margin,
+            aux_weight, quiet, json_path):
+    """Train MODEL on DATA; print the per-output MAE table on val and test."""
+    from edgeadapt.errors import EdgeadaptError
+    from edgeadapt.evaluate import metrics_table
+    from edgeadapt.train import train
+
+    if teacher is not None and not aux_head:
+        raise EdgeadaptError("--teacher is only used with --aux-head")
+    record = train(
+        model_name, data_dir, out, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, onnx=onnx_path,
+        aux_head=aux_head, teacher=teacher, init=init, aux_margin=aux_margin, aux_weight=aux_weight,
+        progress=not quiet,
+    )
+    click.echo(
+        f"{model_name}: best epoch {record['best_epoch']} of {record['epochs_run']} run, {record['seconds']:.0f} s; "
+        f"saved {record['out']}" + (f" and {record['onnx']}" if "onnx" in record else "")
+    )
+    for split in ("val", "test"):
+        click.echo(f"\n{split} ({record['frames'][split]} frames)")
+        click.echo(metrics_table(record[split]))
+        if "aux" in record:
+            a = record["aux"][split]
+            click.echo(f"aux head: positives {a['positive_rate']:.1%}, accuracy {a['accuracy']:.1%}, AUC {a['auc']:.3f}")
+    if json_path:
+        write_json(json_path, record)

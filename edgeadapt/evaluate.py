@@ -1,0 +1,125 @@
+"""Run any model form on a dataset split and score it: float (.pt, zoo:), ONNX, quantized (.eaq).
+
+`predict` returns the pose (N, 4) whatever the model: an auxiliary fifth output (the switching
+logit) is available through `predict_outputs`. All forms take the same normalized input, so one
+frame set scores the float, ONNX and integer models alike.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edgeadapt.data import compute_metrics, load_split, normalize, train_label_mean
+from edgeadapt.errors import EdgeadaptError
+from edgeadapt.models import load_checkpoint, resolve_model_path
+from edgeadapt.textio import format_table
+
+POSE_OUTPUTS = 4
+BATCH = 256
+
+
+def model_kind(model_spec) -> str:
+    """'torch' (.pt or zoo:), 'onnx' or 'eaq', from the spec's suffix."""
+    if isinstance(model_spec, torch.nn.Module):
+        return "module"
+    text = str(model_spec)
+    if text.startswith("zoo:"):
+        return "torch"
+    suffix = Path(text).suffix.lower()
+    kinds = {".pt": "torch", ".pth": "torch", ".onnx": "onnx", ".eaq": "eaq"}
+    if suffix not in kinds:
+        raise EdgeadaptError(f"{text}: unknown model file type '{suffix}' (expected .pt, .onnx, .eaq or zoo:big/zoo:small)")
+    return kinds[suffix]
+
+
+def predict_outputs(model_spec, frames) -> np.ndarray:
+    """All outputs of the model on frames.images, float32 (N, K) with K >= 4."""
+    kind = model_kind(model_spec)
+    if kind == "module":
+        return _predict_torch(model_spec, frames.images, _input_hw(model_spec), "model")
+    if kind == "torch":
+        model, info = load_checkpoint(model_spec)
+        return _predict_torch(model, frames.images, info["input"], info["path"])
+    path = resolve_model_path(model_spec)
+    if kind == "onnx":
+        return _predict_onnx(path, frames.images)
+    try:
+        from edgeadapt.quant import predict_eaq
+    except ImportError:
+        raise EdgeadaptError(f"{path}: quantized models need edgeadapt.quant, which is not installed") from None
+    out = np.asarray(predict_eaq(path, frames), dtype=np.float32)
+    if out.ndim != 2 or out.shape[0] != len(frames.images) or out.shape[1] < POSE_OUTPUTS:
+        raise EdgeadaptError(f"{path}: quantized model returned outputs of shape {out.shape}")
+    return out
+
+
+def predict(model_spec, frames) -> np.ndarray:
+    """The pose (x, y, z, phi) per frame, float32 (N, 4)."""
+    return predict_outputs(model_spec, frames)[:, :POSE_OUTPUTS]
+
+
+def evaluate(model_spec, data_dir, split: str = "test") -> dict:
+    """Score a model on one split: the eval JSON schema (model, split, frames, mae, r2, trivial_mae)."""
+    frames = load_split(data_dir, split)
+    pred = predict(model_spec, frames)
+    metrics = compute_metrics(pred, frames.labels, train_label_mean(data_dir))
+    return {"model": str(model_spec), "split": split, "frames": int(len(frames.labels)), **metrics}
+
+
+def check_input_size(images, input_hw, where):
+    got = tuple(images.shape[1:3])
+    if got != tuple(input_hw):
+        raise EdgeadaptError(
+            f"{where}: model expects {input_hw[1]}x{input_hw[0]} frames, the data has {got[1]}x{got[0]}"
+        )
+
+
+def _input_hw(model):
+    hw = getattr(model, "input_hw", None)
+    if hw is None:
+        raise EdgeadaptError("model has no input size (build it through edgeadapt.models)")
+    return hw
+
+
+def _predict_torch(model, images, input_hw, where):
+    check_input_size(images, input_hw, where)
+    was_training = model.training
+    model.eval()
+    chunks = []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(images), BATCH):
+                x = torch.from_numpy(normalize(images[start : start + BATCH]))
+                chunks.append(model(x).numpy())
+    finally:
+        model.train(was_training)
+    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, POSE_OUTPUTS), np.float32)
+
+
+def _predict_onnx(path, images):
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise EdgeadaptError(f"{path}: not a loadable ONNX model ({type(exc).__name__})") from None
+    inp = session.get_inputs()[0]
+    shape = inp.shape
+    if len(shape) != 4 or not all(isinstance(d, int) for d in shape[2:]):
+        raise EdgeadaptError(f"{path}: input '{inp.name}' has shape {shape}, expected (N, 1, H, W)")
+    check_input_size(images, tuple(shape[2:]), str(path))
+    chunks = []
+    for start in range(0, len(images), BATCH):
+        x = normalize(images[start : start + BATCH])
+        chunks.append(session.run(None, {inp.name: x})[0])
+    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, POSE_OUTPUTS), np.float32)
+
+
+def metrics_table(metrics: dict) -> str:
+    """Rows x, y, z, phi, sum; columns MAE, R2, trivial MAE (the mean predictor's MAE)."""
+    rows = []
+    for key in ("x", "y", "z", "phi", "sum"):
+        r2 = metrics.get("r2", {}).get(key)
+        rows.append([key, float(metrics["mae"][key]), "-" if r2 is None else float(r2), float(metrics["trivial_mae"][key])])
+    return format_table(["output", "MAE", "R2", "trivial MAE"], rows)

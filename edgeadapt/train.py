@@ -1,0 +1,222 @@
+"""Float training of a registered model on a dataset folder (the PULP-Frontnet recipe).
+
+L1 loss summed over the four outputs, horizontal flips (p = 0.5) that negate y and phi, Adam with
+ReduceLROnPlateau (factor sqrt(0.1), patience 5) and early stopping (patience 10) on the
+validation loss; the best-validation weights are what gets saved. Deterministic for a seed on
+the CPU: one numpy generator drives shuffling and flips, torch's seed drives init and dropout.
+
+With an auxiliary head the model gets a fifth output: a logit for "the big model is markedly
+better than this small model on this frame" (sum of |error| of the small model minus that of the
+teacher > margin), trained with BCE next to the pose loss. It fine-tunes an existing small
+checkpoint (`init`), whose errors define the labels.
+"""
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import rankdata
+from tqdm import tqdm
+
+from edgeadapt.data import compute_metrics, load_split, normalize, train_label_mean
+from edgeadapt.errors import EdgeadaptError
+from edgeadapt.evaluate import check_input_size, predict_outputs
+from edgeadapt.models import build_from_config, export_onnx, load_checkpoint, model_config, save_checkpoint
+
+POSE = 4
+FLIP_SIGN = np.array([1.0, -1.0, 1.0, -1.0], dtype=np.float32)  # mirroring negates y and phi
+
+
+def train(
+    model_name: str,
+    data_dir,
+    out,
+    *,
+    epochs: int = 30,
+    seed: int = 0,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    patience: int = 10,
+    onnx=None,
+    aux_head: bool = False,
+    teacher=None,
+    init=None,
+    aux_margin: float = 0.1,
+    aux_weight: float = 0.1,
+    progress: bool = True,
+) -> dict:
+    """Train, save the best-validation checkpoint to `out` (and ONNX to `onnx`), return the record."""
+    if epochs < 1 or batch_size < 1:
+        raise EdgeadaptError(f"epochs and batch size must be >= 1 (got {epochs}, {batch_size})")
+    torch.set_num_threads(2)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    started = time.time()
+
+    config = model_config(model_name, outputs=POSE + 1 if aux_head else POSE)
+    model = build_from_config(config)
+    splits = {s: load_split(data_dir, s) for s in ("train", "val", "test")}
+    for split, frames in splits.items():
+        check_input_size(frames.images, config["input"], f"{data_dir} ({split} split), model '{model_name}'")
+    train_mean = np.asarray(train_label_mean(data_dir), dtype=np.float32)
+
+    aux = None
+    if aux_head:
+        if init is None or teacher is None:
+            raise EdgeadaptError("--aux-head fine-tunes a small model: give both --init SMALL.pt and --teacher BIG.pt")
+        aux = AuxLabels(init, teacher, splits, aux_margin)
+    if init is not None:
+        _init_from(model, init, model_name)
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=math.sqrt(0.1), patience=5, min_lr=1e-7)
+    train_set = splits["train"]
+    n = len(train_set.labels)
+    if n == 0:
+        raise EdgeadaptError(f"{data_dir}: the train split is empty")
+    best = {"loss": math.inf, "epoch": 0, "state": None}
+    history = []
+    bar = tqdm(range(1, epochs + 1), desc=f"train {model_name}", unit="epoch", disable=not progress)
+    for epoch in bar:
+        model.train()
+        order = rng.permutation(n)
+        flips = rng.random(n) < 0.5
+        total = 0.0
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            x, y, a = _batch(train_set, idx, flips[idx], aux, "train")
+            optimizer.zero_grad(set_to_none=True)
+            loss = _loss(model(x), y, a, aux_weight)
+            loss.backward()
+            optimizer.step()
+            total += float(loss) * len(idx)
+        val_loss = _eval_loss(model, splits["val"], aux, aux_weight)
+        scheduler.step(val_loss)
+        history.append({"epoch": epoch, "train_loss": total / n, "val_loss": val_loss, "lr": optimizer.param_groups[0]["lr"]})
+        if val_loss < best["loss"]:
+            best = {"loss": val_loss, "epoch": epoch, "state": {k: v.clone() for k, v in model.state_dict().items()}}
+        bar.set_postfix(loss=f"{total / n:.3f}", val=f"{val_loss:.3f}", best=best["epoch"])
+        if epoch - best["epoch"] >= patience:
+            break
+    bar.close()
+
+    model.load_state_dict(best["state"])
+    model.eval()
+    record = {
+        "model": model_name,
+        "data": str(data_dir),
+        "seed": seed,
+        "epochs": epochs,
+        "epochs_run": len(history),
+        "best_epoch": best["epoch"],
+        "batch_size": batch_size,
+        "lr": lr,
+        "seconds": round(time.time() - started, 1),
+        "frames": {s: int(len(f.labels)) for s, f in splits.items()},
+    }
+    for split in ("val", "test"):
+        outputs = predict_outputs(model, splits[split])
+        record[split] = compute_metrics(outputs[:, :POSE], splits[split].labels, train_mean)
+        if aux is not None:
+            record.setdefault("aux", {"margin": aux_margin, "weight": aux_weight, "teacher": str(teacher), "init": str(init)})
+            record["aux"][split] = aux.score(split, outputs[:, POSE])
+    record["history"] = history
+    save_checkpoint(out, model, model_name, config, record)
+    record["out"] = str(out)
+    if onnx is not None:
+        _, info = load_checkpoint(out)
+        export_onnx(model, info, onnx)
+        record["onnx"] = str(onnx)
+    return record
+
+
+def _batch(frames, idx, flip, aux, split):
+    images = frames.images[idx]
+    labels = frames.labels[idx].astype(np.float32)
+    if flip.any():
+        images = images.copy()
+        images[flip] = images[flip][:, :, ::-1]
+        labels[flip] *= FLIP_SIGN
+    x = torch.from_numpy(normalize(images))
+    y = torch.from_numpy(np.ascontiguousarray(labels))
+    a = None if aux is None else torch.from_numpy(aux.labels(split, idx, flip))
+    return x, y, a
+
+
+def _loss(output, y, aux_target, aux_weight):
+    loss = (output[:, :POSE] - y).abs().mean(0).sum()
+    if aux_target is not None:
+        loss = loss + aux_weight * torch.nn.functional.binary_cross_entropy_with_logits(output[:, POSE], aux_target)
+    return loss
+
+
+def _eval_loss(model, frames, aux, aux_weight):
+    outputs = torch.from_numpy(predict_outputs(model, frames))
+    y = torch.from_numpy(frames.labels.astype(np.float32))
+    a = None if aux is None else torch.from_numpy(aux.labels("val", np.arange(len(y)), np.zeros(len(y), bool)))
+    return float(_loss(outputs, y, a, aux_weight))
+
+
+def _init_from(model, init, model_name):
+    """Start from a trained checkpoint of the same model; a new aux row starts at zero."""
+    source, _ = load_checkpoint(init, expect_model=model_name)
+    state = source.state_dict()
+    own = model.state_dict()
+    for key in ("fc.weight", "fc.bias"):
+        if own[key].shape != state[key].shape:
+            grown = torch.zeros_like(own[key])
+            grown[: state[key].shape[0]] = state[key]
+            state[key] = grown
+    model.load_state_dict(state)
+
+
+class AuxLabels:
+    """Per-frame targets of the aux head, for each split, unflipped and flipped."""
+
+    def __init__(self, small_spec, big_spec, splits, margin):
+        self.margin = margin
+        small, _ = load_checkpoint(small_spec)
+        big, _ = load_checkpoint(big_spec)
+        self.targets = {}
+        for split, frames in splits.items():
+            self.targets[split] = (
+                self._label(small, big, frames.images, frames.labels),
+                self._label(small, big, np.ascontiguousarray(frames.images[:, :, ::-1]), frames.labels * FLIP_SIGN),
+            )
+
+    def _label(self, small, big, images, labels):
+        view = _ImagesOnly(images)
+        err_small = np.abs(predict_outputs(small, view)[:, :POSE] - labels).sum(1)
+        err_big = np.abs(predict_outputs(big, view)[:, :POSE] - labels).sum(1)
+        return (err_small - err_big > self.margin).astype(np.float32)
+
+    def labels(self, split, idx, flip):
+        plain, mirrored = self.targets[split]
+        return np.where(flip, mirrored[idx], plain[idx]).astype(np.float32)
+
+    def score(self, split, logits):
+        target = self.targets[split][0]
+        return {
+            "positive_rate": float(target.mean()),
+            "accuracy": float(((logits > 0) == (target > 0.5)).mean()),
+            "auc": roc_auc(logits, target),
+        }
+
+
+class _ImagesOnly:
+    """The one field predict_outputs reads, so flipped copies need no full Frames."""
+
+    def __init__(self, images):
+        self.images = images
+
+
+def roc_auc(scores, target) -> float:
+    """Area under the ROC curve by the rank-sum formula (ties share ranks); NaN with one class."""
+    target = np.asarray(target) > 0.5
+    pos, neg = int(target.sum()), int((~target).sum())
+    if pos == 0 or neg == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[target].sum() - pos * (pos + 1) / 2) / (pos * neg))
