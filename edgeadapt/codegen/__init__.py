@@ -1,0 +1,1 @@
+"""The exporter: schedule and fusion, static memory planning, C emission, manifest, validation."""
