@@ -1,0 +1,339 @@
+"""The golden integer arithmetic of docs/fixed-point.md, in numpy.
+
+Every function here is the executable form of one section of that page; the C kernels in
+firmware/kernels/ must be bit-identical to it. Activations are HWC with a leading batch axis,
+(N, H, W, C) int8. Intermediates are int64 (or float64/float32 matmuls that are exact because every
+partial sum is an integer far below 2^53 / 2^24, see `_matmul_exact`), so the results are exactly the
+spec's int32 arithmetic whenever the spec's bounds hold.
+"""
+
+import numpy as np
+
+from edgeadapt.errors import EdgeadaptError
+
+ACC_BOUND = 1 << 30  # |bias| + 128 * sum|w| must stay below this (section 3)
+SHIFT_MIN, SHIFT_MAX = -8, 30  # allowed requantization shifts (section 3)
+AVGPOOL_FRAC_BITS = 16  # the reciprocal multiplier M is Q16 (section 4.4)
+WEIGHT_RANGES = {8: (-128, 127), 4: (-8, 7), 2: (-2, 1)}
+
+# Cap on the im2col buffer so a large batch never allocates gigabytes at once.
+_IM2COL_BYTES = 48 << 20
+
+
+# ----------------------------------------------------------------------------- section 3
+
+
+def rshift_round(v, s):
+    """Round-half-up arithmetic shift: s > 0 -> (v + 2^(s-1)) >> s, s = 0 -> v, s < 0 -> v * 2^-s.
+
+    `s` may be a scalar or an array broadcast against `v` (per output channel on the last axis).
+    Returns int64; the caller saturates.
+    """
+    v = np.asarray(v, dtype=np.int64)
+    s = np.asarray(s, dtype=np.int64)
+    right = np.maximum(s, 0)
+    left = np.maximum(-s, 0)
+    half = np.where(right > 0, np.left_shift(np.int64(1), np.maximum(right - 1, 0)), 0)
+    return np.left_shift(np.right_shift(v + half, right), left)
+
+
+def sat8(v):
+    """Clamp to [-128, 127] and return int8."""
+    return np.clip(v, -128, 127).astype(np.int8)
+
+
+def relu6_limit(fl_out: int) -> int:
+    """R6 of section 4.1: the int8 code of 6.0 in format FL_o, saturated to [0, 127]."""
+    fl_out = int(fl_out)
+    if fl_out >= 0:
+        return min(6 << fl_out, 127)
+    return int(np.clip(rshift_round(6, -fl_out), 0, 127))
+
+
+def apply_act(q, act: str, fl_out: int):
+    """Fused activation on int8 values already saturated (section 4.1)."""
+    if act == "none":
+        return q
+    if act == "relu":
+        return np.maximum(q, 0).astype(np.int8)
+    if act == "relu6":
+        return np.clip(q, 0, relu6_limit(fl_out)).astype(np.int8)
+    raise EdgeadaptError(f"unknown activation {act!r} (expected none, relu or relu6)")
+
+
+def requantize(acc, shift, act: str, fl_out: int):
+    """act(sat8(rshift_round(acc, shift))): the common tail of conv, fc, pooling and add."""
+    _check_shift(shift)
+    return apply_act(sat8(rshift_round(acc, shift)), act, fl_out)
+
+
+def _check_shift(shift):
+    s = np.asarray(shift)
+    if s.size and (s.min() < SHIFT_MIN or s.max() > SHIFT_MAX):
+        raise EdgeadaptError(
+            f"requantization shift {int(s.min())}..{int(s.max())} outside [{SHIFT_MIN}, {SHIFT_MAX}]"
+        )
+
+
+# ----------------------------------------------------------------------------- section 4.1
+
+
+def conv_output_hw(h, w, kernel, stride, pads):
+    kh, kw = kernel
+    sh, sw = stride
+    top, left, bottom, right = pads
+    return (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
+
+
+def conv2d_acc(x, w_int, bias_int32, stride=(1, 1), pads=(0, 0, 0, 0), groups=1):
+    """The int accumulators of section 4.1 as int64 (N, Ho, Wo, Co), before requantization."""
+    x = np.asarray(x)
+    w_int = np.asarray(w_int)
+    n, h, w, c_in = x.shape
+    c_out, kh, kw, c_per_group = w_int.shape
+    if c_in != c_per_group * groups or c_out % groups:
+        raise EdgeadaptError(
+            f"conv shapes disagree: input {c_in} channels, weight {w_int.shape}, groups {groups}"
+        )
+    ho, wo = conv_output_hw(h, w, (kh, kw), stride, pads)
+    if ho <= 0 or wo <= 0:
+        raise EdgeadaptError(f"conv window {kh}x{kw} larger than padded input {h}x{w}")
+    top, left, bottom, right = pads
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    if c_per_group == 1 and groups > 1:
+        acc = _depthwise_acc(xp, w_int, stride, ho, wo, groups)
+    else:
+        acc = _grouped_acc(xp, w_int, stride, ho, wo, groups)
+    if bias_int32 is not None:
+        acc += np.asarray(bias_int32, dtype=np.int64)
+    return acc
+
+
+def _window(xp, ky, kx, stride, ho, wo):
+    sh, sw = stride
+    return xp[:, ky : ky + sh * (ho - 1) + 1 : sh, kx : kx + sw * (wo - 1) + 1 : sw, :]
+
+
+def _grouped_acc(xp, w_int, stride, ho, wo, groups):
+    n = xp.shape[0]
+    c_out, kh, kw, cpg = w_int.shape
+    opg = c_out // groups
+    k = kh * kw * cpg
+    dtype = _exact_float_dtype(w_int)
+    acc = np.empty((n, ho, wo, c_out), dtype=np.int64)
+    chunk = max(1, _IM2COL_BYTES // max(1, ho * wo * k * np.dtype(dtype).itemsize))
+    for g in range(groups):
+        wg = w_int[g * opg : (g + 1) * opg].reshape(opg, k).astype(dtype).T
+        xg = xp[..., g * cpg : (g + 1) * cpg]
+        for n0 in range(0, n, chunk):
+            xs = xg[n0 : n0 + chunk]
+            cols = np.empty((xs.shape[0], ho, wo, kh, kw, cpg), dtype=dtype)
+            for ky in range(kh):
+                for kx in range(kw):
+                    cols[:, :, :, ky, kx, :] = _window(xs, ky, kx, stride, ho, wo)
+            prod = _matmul_exact(cols.reshape(-1, k), wg)
+            acc[n0 : n0 + chunk, ..., g * opg : (g + 1) * opg] = prod.reshape(-1, ho, wo, opg)
+    return acc
+
+
+def _depthwise_acc(xp, w_int, stride, ho, wo, groups):
+    c_out, kh, kw, _ = w_int.shape
+    mult = c_out // groups
+    # output channel c reads input channel c // mult
+    src = xp if mult == 1 else np.repeat(xp, mult, axis=3)
+    src = src.astype(np.int32)
+    acc = np.zeros((xp.shape[0], ho, wo, c_out), dtype=np.int64)
+    w64 = w_int.astype(np.int32)
+    for ky in range(kh):
+        for kx in range(kw):
+            acc += _window(src, ky, kx, stride, ho, wo) * w64[:, ky, kx, 0]
+    return acc
+
+
+def _exact_float_dtype(w_int):
+    """float32 if every partial sum stays below 2^24 (exact), else float64 (exact below 2^53)."""
+    w = np.abs(np.asarray(w_int, dtype=np.int64)).reshape(w_int.shape[0], -1)
+    worst = 128 * int(w.sum(axis=1).max(initial=0))
+    return np.float32 if worst < (1 << 24) else np.float64
+
+
+def _matmul_exact(a, b):
+    """Integer matmul through BLAS: exact because all operands and partial sums are small integers."""
+    return np.rint(a @ b).astype(np.int64)
+
+
+def conv2d(x, w_int, bias_int32, shift, stride=(1, 1), pads=(0, 0, 0, 0), groups=1, act="none",
+           fl_out=0):
+    """Section 4.1: int8 (N, H, W, Ci) -> int8 (N, Ho, Wo, Co); `shift` scalar or per channel [Co]."""
+    acc = conv2d_acc(x, w_int, bias_int32, stride, pads, groups)
+    return requantize(acc, np.asarray(shift, dtype=np.int64), act, fl_out)
+
+
+# ----------------------------------------------------------------------------- section 4.2
+
+
+def fully_connected_acc(x, w_int, bias_int32):
+    """int64 (N, Co) accumulators of x (N, K) against w (Co, K)."""
+    x = np.asarray(x).reshape(len(x), -1)
+    w_int = np.asarray(w_int)
+    if x.shape[1] != w_int.shape[1]:
+        raise EdgeadaptError(f"fc input has {x.shape[1]} values, weight expects {w_int.shape[1]}")
+    dtype = _exact_float_dtype(w_int)
+    acc = _matmul_exact(x.astype(dtype), w_int.astype(dtype).T)
+    if bias_int32 is not None:
+        acc += np.asarray(bias_int32, dtype=np.int64)
+    return acc
+
+
+def fully_connected(x, w_int, bias_int32, shift, act="none", fl_out=0, out_dtype="int8"):
+    """Section 4.2: int8 (N, K) (or (N, H, W, C), flattened HWC) -> int8 (N, Co), or raw int32."""
+    acc = fully_connected_acc(x, w_int, bias_int32)
+    if out_dtype == "int32":
+        if np.abs(acc).max(initial=0) >= (1 << 31):
+            raise EdgeadaptError("fc int32 output overflows: accumulator bound broken")
+        return acc.astype(np.int32)
+    if out_dtype != "int8":
+        raise EdgeadaptError(f"fc out_dtype {out_dtype!r} (expected int8 or int32)")
+    return requantize(acc, np.asarray(shift, dtype=np.int64), act, fl_out)
+
+
+# ----------------------------------------------------------------------------- section 4.3
+
+
+def maxpool2d(x, kernel, stride, pads=(0, 0, 0, 0)):
+    """Section 4.3: max of each window; padded positions are never selected. FL unchanged."""
+    x = np.asarray(x)
+    kh, kw = kernel
+    ho, wo = conv_output_hw(x.shape[1], x.shape[2], kernel, stride, pads)
+    if ho <= 0 or wo <= 0:
+        raise EdgeadaptError(f"max pool window {kh}x{kw} larger than input {x.shape[1:3]}")
+    top, left, bottom, right = pads
+    # -128 padding equals "ignored": every window holds at least one real value >= -128
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=-128)
+    out = None
+    for ky in range(kh):
+        for kx in range(kw):
+            win = _window(xp, ky, kx, stride, ho, wo)
+            out = win.copy() if out is None else np.maximum(out, win)
+    return out.astype(np.int8)
+
+
+# ----------------------------------------------------------------------------- section 4.4
+
+
+def avgpool_multiplier(n: int) -> int:
+    """M = floor(2^16 / n + 1/2), in integers."""
+    n = int(n)
+    if n <= 0:
+        raise EdgeadaptError(f"average pool window of {n} elements")
+    return ((1 << (AVGPOOL_FRAC_BITS + 1)) + n) // (2 * n)
+
+
+def _avg_requant(window_sum, n, fl_in, fl_out, act):
+    shift = AVGPOOL_FRAC_BITS + int(fl_in) - int(fl_out)
+    if not 1 <= shift <= 30:
+        raise EdgeadaptError(
+            f"average pool shift 16 + FL_in {fl_in} - FL_out {fl_out} = {shift} outside [1, 30]"
+        )
+    return requantize(window_sum * avgpool_multiplier(n), shift, act, fl_out)
+
+
+def avgpool2d(x, kernel, stride, fl_in, fl_out, act="none", pads=(0, 0, 0, 0)):
+    """Section 4.4: N = kh*kw terms per window (padding counts as zeros, count_include_pad=1)."""
+    x = np.asarray(x)
+    kh, kw = kernel
+    ho, wo = conv_output_hw(x.shape[1], x.shape[2], kernel, stride, pads)
+    if ho <= 0 or wo <= 0:
+        raise EdgeadaptError(f"average pool window {kh}x{kw} larger than input {x.shape[1:3]}")
+    top, left, bottom, right = pads
+    xp = np.pad(x.astype(np.int64), ((0, 0), (top, bottom), (left, right), (0, 0)))
+    total = np.zeros((x.shape[0], ho, wo, x.shape[3]), dtype=np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            total += _window(xp, ky, kx, stride, ho, wo)
+    return _avg_requant(total, kh * kw, fl_in, fl_out, act)
+
+
+def global_avgpool(x, fl_in, fl_out, act="none"):
+    """Section 4.4 with one window of N = H*W: (N, H, W, C) -> (N, 1, 1, C)."""
+    x = np.asarray(x)
+    total = x.astype(np.int64).sum(axis=(1, 2), keepdims=True)
+    return _avg_requant(total, x.shape[1] * x.shape[2], fl_in, fl_out, act)
+
+
+# ----------------------------------------------------------------------------- sections 4.5, 4.6
+
+
+def add(a, fl_a, b, fl_b, fl_out, act="none"):
+    """Section 4.5: align both inputs to F = max(FL_a, FL_b), add, requantize to FL_out."""
+    fl_a, fl_b, fl_out = int(fl_a), int(fl_b), int(fl_out)
+    f = max(fl_a, fl_b)
+    if f - min(fl_a, fl_b) > 16:
+        raise EdgeadaptError(f"add inputs FL {fl_a} and {fl_b} differ by more than 16")
+    v = np.left_shift(np.asarray(a, np.int64), f - fl_a) + np.left_shift(
+        np.asarray(b, np.int64), f - fl_b
+    )
+    return requantize(v, f - fl_out, act, fl_out)
+
+
+def concat(xs, fls, fl_out):
+    """Section 4.6: requantize every input to FL_out, then stack along channels in order."""
+    if len(xs) != len(fls):
+        raise EdgeadaptError(f"concat of {len(xs)} inputs got {len(fls)} FLs")
+    parts = [requantize(np.asarray(x), int(fl) - int(fl_out), "none", fl_out) for x, fl in zip(xs, fls)]
+    return np.concatenate(parts, axis=-1)
+
+
+# ----------------------------------------------------------------------------- section 2
+
+
+def weight_range(bits: int):
+    if bits not in WEIGHT_RANGES:
+        raise EdgeadaptError(f"weight bits {bits} (expected 8, 4 or 2)")
+    return WEIGHT_RANGES[bits]
+
+
+def packed_row_bytes(row_len: int, bits: int) -> int:
+    return (row_len * bits + 7) // 8
+
+
+def pack_weights(w_int, bits: int):
+    """Pack (C_out, ...) integer weights into uint8 rows of ceil(R*bits/8) bytes (section 2).
+
+    Element i of a row sits in bits [(i % (8/bits)) * bits, +bits) of byte i // (8/bits).
+    """
+    lo, hi = weight_range(bits)
+    w = np.asarray(w_int).reshape(len(w_int), -1).astype(np.int64)
+    if w.size and (w.min() < lo or w.max() > hi):
+        raise EdgeadaptError(f"weights {w.min()}..{w.max()} do not fit {bits} bits [{lo}, {hi}]")
+    if bits == 8:
+        return w.astype(np.int8).view(np.uint8)
+    per_byte = 8 // bits
+    rows, r = w.shape
+    nbytes = packed_row_bytes(r, bits)
+    fields = np.zeros((rows, nbytes * per_byte), dtype=np.uint8)
+    fields[:, :r] = (w & ((1 << bits) - 1)).astype(np.uint8)
+    fields = fields.reshape(rows, nbytes, per_byte)
+    shifts = (np.arange(per_byte) * bits).astype(np.uint8)
+    return np.bitwise_or.reduce(np.left_shift(fields, shifts), axis=2).astype(np.uint8)
+
+
+def unpack_weights(packed, bits: int, shape):
+    """Inverse of pack_weights: uint8 rows -> int8 weights of `shape` (C_out first)."""
+    weight_range(bits)
+    packed = np.asarray(packed, dtype=np.uint8)
+    rows = shape[0]
+    r = int(np.prod(shape[1:]))
+    if packed.shape != (rows, packed_row_bytes(r, bits)):
+        raise EdgeadaptError(
+            f"packed weights {packed.shape} do not match shape {tuple(shape)} at {bits} bits"
+        )
+    if bits == 8:
+        return packed.view(np.int8).reshape(shape).copy()
+    per_byte = 8 // bits
+    shifts = (np.arange(per_byte) * bits).astype(np.uint8)
+    fields = (packed[:, :, None] >> shifts) & ((1 << bits) - 1)
+    fields = fields.reshape(rows, -1)[:, :r].astype(np.int16)
+    sign = 1 << (bits - 1)
+    values = np.where(fields >= sign, fields - (1 << bits), fields)
+    return values.astype(np.int8).reshape(shape)
