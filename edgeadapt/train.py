@@ -91,7 +91,7 @@ def train(
             loss = _loss(model(x), y, a, aux_weight)
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         val_loss = _eval_loss(model, splits["val"], aux, aux_weight)
         scheduler.step(val_loss)
         history.append({"epoch": epoch, "train_loss": total / n, "val_loss": val_loss, "lr": optimizer.param_groups[0]["lr"]})

@@ -7,6 +7,7 @@ batch dimension dynamic. Dropout vanishes in eval mode.
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -22,17 +23,21 @@ def export_onnx(model, info: dict, path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        torch.onnx.export(
-            model,
-            (dummy,),
-            tmp,
-            opset_version=OPSET,
-            dynamo=False,
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-            do_constant_folding=True,
-        )
+        with warnings.catch_warnings():
+            # the TorchScript exporter is deprecated in favour of dynamo, but it is the one that
+            # emits the plain op set the importer reads: silence the notice only
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                model,
+                (dummy,),
+                tmp,
+                opset_version=OPSET,
+                dynamo=False,
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+                do_constant_folding=True,
+            )
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
