@@ -1,0 +1,41 @@
+/*
+ * ea_add_s8 - residual addition, docs/fixed-point.md section 4.5.
+ *
+ * With F = max(fl_a, fl_b): v = a * 2^(F - fl_a) + b * 2^(F - fl_b) (int32, |v| <= 2^25),
+ * out = act(sat8(rshift_round(v, F - fl_out))).
+ *   a, b    int8 [h][w][c]
+ *   output  int8 [h][w][c], may alias a or b; rows split by ea_split(h)
+ *   scratch none
+ */
+#include "ea_kernel_checks.h"
+
+static ea_status_t ea_add_check(const ea_add_params_t *p)
+{
+    int32_t f, lo;
+    if (p == NULL || p->h < 1 || p->w < 1 || p->c < 1 || !ea_act_valid(p->act))
+        return EA_ERR_ARG;
+    f = p->fl_a > p->fl_b ? p->fl_a : p->fl_b;
+    lo = p->fl_a < p->fl_b ? p->fl_a : p->fl_b;
+    if (f - lo > 16 || !ea_shift_valid(f - p->fl_out))
+        return EA_ERR_ARG;
+    return EA_OK;
+}
+
+ea_status_t ea_add_s8(const ea_ctx_t *ctx, const ea_add_params_t *p, const int8_t *a, const int8_t *b,
+                      int8_t *output)
+{
+    int32_t y0, y1, i;
+    EA_CHECK_ARGS(ea_add_check(p));
+    {
+        const int32_t f = p->fl_a > p->fl_b ? p->fl_a : p->fl_b;
+        const int32_t align_a = f - p->fl_a, align_b = f - p->fl_b, shift = f - p->fl_out;
+        const int32_t row = p->w * p->c;
+        const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out);
+        ea_split(p->h, ctx, &y0, &y1);
+        for (i = y0 * row; i < y1 * row; i++) {
+            const int32_t v = ea_scale_pow2(a[i], align_a) + ea_scale_pow2(b[i], align_b);
+            output[i] = ea_requant(v, shift, clamp);
+        }
+    }
+    return EA_OK;
+}

@@ -1,0 +1,91 @@
+/*
+ * ea_conv2d_maxpool_s8 - a convolution whose only consumer is a max pool, as one layer
+ * (docs/fixed-point.md sections 4.1 and 4.3). Bit-identical to ea_conv2d_s8 then ea_max_pool_s8:
+ * requantization and activation are monotonic, so pooling the requantized rows is exact.
+ *
+ * The conv output (conv_h x conv_w x out_c) is never stored. For each pooled output row this core
+ * owns, the conv rows under the pool window are computed one at a time into scratch and
+ * max-reduced straight into the output row. Overlapping pool windows (stride < kernel) recompute
+ * the shared conv rows: a factor kernel_h / stride_h more conv work in exchange for one row of RAM.
+ *   input   int8 [in_h][in_w][in_c]
+ *   weights int8 OHWI (8-bit) or packed rows (4/2-bit), as ea_conv2d_s8
+ *   bias    int32 [out_c], or NULL
+ *   output  int8 [pool_h][pool_w][out_c]; pooled rows split by ea_split(pool_h)
+ *   scratch conv_w * out_c bytes (one conv row) + R bytes for 4/2-bit weights
+ */
+#include "ea_conv_core.h"
+
+static int32_t ea_conv_row_bytes(const ea_conv_params_t *p)
+{
+    return ea_conv_out_w(p) * p->out_c;
+}
+
+int32_t ea_conv2d_maxpool_s8_get_buffer_size(const ea_conv_maxpool_params_t *p)
+{
+    return ea_conv_row_bytes(&p->conv) + ea_conv_weight_scratch(&p->conv);
+}
+
+static ea_status_t ea_conv_maxpool_check(const ea_conv_maxpool_params_t *p)
+{
+    ea_status_t st;
+    if (p == NULL)
+        return EA_ERR_ARG;
+    st = ea_conv_check(&p->conv);
+    if (st != EA_OK)
+        return st;
+    return ea_window_check(&p->pool, ea_conv_out_h(&p->conv), ea_conv_out_w(&p->conv));
+}
+
+/* out[c] = max(out[c], row[c]) over the columns of one pooled pixel's window. */
+static void ea_pool_columns(const int8_t *row, int32_t conv_w, int32_t channels, const ea_window_t *pool,
+                            int32_t px, int8_t *out)
+{
+    const int32_t cx0 = px * pool->stride_w - pool->pad_left;
+    const int32_t kx_lo = cx0 < 0 ? -cx0 : 0;
+    const int32_t kx_hi = conv_w - cx0 < pool->kernel_w ? conv_w - cx0 : pool->kernel_w;
+    int32_t kx, c;
+    for (kx = kx_lo; kx < kx_hi; kx++) {
+        const int8_t *v = row + (cx0 + kx) * channels;
+        for (c = 0; c < channels; c++)
+            if (v[c] > out[c])
+                out[c] = v[c];
+    }
+}
+
+ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_params_t *p,
+                                 const int8_t *input, const int8_t *weights, const int32_t *bias,
+                                 int8_t *output)
+{
+    int32_t p0, p1, py, px, ky;
+    EA_CHECK_ARGS(ea_conv_maxpool_check(p));
+    if (!ea_scratch_ok(ctx, ea_conv2d_maxpool_s8_get_buffer_size(p)))
+        return EA_ERR_BUFFER;
+    {
+        const ea_conv_params_t *conv = &p->conv;
+        const ea_window_t *pool = &p->pool;
+        const int32_t conv_h = ea_conv_out_h(conv), conv_w = ea_conv_out_w(conv);
+        const int32_t pool_h = ea_out_dim(conv_h, pool->kernel_h, pool->stride_h, pool->pad_top, pool->pad_bottom);
+        const int32_t pool_w = ea_out_dim(conv_w, pool->kernel_w, pool->stride_w, pool->pad_left, pool->pad_right);
+        const int32_t out_c = conv->out_c;
+        int8_t *row = ctx != NULL ? (int8_t *)ctx->buf : NULL; /* ctx is non-NULL: scratch > 0 */
+        int8_t *wbuf = row + ea_conv_row_bytes(conv);
+
+        ea_split(pool_h, ctx, &p0, &p1);
+        for (py = p0; py < p1; py++) {
+            int8_t *out_row = output + py * pool_w * out_c;
+            const int32_t cy0 = py * pool->stride_h - pool->pad_top;
+            /* -128 is the identity of max over int8: padded positions, which are skipped, can
+             * never change the result (intops pads with -128 for the same reason). */
+            ea_fill_s8(out_row, -128, pool_w * out_c);
+            for (ky = 0; ky < pool->kernel_h; ky++) {
+                const int32_t cy = cy0 + ky;
+                if (cy < 0 || cy >= conv_h)
+                    continue;
+                ea_conv_rows(conv, input, weights, bias, cy, cy + 1, row, wbuf);
+                for (px = 0; px < pool_w; px++)
+                    ea_pool_columns(row, conv_w, out_c, pool, px, out_row + px * out_c);
+            }
+        }
+    }
+    return EA_OK;
+}

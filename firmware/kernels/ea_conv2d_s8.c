@@ -1,0 +1,33 @@
+/*
+ * ea_conv2d_s8 - convolution with int8 activations, docs/fixed-point.md section 4.1.
+ *
+ * Covers dense (groups = 1), grouped, depthwise (groups = in_c, channel multiplier out_c / in_c)
+ * and any kernel size, stride and asymmetric padding; weights 8-bit or packed 4/2-bit.
+ *   input   int8 [in_h][in_w][in_c]                          values [-128, 127]
+ *   weights int8 [out_c][kh][kw][in_c / groups] (8-bit), or packed rows (4-bit [-8, 7], 2-bit [-2, 1])
+ *   bias    int32 [out_c] (FL_in + FL_w[c]), or NULL
+ *   output  int8 [out_h][out_w][out_c]; this core writes the rows ea_split(out_h) gives it
+ *   scratch R = kh * kw * in_c / groups bytes for 4/2-bit weights (one unpacked row), else none
+ */
+#include "ea_conv_core.h"
+
+int32_t ea_conv2d_s8_get_buffer_size(const ea_conv_params_t *p)
+{
+    return ea_conv_weight_scratch(p);
+}
+
+ea_status_t ea_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const int8_t *input,
+                         const int8_t *weights, const int32_t *bias, int8_t *output)
+{
+    int32_t y0, y1;
+    EA_CHECK_ARGS(ea_conv_check(p));
+    if (!ea_scratch_ok(ctx, ea_conv_weight_scratch(p)))
+        return EA_ERR_BUFFER;
+
+    ea_split(ea_conv_out_h(p), ctx, &y0, &y1);
+    if (y0 < y1) {
+        int8_t *wbuf = ctx != NULL ? (int8_t *)ctx->buf : NULL;
+        ea_conv_rows(p, input, weights, bias, y0, y1, output + y0 * ea_conv_out_w(p) * p->out_c, wbuf);
+    }
+    return EA_OK;
+}

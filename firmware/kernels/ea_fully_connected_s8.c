@@ -1,0 +1,46 @@
+/*
+ * ea_fully_connected_s8 - fully connected layer with int8 output, docs/fixed-point.md section 4.2.
+ *
+ *   input   int8 [in_features] (an HWC tensor, already flat)     values [-128, 127]
+ *   weights int8 [out_features][in_features] (8-bit), or packed rows (4-bit [-8, 7], 2-bit [-2, 1])
+ *   bias    int32 [out_features] (FL_in + FL_w[c]), or NULL
+ *   output  int8 [out_features] = act(sat8(rshift_round(acc, shift[c]))); channels split by ea_split
+ *   scratch in_features bytes for 4/2-bit weights, else none
+ */
+#include "ea_fc_core.h"
+
+int32_t ea_fully_connected_s8_get_buffer_size(const ea_fc_params_t *p)
+{
+    return ea_fc_weight_scratch(p);
+}
+
+static ea_status_t ea_fc_s8_check(const ea_fc_params_t *p)
+{
+    ea_status_t st = ea_fc_check(p);
+    if (st != EA_OK)
+        return st;
+    if (!ea_act_valid(p->act))
+        return EA_ERR_ARG;
+    return ea_shifts_check(p->shift, p->out_features);
+}
+
+ea_status_t ea_fully_connected_s8(const ea_ctx_t *ctx, const ea_fc_params_t *p, const int8_t *input,
+                                  const int8_t *weights, const int32_t *bias, int8_t *output)
+{
+    int32_t c0, c1, c;
+    EA_CHECK_ARGS(ea_fc_s8_check(p));
+    if (!ea_scratch_ok(ctx, ea_fc_weight_scratch(p)))
+        return EA_ERR_BUFFER;
+    {
+        const int32_t k = p->in_features;
+        const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out);
+        int8_t *wbuf = ctx != NULL ? (int8_t *)ctx->buf : NULL;
+        ea_split(p->out_features, ctx, &c0, &c1);
+        for (c = c0; c < c1; c++) {
+            const int8_t *w = ea_weight_row(weights, p->weight_bits, k, c, wbuf);
+            const int32_t acc = ea_dot_s8(input, w, k, bias != NULL ? bias[c] : 0);
+            output[c] = ea_requant(acc, p->shift[c], clamp);
+        }
+    }
+    return EA_OK;
+}
