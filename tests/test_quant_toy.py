@@ -1,0 +1,113 @@
+"""A hand-built IR graph for the quantizer tests, and the simulator's bit-exactness against intops."""
+
+import numpy as np
+import pytest
+import torch
+
+from edgeadapt.ir.graph import Graph, Node, Tensor
+from edgeadapt.quant import intops
+from edgeadapt.quant.calibrate import float_activations
+from edgeadapt.quant.qsim import hwc_flat, images_to_input
+from edgeadapt.quant.sequential import PassOptions, run_pass
+
+
+def toy_graph(seed=0, h=12, w=16, c1=4, c2=8, outputs=3):
+    """conv 3x3 + relu -> maxpool 2x2 -> conv 3x3/2 + relu -> flatten -> fc (raw int32 outputs)."""
+    rng = np.random.default_rng(seed)
+    h2, w2 = h // 2, w // 2
+    h3, w3 = (h2 - 1) // 2 + 1, (w2 - 1) // 2 + 1
+    k = h3 * w3 * c2
+    tensors = {
+        "image": Tensor("image", (h, w, 1)),
+        "c1": Tensor("c1", (h, w, c1)),
+        "p1": Tensor("p1", (h2, w2, c1)),
+        "c2": Tensor("c2", (h3, w3, c2)),
+        "flat": Tensor("flat", (k,)),
+        "pose": Tensor("pose", (outputs,)),
+    }
+    conv = {"stride": (1, 1), "pads": (1, 1, 1, 1), "groups": 1, "act": "relu"}
+    nodes = [
+        Node("conv1", "conv", ["image"], "c1", {**conv, "kernel": (3, 3)},
+             weight=rng.normal(0, 0.6, (c1, 3, 3, 1)).astype(np.float32),
+             bias=rng.normal(0.05, 0.05, c1).astype(np.float32)),
+        Node("pool1", "maxpool", ["c1"], "p1", {"kernel": (2, 2), "stride": (2, 2), "pads": (0, 0, 0, 0)}),
+        Node("conv2", "conv", ["p1"], "c2", {**conv, "kernel": (3, 3), "stride": (2, 2)},
+             weight=rng.normal(0, 0.3, (c2, 3, 3, c1)).astype(np.float32),
+             bias=rng.normal(0.0, 0.05, c2).astype(np.float32)),
+        Node("flatten", "flatten", ["c2"], "flat"),
+        Node("fc", "fc", ["flat"], "pose", {"act": "none", "out_dtype": "int32"},
+             weight=rng.normal(0, 0.2, (outputs, k)).astype(np.float32),
+             bias=np.array([1.0, -0.5, 0.25][:outputs], np.float32)),
+    ]
+    return Graph("toy", "image", ["pose"], tensors, nodes)
+
+
+def toy_images(n=48, h=12, w=16, seed=1):
+    """Smooth random frames (a blob on noise), so activations have structure."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    frames = []
+    for _ in range(n):
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        blob = 200 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 8.0)
+        frames.append(np.clip(blob + rng.normal(30, 20, (h, w)), 0, 255))
+    return np.array(frames, np.uint8)
+
+
+def intops_forward(graph, images):
+    """The golden integer arithmetic, op by op, on a quantized toy graph."""
+    x = images.astype(np.int16)[..., None] - 128
+    fls = {graph.input: 8}
+    vals = {graph.input: x.astype(np.int8)}
+    for n in graph.nodes:
+        a = vals[n.inputs[0]]
+        fl_in = fls[n.inputs[0]]
+        fl_out = graph.tensors[n.output].fl
+        if n.op == "conv":
+            shift = fl_in + n.weight_fl - fl_out
+            out = intops.conv2d(a, n.qweight, n.qbias, shift, n.attrs["stride"], n.attrs["pads"], 1, n.act, fl_out)
+        elif n.op == "maxpool":
+            out = intops.maxpool2d(a, n.attrs["kernel"], n.attrs["stride"], n.attrs["pads"])
+        elif n.op == "flatten":
+            out = a.reshape(len(a), -1)
+        elif n.op == "fc":
+            out = intops.fully_connected(a, n.qweight, n.qbias, 0, out_dtype="int32")
+        vals[n.output] = out
+        fls[n.output] = fl_out
+    return vals
+
+
+@pytest.mark.parametrize("adaquant", [False, True])
+def test_simulator_is_bit_exact_with_intops(adaquant):
+    graph = toy_graph()
+    images = toy_images()
+    acts = float_activations(graph, images)
+    bits = {"conv1": 8, "conv2": 4, "fc": 2}
+    result = run_pass(graph, acts, bits, PassOptions(adaquant=adaquant, iterations=20), keep=["c1", "p1", "c2"])
+    golden = intops_forward(graph, images)
+    for name in ("c1", "p1", "c2"):
+        sim = result.outputs[name]
+        sim_codes = torch.round(hwc_flat(sim) * 2.0 ** graph.tensors[name].fl).numpy()
+        np.testing.assert_array_equal(sim_codes, golden[name].reshape(len(images), -1))
+    fc = graph.node("fc")
+    acc = result.outputs["pose"].numpy() * np.exp2(graph.tensors["flat"].fl + fc.weight_fl)
+    np.testing.assert_array_equal(np.round(acc), golden["pose"])
+    assert graph.tensors["pose"].dtype == "int32"
+    assert graph.quantized
+    for n in graph.nodes:
+        if n.has_weights:
+            lo, hi = intops.weight_range(bits[n.name])
+            assert n.qweight.dtype == np.int8 and n.qbias.dtype == np.int32
+            assert lo <= n.qweight.min() and n.qweight.max() <= hi
+
+
+def test_float_activations_follow_the_torch_layers():
+    graph = toy_graph()
+    images = toy_images(4)
+    acts = float_activations(graph, images)
+    x = images_to_input(images)
+    conv1 = graph.node("conv1")
+    w = torch.as_tensor(conv1.weight).permute(0, 3, 1, 2)
+    ref = torch.relu(torch.nn.functional.conv2d(x, w, torch.as_tensor(conv1.bias), padding=1))
+    torch.testing.assert_close(acts["c1"], ref)
+    assert acts["flat"].shape == (4, graph.tensors["flat"].size)
