@@ -157,11 +157,12 @@ static inline int ea_scratch_ok(const ea_ctx_t *ctx, int32_t need)
 }
 
 /* Output extent of a window sliding over `in` padded by pad_a + pad_b: floor((in + pads - k) / s) + 1.
- * Returns 0 when the window does not fit (C division truncates, so that case is caught first). */
+ * Returns 0 when the window does not fit (C division truncates, so that case is caught first) or
+ * the stride is not positive, so size queries on bad parameters stay defined. */
 static inline int32_t ea_out_dim(int32_t in, int32_t k, int32_t stride, int32_t pad_a, int32_t pad_b)
 {
     int32_t span = in + pad_a + pad_b - k;
-    return span < 0 ? 0 : span / stride + 1;
+    return span < 0 || stride < 1 ? 0 : span / stride + 1;
 }
 
 /* Portable int8 fill (no string.h in freestanding builds). */

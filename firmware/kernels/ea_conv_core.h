@@ -9,9 +9,10 @@
 #include "ea_kernel_checks.h"
 #include "ea_kernels.h"
 
+/* R, the weights per output channel (0 for groups < 1, so buffer-size queries never divide by 0). */
 static inline int32_t ea_conv_row_len(const ea_conv_params_t *p)
 {
-    return p->win.kernel_h * p->win.kernel_w * (p->in_c / p->groups);
+    return p->groups < 1 ? 0 : p->win.kernel_h * p->win.kernel_w * (p->in_c / p->groups);
 }
 
 static inline int32_t ea_conv_out_h(const ea_conv_params_t *p)

@@ -1,0 +1,474 @@
+"""The C reference kernels (firmware/kernels/) against the golden numpy ops (edgeadapt.quant.intops).
+
+Random cases are written as text files, run by the host driver firmware/tests/kernel_runner/ (built
+with gcc and the address/undefined-behaviour sanitizers) and compared byte for byte with intops. The
+driver calls each kernel once per core id and reports, per output byte, how many cores wrote it; it
+also checks the scratch canary and that a too-small scratch buffer is refused without writing.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeadapt.quant import intops
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRMWARE = ROOT / "firmware"
+KERNEL_SOURCES = sorted((FIRMWARE / "kernels").glob("*.c"))
+RUNNER_SOURCE = FIRMWARE / "tests" / "kernel_runner" / "kernel_runner.c"
+ACT_CODES = {"none": 0, "relu": 1, "relu6": 2}
+EA_OK, EA_ERR_ARG, EA_ERR_BUFFER = 0, -1, -2
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+CORE_COUNTS = (1, 3, 8)
+
+
+# ------------------------------------------------------------------ the host driver
+
+
+@pytest.fixture(scope="session")
+def runner():
+    if shutil.which("gcc") is None:
+        pytest.skip("host gcc not installed: cannot build firmware/tests/kernel_runner")
+    out_dir = ROOT / "build" / "kernel_runner"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    exe = out_dir / f"kernel_runner-{os.getpid()}"  # private per session: teammates test in parallel
+    base = ["gcc", *STRICT, "-O1", "-g", f"-I{FIRMWARE / 'include'}", str(RUNNER_SOURCE),
+            *map(str, KERNEL_SOURCES), "-o", str(exe)]
+    built = subprocess.run(base[:1] + SANITIZE + base[1:], capture_output=True, text=True)
+    if built.returncode != 0 and "sanitize" in built.stderr:
+        built = subprocess.run(base, capture_output=True, text=True)  # no sanitizer runtime here
+    assert built.returncode == 0, built.stderr
+    yield KernelRunner(exe)
+    exe.unlink(missing_ok=True)
+
+
+class KernelRunner:
+    def __init__(self, exe):
+        self.exe = exe
+
+    def run(self, cases, tmp_path):
+        """Run every case (op, records) in one driver process; return their result records."""
+        paths = []
+        for i, (op, records) in enumerate(cases):
+            path = tmp_path / f"case{i:03d}.txt"
+            lines = [f"op {op}"]
+            for name, values in records.items():
+                flat = np.asarray(values).astype(np.int64).ravel()
+                lines.append(f"{name} {flat.size} " + " ".join(map(str, flat.tolist())))
+            path.write_text("\n".join(lines) + "\n")
+            paths.append(path)
+        done = subprocess.run([str(self.exe), *map(str, paths)], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return [_read_records(Path(f"{p}.out")) for p in paths]
+
+
+def _read_records(path):
+    tokens = path.read_text().split()
+    records, i = {}, 0
+    while i < len(tokens):
+        name, count = tokens[i], int(tokens[i + 1])
+        records[name] = np.array(tokens[i + 2 : i + 2 + count], dtype=np.int64)
+        i += 2 + count
+    return records
+
+
+def check(result, expected, label):
+    """The kernel ran, every output byte was written by exactly one core and equals `expected`."""
+    assert result["status"][0] == EA_OK, f"{label}: status {result['status'][0]}"
+    assert result["canary_ok"][0] == 1, f"{label}: wrote past its scratch buffer"
+    assert result["untouched_on_error"][0] == 1, f"{label}: a refused call wrote output"
+    want_short = EA_ERR_BUFFER if result["scratch"][0] > 0 else 1
+    assert result["short_buffer_status"][0] == want_short, f"{label}: short scratch not refused"
+    writes = result["writes"]
+    assert np.all(writes == 1), f"{label}: bytes written by {sorted(set(writes.tolist()))} cores"
+    got = result["output"].astype(np.uint8)
+    want = np.ascontiguousarray(expected).view(np.uint8).ravel()
+    assert got.size == want.size, f"{label}: {got.size} output bytes, expected {want.size}"
+    if not np.array_equal(got, want):
+        first = int(np.flatnonzero(got != want)[0])
+        pytest.fail(f"{label}: {int((got != want).sum())} bytes differ, first at byte {first}: "
+                    f"C {got[first]} vs intops {want[first]}")
+
+
+# ------------------------------------------------------------------ random operands
+
+
+def rand_int8(rng, shape, amplitude=128):
+    return rng.integers(-amplitude, amplitude, shape).astype(np.int8)
+
+
+def rand_weights(rng, shape, bits):
+    lo, hi = intops.weight_range(bits)
+    return rng.integers(lo, hi + 1, shape).astype(np.int8)
+
+
+def rand_bias(rng, w):
+    """Bias within the accumulator bound |bias| + 128 * sum|w| < 2^30, sometimes large."""
+    rows = np.abs(w.astype(np.int64)).reshape(len(w), -1).sum(axis=1)
+    room = (1 << 30) - 1 - 128 * rows
+    assert np.all(room > 0)
+    scale = rng.choice([0, 1 << 10, 1 << 16, 1 << 29], size=len(w))
+    limit = np.minimum(room, scale)
+    return (rng.uniform(-1, 1, len(w)) * limit).astype(np.int32)
+
+
+def rand_shifts(rng, acc):
+    """Per-channel shifts near each channel's natural range (so both rounding and saturation
+    happen), with the extremes -8, 0 and 30 mixed in."""
+    peak = np.abs(acc.reshape(-1, acc.shape[-1])).max(axis=0)
+    natural = np.ceil(np.log2(peak + 1)).astype(np.int64) - 7
+    shift = np.clip(natural + rng.integers(-2, 2, natural.size), -8, 30)
+    extremes = rng.random(shift.size) < 0.2
+    shift[extremes] = rng.choice([-8, -1, 0, 30], size=int(extremes.sum()))
+    return shift.astype(np.int8)
+
+
+def conv_case(rng, *, h, w, cin, cout, k, stride, pads, groups, bits, act, cores, amplitude=128,
+              bias=True, op="conv2d", fl_out=None):
+    """Records for one convolution and the intops expectation (int8 HWC)."""
+    kh, kw = (k, k) if np.isscalar(k) else k
+    x = rand_int8(rng, (1, h, w, cin), amplitude)
+    wt = rand_weights(rng, (cout, kh, kw, cin // groups), bits)
+    b = rand_bias(rng, wt) if bias else None
+    acc = intops.conv2d_acc(x, wt, b, stride, pads, groups)
+    shift = rand_shifts(rng, acc)
+    fl_out = int(rng.integers(-4, 9)) if fl_out is None else fl_out
+    expected = intops.conv2d(x, wt, b, shift, stride, pads, groups, act, fl_out)[0]
+    records = {
+        "in_h": h, "in_w": w, "in_c": cin, "out_c": cout, "kernel": (kh, kw), "stride": stride,
+        "pads": pads, "groups": groups, "weight_bits": bits, "act": ACT_CODES[act],
+        "fl_out": fl_out, "shift": shift, "input": x, "weights": intops.pack_weights(wt, bits),
+        "num_cores": cores,
+    }
+    if b is not None:
+        records["bias"] = b
+    label = (f"{op} {h}x{w}x{cin}->{cout} k{kh}x{kw} s{stride} p{pads} g{groups} w{bits} {act} "
+             f"cores {cores}")
+    return (op, records), expected, label
+
+
+# ------------------------------------------------------------------ convolution
+
+
+def test_conv2d_random_shapes(runner, tmp_path):
+    rng = np.random.default_rng(101)
+    cases = []
+    for i in range(60):
+        k = int(rng.choice([1, 3, 5]))
+        kind = ("dense", "depthwise", "multiplier2", "grouped")[i % 4]
+        cin = int(rng.choice([1, 3, 4, 5, 7, 8]))
+        if kind == "dense":
+            groups, cout = 1, int(rng.choice([1, 3, 5, 7, 8]))
+        elif kind == "depthwise":
+            groups, cout = cin, cin
+        elif kind == "multiplier2":
+            groups, cout = cin, 2 * cin
+        else:
+            cin = int(rng.choice([2, 4, 6]))
+            groups, cout = 2, int(rng.choice([2, 4, 6]))
+        pads = tuple(int(p) for p in rng.integers(0, k // 2 + 2, 4))  # asymmetric, may exceed k/2
+        h = int(rng.integers(max(1, k - pads[0] - pads[2]), 12))
+        w = int(rng.integers(max(1, k - pads[1] - pads[3]), 12))
+        cases.append(conv_case(
+            rng, h=h, w=w, cin=cin, cout=cout, k=k, stride=(int(rng.integers(1, 3)), int(rng.integers(1, 3))),
+            pads=pads, groups=groups, bits=(8, 4, 2)[i % 3], act=("none", "relu", "relu6")[(i // 3) % 3],
+            cores=CORE_COUNTS[i % 3], amplitude=int(rng.choice([4, 128])), bias=i % 5 != 0))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+
+
+def test_conv2d_saturation_and_shift_extremes(runner, tmp_path):
+    """Tiny inputs with negative shifts (left shifts up to 2^8), and huge biases with shift 30."""
+    rng = np.random.default_rng(7)
+    cases = []
+    for bits, act, amp in [(8, "none", 2), (4, "relu", 3), (2, "relu6", 2), (8, "relu6", 128)]:
+        case, expected, label = conv_case(rng, h=6, w=7, cin=3, cout=5, k=3, stride=(1, 1),
+                                          pads=(1, 1, 1, 1), groups=1, bits=bits, act=act, cores=3,
+                                          amplitude=amp, fl_out=2)
+        records = case[1]
+        records["shift"] = np.array([-8, -3, 0, 1, 30], dtype=np.int8)
+        x, wt = records["input"], intops.unpack_weights(records["weights"], bits, (5, 3, 3, 3))
+        b = records.get("bias")
+        expected = intops.conv2d(x, wt, b, records["shift"], (1, 1), (1, 1, 1, 1), 1, act, 2)[0]
+        cases.append((case, expected, label + " extreme shifts"))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+    unclamped = cases[0][1]  # act none: the left shifts must have saturated at both ends
+    assert (unclamped == 127).any() and (unclamped == -128).any()
+
+
+def test_pointwise_equals_general_conv(runner, tmp_path):
+    rng = np.random.default_rng(202)
+    cases = []
+    for i in range(12):
+        stride = (1, 1) if i % 2 == 0 else (2, 1)
+        case, expected, label = conv_case(
+            rng, h=int(rng.integers(1, 9)), w=int(rng.integers(1, 9)), cin=int(rng.choice([1, 3, 7, 16])),
+            cout=int(rng.choice([1, 5, 8])), k=1, stride=stride, pads=(0, 0, 0, 0), groups=1,
+            bits=(8, 4, 2)[i % 3], act=("none", "relu", "relu6")[i % 3], cores=CORE_COUNTS[i % 3],
+            op="pointwise_conv2d")
+        cases.append((case, expected, label))
+        cases.append((("conv2d", case[1]), expected, label + " via conv2d"))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+
+
+def test_packed_weight_layout_matches_the_spec(runner, tmp_path):
+    """Hand-packed rows of section 2 read back through the s32 FC with one-hot inputs (out = w)."""
+    # 4 bit: row [1, -8, 3] -> 0x81, 0x03; 2 bit: row [1, -2, 0, -1, 1] -> 0b11_00_10_01, 0x01
+    layouts = [(4, [1, -8, 3], [0x81, 0x03]), (2, [1, -2, 0, -1, 1], [0xC9, 0x01])]
+    cases = []
+    for bits, row, packed in layouts:
+        assert intops.pack_weights(np.array([row]), bits).ravel().tolist() == packed
+        k = len(row)
+        for i in range(k):
+            x = np.zeros(k, np.int8)
+            x[i] = 1
+            cases.append(("fully_connected_s32", {
+                "in_features": k, "out_features": 1, "weight_bits": bits, "act": 0, "fl_out": 0,
+                "input": x, "weights": packed}))
+    results = runner.run(cases, tmp_path)
+    read_back = [int(r["output"].astype(np.uint8).view(np.int32)[0]) for r in results]
+    assert read_back == [1, -8, 3, 1, -2, 0, -1, 1]
+
+
+# ------------------------------------------------------------------ fused conv + max pool
+
+
+def fused_case(rng, *, h, w, cin, cout, k, stride, pads, groups, bits, act, pool_k, pool_s, pool_pads,
+               cores):
+    case, conv_out, label = conv_case(rng, h=h, w=w, cin=cin, cout=cout, k=k, stride=stride, pads=pads,
+                                      groups=groups, bits=bits, act=act, cores=cores, op="conv2d_maxpool")
+    records = dict(case[1], pool_kernel=pool_k, pool_stride=pool_s, pool_pads=pool_pads)
+    expected = intops.maxpool2d(conv_out[None], pool_k, pool_s, pool_pads)[0]
+    return ("conv2d_maxpool", records), expected, f"{label} pool k{pool_k} s{pool_s} p{pool_pads}"
+
+
+def test_conv2d_maxpool_equals_unfused_pair(runner, tmp_path):
+    rng = np.random.default_rng(303)
+    cases = []
+    for i in range(24):
+        pool_k = [(2, 2), (3, 3), (2, 3), (1, 2)][i % 4]
+        pool_s = [(2, 2), (2, 2), (1, 2), (1, 1)][i % 4]
+        pool_pads = (0, 0, 0, 0) if i % 3 else (1, 0, 0, 1)
+        cin = int(rng.choice([1, 3, 5]))
+        groups, cout = (1, int(rng.choice([3, 4, 7]))) if i % 2 == 0 else (cin, cin)
+        cases.append(fused_case(
+            rng, h=int(rng.integers(5, 14)), w=int(rng.integers(5, 14)), cin=cin, cout=cout,
+            k=int(rng.choice([1, 3, 5])), stride=(int(rng.integers(1, 3)),) * 2, pads=(2, 1, 1, 2),
+            groups=groups, bits=(8, 4, 2)[i % 3], act=("relu", "none", "relu6")[i % 3],
+            pool_k=pool_k, pool_s=pool_s, pool_pads=pool_pads, cores=CORE_COUNTS[i % 3]))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+
+    # the same pair unfused, in C: conv2d into a full buffer, then max_pool over it
+    case, expected, label = cases[0]
+    for sub in ("unfused_conv", "unfused_pool"):
+        (tmp_path / sub).mkdir()
+    conv = runner.run([("conv2d", case[1])], tmp_path / "unfused_conv")[0]
+    records = case[1]
+    conv_h = intops.conv_output_hw(records["in_h"], records["in_w"], records["kernel"], records["stride"],
+                                   records["pads"])
+    conv_out = conv["output"].astype(np.uint8).view(np.int8)
+    pooled = runner.run([("max_pool", {
+        "in_h": conv_h[0], "in_w": conv_h[1], "channels": records["out_c"], "kernel": records["pool_kernel"],
+        "stride": records["pool_stride"], "pads": records["pool_pads"], "input": conv_out})], tmp_path / "unfused_pool")[0]
+    check(pooled, expected, label + " unfused in C")
+
+
+def test_conv2d_maxpool_frontnet_first_layer_scratch(runner, tmp_path):
+    """Frontnet 160x32's first layer: 96x160x1, 5x5 stride 2 pad 2, 32 channels, 2x2 max pool.
+    Unfused it needs the 48x80x32 = 122,880-byte conv output; fused, one conv row of 80x32."""
+    rng = np.random.default_rng(404)
+    case = fused_case(rng, h=96, w=160, cin=1, cout=32, k=5, stride=(2, 2), pads=(2, 2, 2, 2), groups=1,
+                      bits=8, act="relu", pool_k=(2, 2), pool_s=(2, 2), pool_pads=(0, 0, 0, 0), cores=8)
+    result = runner.run([case[0]], tmp_path)[0]
+    check(result, case[1], case[2])
+    assert result["scratch"][0] == 80 * 32
+    assert case[1].shape == (24, 40, 32)
+
+
+# ------------------------------------------------------------------ fully connected
+
+
+def test_fully_connected_int8_and_int32(runner, tmp_path):
+    rng = np.random.default_rng(505)
+    cases = []
+    for i in range(30):
+        k, cout = int(rng.choice([1, 3, 5, 7, 64, 129])), int(rng.choice([1, 4, 7, 10]))
+        bits, act, cores = (8, 4, 2)[i % 3], ("none", "relu", "relu6")[(i // 3) % 3], CORE_COUNTS[i % 3]
+        x = rand_int8(rng, (1, k), int(rng.choice([3, 128])))
+        wt = rand_weights(rng, (cout, k), bits)
+        b = rand_bias(rng, wt) if i % 4 else None
+        records = {"in_features": k, "out_features": cout, "weight_bits": bits, "act": ACT_CODES[act],
+                   "input": x, "weights": intops.pack_weights(wt, bits), "num_cores": cores}
+        if b is not None:
+            records["bias"] = b
+        label = f"fc {k}->{cout} w{bits} {act} cores {cores}"
+        if i % 2:
+            records["fl_out"] = 0
+            expected = intops.fully_connected(x, wt, b, None, out_dtype="int32")[0].astype("<i4")
+            cases.append((("fully_connected_s32", records), expected, label + " int32"))
+        else:
+            fl_out = int(rng.integers(-3, 8))
+            shift = rand_shifts(rng, intops.fully_connected_acc(x, wt, b))
+            records.update(fl_out=fl_out, shift=shift)
+            expected = intops.fully_connected(x, wt, b, shift, act, fl_out)[0]
+            cases.append((("fully_connected", records), expected, label))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+
+
+# ------------------------------------------------------------------ pooling, add, concat
+
+
+def test_max_pool(runner, tmp_path):
+    rng = np.random.default_rng(606)
+    cases = []
+    for i in range(18):
+        k = [(2, 2), (3, 3), (3, 2), (1, 1), (5, 5)][i % 5]
+        pads = tuple(int(p) for p in rng.integers(0, min(k), 4))  # pad < kernel: ONNX rule
+        h, w, c = int(rng.integers(k[0], 12)), int(rng.integers(k[1], 12)), int(rng.choice([1, 3, 5, 7]))
+        stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        x = rand_int8(rng, (1, h, w, c))
+        x[0, 0, 0, 0] = -128  # padding must never win over a real -128
+        expected = intops.maxpool2d(x, k, stride, pads)[0]
+        cases.append((("max_pool", {"in_h": h, "in_w": w, "channels": c, "kernel": k, "stride": stride,
+                                    "pads": pads, "input": x, "num_cores": CORE_COUNTS[i % 3]}),
+                      expected, f"max_pool {h}x{w}x{c} k{k} s{stride} p{pads}"))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+
+
+def test_avg_pool_and_global(runner, tmp_path):
+    rng = np.random.default_rng(707)
+    cases = []
+    for i in range(18):
+        c = int(rng.choice([1, 3, 5, 8]))
+        global_pool = i % 3 == 0
+        if global_pool:
+            h, w = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+            k, stride, pads = (h, w), (1, 1), (0, 0, 0, 0)
+        else:
+            k = [(2, 2), (3, 3), (5, 3)][i % 3]
+            h, w = int(rng.integers(k[0], 12)), int(rng.integers(k[1], 12))
+            stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+            pads = (0, 0, 0, 0) if i % 2 else (1, 0, 1, 1)  # count_include_pad=1
+        fl_in = int(rng.integers(0, 8))
+        fl_out = fl_in + int(rng.integers(-3, 4))
+        act = ("none", "relu", "relu6")[i % 3]
+        x = rand_int8(rng, (1, h, w, c))
+        if global_pool:
+            expected = intops.global_avgpool(x, fl_in, fl_out, act)[0]
+        else:
+            expected = intops.avgpool2d(x, k, stride, fl_in, fl_out, act, pads)[0]
+        cases.append((("avg_pool", {
+            "in_h": h, "in_w": w, "channels": c, "kernel": k, "stride": stride, "pads": pads,
+            "multiplier": intops.avgpool_multiplier(k[0] * k[1]), "shift": 16 + fl_in - fl_out,
+            "act": ACT_CODES[act], "fl_out": fl_out, "input": x, "num_cores": CORE_COUNTS[i % 3]}),
+            expected, f"avg_pool {h}x{w}x{c} k{k} s{stride} p{pads} FL {fl_in}->{fl_out} {act}"))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+
+
+def test_add(runner, tmp_path):
+    rng = np.random.default_rng(808)
+    cases = []
+    for i in range(15):
+        h, w, c = int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.choice([1, 3, 5, 7]))
+        fl_a = int(rng.integers(-2, 9))
+        fl_b = fl_a + int(rng.integers(-6, 7))
+        fl_out = max(fl_a, fl_b) - int(rng.integers(-8, 4))  # shift F - FL_out in [-3, 8]
+        act = ("none", "relu", "relu6")[i % 3]
+        a, b = rand_int8(rng, (1, h, w, c)), rand_int8(rng, (1, h, w, c))
+        expected = intops.add(a, fl_a, b, fl_b, fl_out, act)[0]
+        cases.append((("add", {"h": h, "w": w, "c": c, "fl_a": fl_a, "fl_b": fl_b, "fl_out": fl_out,
+                               "act": ACT_CODES[act], "a": a, "b": b, "num_cores": CORE_COUNTS[i % 3]}),
+                      expected, f"add {h}x{w}x{c} FL {fl_a}+{fl_b}->{fl_out} {act}"))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+
+
+def test_concat(runner, tmp_path):
+    rng = np.random.default_rng(909)
+    cases = []
+    for i in range(12):
+        h, w = int(rng.integers(1, 8)), int(rng.integers(1, 8))
+        n = int(rng.integers(1, 5))
+        channels = rng.choice([1, 3, 5, 7, 8], n)
+        fl_out = int(rng.integers(0, 6))
+        fls = [fl_out + int(d) for d in rng.integers(-3, 5, n)]  # left and right shifts, and 0
+        xs = [rand_int8(rng, (1, h, w, int(ch))) for ch in channels]
+        expected = intops.concat(xs, fls, fl_out)[0]
+        records = {"h": h, "w": w, "channels": channels, "fl_in": fls, "fl_out": fl_out,
+                   "num_cores": CORE_COUNTS[i % 3]}
+        records.update({f"input{j}": x for j, x in enumerate(xs)})
+        cases.append((("concat", records), expected, f"concat {h}x{w} {channels.tolist()} FL {fls}->{fl_out}"))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+
+
+# ------------------------------------------------------------------ refused arguments
+
+
+def test_bad_arguments_are_refused_without_writing(runner, tmp_path):
+    rng = np.random.default_rng(1010)
+    (_, good), _, _ = conv_case(rng, h=5, w=5, cin=4, cout=4, k=3, stride=(1, 1), pads=(1, 1, 1, 1),
+                                groups=1, bits=8, act="none", cores=1)
+    bad = {
+        "weight bits 3": dict(good, weight_bits=3),
+        "shift 31": dict(good, shift=np.array([0, 31, 0, 0])),
+        "shift -9": dict(good, shift=np.array([0, -9, 0, 0])),
+        "groups 3 of 4 channels": dict(good, groups=3),
+        "groups 0": dict(good, groups=0),
+        "window larger than input": dict(good, kernel=(9, 9)),
+        "stride 0": dict(good, stride=(0, 1)),
+        "activation 7": dict(good, act=7),
+    }
+    cases = [("conv2d", records) for records in bad.values()]
+    cases.append(("pointwise_conv2d", good))  # 3x3 kernel on the 1x1 fast path
+    cases.append(("add", {"h": 2, "w": 2, "c": 1, "fl_a": 0, "fl_b": 17, "fl_out": 0, "act": 0,
+                          "a": np.zeros(4), "b": np.zeros(4)}))  # FL gap 17 > 16
+    cases.append(("avg_pool", {"in_h": 2, "in_w": 2, "channels": 1, "kernel": (2, 2), "stride": (1, 1),
+                               "pads": (0, 0, 0, 0), "multiplier": 16384, "shift": 0, "act": 0,
+                               "fl_out": 0, "input": np.zeros(4)}))  # shift 0 outside [1, 30]
+    labels = list(bad) + ["pointwise 3x3", "add FL gap 17", "avg_pool shift 0"]
+    for label, result in zip(labels, runner.run(cases, tmp_path)):
+        assert result["status"][0] == EA_ERR_ARG, label
+        assert result["untouched_on_error"][0] == 1, label
+
+
+# ------------------------------------------------------------------ cross compilers
+
+CORTEX_M4 = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-ffreestanding"]
+RV32 = ["-march=rv32imc", "-mabi=ilp32", "-misa-spec=2.2", "-ffreestanding"]
+
+
+@pytest.mark.parametrize("compiler, flags", [
+    ("gcc", ["-Wpedantic"]),
+    ("arm-none-eabi-gcc", CORTEX_M4),
+    ("riscv64-unknown-elf-gcc", RV32),
+], ids=["host", "cortex-m4", "rv32imc"])
+def test_kernels_compile_warning_free(compiler, flags, tmp_path):
+    if shutil.which(compiler) is None:
+        pytest.skip(f"{compiler} not installed: cannot check the kernels build for this target")
+    cmd = [compiler, *STRICT, "-O2", *flags, f"-I{FIRMWARE / 'include'}", "-c", *map(str, KERNEL_SOURCES)]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    objects = sorted(p.stem for p in tmp_path.glob("*.o"))
+    assert objects == sorted(p.stem for p in KERNEL_SOURCES)
