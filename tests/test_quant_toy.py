@@ -1,4 +1,4 @@
-"""A hand-built IR graph for the quantizer tests, and the simulator's bit-exactness against intops."""
+"""A hand-built IR graph for the quantizer tests, and the simulator's bit-exactness with the reference."""
 
 import numpy as np
 import pytest
@@ -6,6 +6,8 @@ import torch
 
 from edgeadapt.ir.graph import Graph, Node, Tensor
 from edgeadapt.quant import intops
+from edgeadapt.quant.pipeline import run_quantized
+from edgeadapt.quant.reference import dequantize_outputs, run_int
 from edgeadapt.quant.calibrate import float_activations
 from edgeadapt.quant.qsim import hwc_flat, images_to_input
 from edgeadapt.quant.sequential import PassOptions, run_pass
@@ -54,44 +56,22 @@ def toy_images(n=48, h=12, w=16, seed=1):
     return np.array(frames, np.uint8)
 
 
-def intops_forward(graph, images):
-    """The golden integer arithmetic, op by op, on a quantized toy graph."""
-    x = images.astype(np.int16)[..., None] - 128
-    fls = {graph.input: 8}
-    vals = {graph.input: x.astype(np.int8)}
-    for n in graph.nodes:
-        a = vals[n.inputs[0]]
-        fl_in = fls[n.inputs[0]]
-        fl_out = graph.tensors[n.output].fl
-        if n.op == "conv":
-            shift = fl_in + n.weight_fl - fl_out
-            out = intops.conv2d(a, n.qweight, n.qbias, shift, n.attrs["stride"], n.attrs["pads"], 1, n.act, fl_out)
-        elif n.op == "maxpool":
-            out = intops.maxpool2d(a, n.attrs["kernel"], n.attrs["stride"], n.attrs["pads"])
-        elif n.op == "flatten":
-            out = a.reshape(len(a), -1)
-        elif n.op == "fc":
-            out = intops.fully_connected(a, n.qweight, n.qbias, 0, out_dtype="int32")
-        vals[n.output] = out
-        fls[n.output] = fl_out
-    return vals
-
-
 @pytest.mark.parametrize("adaquant", [False, True])
-def test_simulator_is_bit_exact_with_intops(adaquant):
+def test_simulator_is_bit_exact_with_the_integer_reference(adaquant):
     graph = toy_graph()
     images = toy_images()
     acts = float_activations(graph, images)
     bits = {"conv1": 8, "conv2": 4, "fc": 2}
     result = run_pass(graph, acts, bits, PassOptions(adaquant=adaquant, iterations=20), keep=["c1", "p1", "c2"])
-    golden = intops_forward(graph, images)
+    out, golden = run_int(graph, images, dump=True)
     for name in ("c1", "p1", "c2"):
         sim = result.outputs[name]
         sim_codes = torch.round(hwc_flat(sim) * 2.0 ** graph.tensors[name].fl).numpy()
         np.testing.assert_array_equal(sim_codes, golden[name].reshape(len(images), -1))
     fc = graph.node("fc")
-    acc = result.outputs["pose"].numpy() * np.exp2(graph.tensors["flat"].fl + fc.weight_fl)
-    np.testing.assert_array_equal(np.round(acc), golden["pose"])
+    assert graph.tensors["pose"].fl == (graph.tensors["flat"].fl + fc.weight_fl).tolist()
+    np.testing.assert_array_equal(result.outputs["pose"].numpy(), dequantize_outputs(graph, out).astype(np.float64))
+    np.testing.assert_array_equal(run_quantized(graph, images), dequantize_outputs(graph, out))
     assert graph.tensors["pose"].dtype == "int32"
     assert graph.quantized
     for n in graph.nodes:

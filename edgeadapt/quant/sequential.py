@@ -57,24 +57,32 @@ def qsnr_db(quant, ref) -> float:
     return 10.0 * np.log10(signal / noise)
 
 
-def run_pass(graph, float_acts, bits, options: PassOptions, keep=None) -> PassResult:
+def run_pass(graph, float_acts, bits, options: PassOptions, keep=None, input_values=None, input_fl=INPUT_FL,
+             fixed_fls=None) -> PassResult:
     """Quantize `graph` in place. bits: node name -> weight bits for every weighted node.
 
     float_acts: from calibrate.float_activations on the calibration frames. keep: tensor names
     whose quantized values the caller wants back in result.outputs (graph outputs always).
+    input_values / input_fl: the quantized graph input when it is not the network's frames (the
+    input is exact at FL 8 otherwise); fixed_fls: tensor name -> FL imposed instead of searched.
     """
     result = PassResult()
-    fls = {graph.input: INPUT_FL}
-    graph.tensors[graph.input].fl = INPUT_FL
-    values = {graph.input: float_acts[graph.input]}  # the input is exact at FL 8
+    fixed_fls = fixed_fls or {}
+    fls = {graph.input: input_fl}
+    graph.tensors[graph.input].fl = input_fl
+    values = {graph.input: float_acts[graph.input] if input_values is None else input_values}
     wanted = set(graph.outputs) | set(keep or ())
+    if graph.input in wanted:
+        result.outputs[graph.input] = values[graph.input]
     remaining = _consumer_counts(graph)
     for node in graph.nodes:
         start = time.perf_counter()
         inputs = [values[t] for t in node.inputs]
         in_fls = [fls[t] for t in node.inputs]
         target = float_acts[node.output]
-        fl_out = _output_fl(node, in_fls, target, options.adapt)
+        fl_out = fixed_fls.get(node.output)
+        if fl_out is None:
+            fl_out = _output_fl(node, in_fls, target, options.adapt)
         if node.has_weights:
             node.weight_bits = int(bits[node.name])
             _quantize_weights(node, in_fls[0], fl_out, options.adapt)
@@ -93,6 +101,8 @@ def run_pass(graph, float_acts, bits, options: PassOptions, keep=None) -> PassRe
         fls[node.output] = fl_out
         graph.tensors[node.output].fl = int(fl_out)
         if raw_output(node):
+            # a raw accumulator output carries one FL per channel: FL_in + FL_w[c] (reference.py)
+            graph.tensors[node.output].fl = [int(fl_out + f) for f in node.weight_fl]
             graph.tensors[node.output].dtype = "int32"
         values[node.output] = out
         if node.has_weights or node.op in ("avgpool", "gap", "add", "concat"):
