@@ -1,0 +1,46 @@
+"""`edgeadapt quantize`: a float model -> a fixed-point .eaq, with its report."""
+
+import click
+
+WEIGHT_BITS = ("8", "4", "2", "auto")
+
+
+@click.command("quantize")
+@click.argument("model_spec", metavar="MODEL")
+@click.option("--calib", "calib_dir", required=True, type=click.Path(), help="Dataset folder; its train split calibrates, its test split scores.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="The quantized model to write (.eaq).")
+@click.option("--weight-bits", default="8", show_default=True, type=click.Choice(WEIGHT_BITS), help="Weight width for every layer, or auto (MILP under --flash-budget).")
+@click.option("--flash-budget", default=None, help="Weight memory budget: bytes, 200KiB, 1.5MiB, 64kB or 50% (of the int8 size).")
+@click.option("--latency-budget", default=None, help="With auto: estimated cycles on --target (e.g. 2.5M).")
+@click.option("--target", default="gap8", show_default=True, help="Cycle model for --latency-budget.")
+@click.option("--calib-frames", default=256, show_default=True, type=int, help="Calibration frames, spread over the train split.")
+@click.option("--iterations", default=None, type=int, help="AdaQuant steps per layer.")
+@click.option("--no-adapt", is_flag=True, help="Min/max formats instead of AdaPT weight FLs and MSE activation clipping.")
+@click.option("--no-adaquant", is_flag=True, help="Skip layer-wise AdaQuant calibration.")
+@click.option("--no-bias-correction", is_flag=True, help="Skip BN re-estimation and bias correction.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--report", "--json", "report_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
+def command(model_spec, calib_dir, out_path, weight_bits, flash_budget, latency_budget, target, calib_frames,
+            iterations, no_adapt, no_adaquant, no_bias_correction, seed, report_path):
+    """Quantize MODEL (.onnx, .pt, zoo:big, zoo:small) to power-of-two fixed point."""
+    from edgeadapt.quant.budget import parse_cycles
+    from edgeadapt.quant.pipeline import QuantizeOptions
+    from edgeadapt.quant.workflow import quantize_model
+
+    options = QuantizeOptions(
+        weight_bits=weight_bits if weight_bits == "auto" else int(weight_bits),
+        flash_budget=flash_budget,
+        cycle_budget=None if latency_budget is None else parse_cycles(latency_budget),
+        target=target,
+        adapt=not no_adapt,
+        adaquant=not no_adaquant,
+        bias_correction=not no_bias_correction,
+        seed=seed,
+    )
+    if iterations is not None:
+        options.iterations = iterations
+    report = quantize_model(model_spec, calib_dir, out_path, options, calib_frames, report_path)
+    from edgeadapt.quant.report import format_report
+
+    click.echo(f"{model_spec} -> {out_path}")
+    click.echo(format_report(report))

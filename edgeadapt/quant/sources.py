@@ -1,0 +1,47 @@
+"""Where the quantizer's inputs come from: the float model (ONNX, checkpoint, zoo) and the frames."""
+
+from pathlib import Path
+
+import numpy as np
+
+from edgeadapt.errors import EdgeadaptError
+from edgeadapt.quant.calibrate import calibration_frames
+
+DEFAULT_CALIB_FRAMES = 256
+
+
+def load_float_graph(spec):
+    """An .onnx file, a .pt checkpoint or zoo:big / zoo:small, as a float IR Graph."""
+    from edgeadapt.ir.onnx_import import import_onnx, import_torch
+
+    text = str(spec)
+    if text.lower().endswith(".onnx"):
+        return import_onnx(text)
+    if text.startswith("zoo:") or text.lower().endswith((".pt", ".pth")):
+        from edgeadapt.models import load_checkpoint
+
+        model, info = load_checkpoint(text)
+        graph = import_torch(model, info["input"], info["name"])
+        graph.meta["source"] = text
+        return graph
+    raise EdgeadaptError(f"{text}: unknown model type (expected MODEL.onnx, MODEL.pt or zoo:big / zoo:small)")
+
+
+def load_frames(data_dir, split):
+    """The split's Frames; a missing folder or split is a one-line error."""
+    from edgeadapt.data import load_split
+
+    if not Path(data_dir).is_dir():
+        raise EdgeadaptError(f"calibration data '{data_dir}': no such directory")
+    frames = load_split(data_dir, split)
+    if len(frames.images) == 0:
+        raise EdgeadaptError(f"calibration data '{data_dir}': the {split} split has no frames")
+    return frames
+
+
+def calibration_images(data_dir, n_frames=DEFAULT_CALIB_FRAMES) -> np.ndarray:
+    """n_frames uint8 frames spread evenly over the train split (the same for every quantizer)."""
+    if int(n_frames) < 2:
+        raise EdgeadaptError(f"--calib-frames must be at least 2, got {n_frames}")
+    images = load_frames(data_dir, "train").images
+    return np.ascontiguousarray(images[calibration_frames(len(images), n_frames)])
