@@ -1,6 +1,7 @@
 """Quantization: the golden integer ops, the reference executor, the .eaq artifact, the pipeline."""
 
 from edgeadapt.quant import intops
+from edgeadapt.quant.artifact import check_bounds, load_eaq, save_eaq
 from edgeadapt.quant.reference import dequantize_outputs, predict_eaq, run_int
 
-__all__ = ["dequantize_outputs", "intops", "predict_eaq", "run_int"]
+__all__ = ["check_bounds", "dequantize_outputs", "intops", "load_eaq", "predict_eaq", "run_int", "save_eaq"]
