@@ -1,0 +1,185 @@
+"""Quantization accuracy: edgeadapt against ONNX Runtime and NNCF on the shipped model pair.
+
+Every method quantizes the same float model with the same calibration frames (spread evenly over
+the train split) and is scored on the same test split. edgeadapt's rows are scored by the integer
+reference (edgeadapt.quant.reference, the golden model the firmware matches bit for bit); the peers'
+QDQ models by ONNX Runtime.
+
+    python benchmarks/quant_accuracy.py --data DIR [--models zoo:big zoo:small] [--calib-frames 256]
+
+Writes benchmarks/results/quant_accuracy.md (and --json FILE with the same figures).
+"""
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(ROOT / "build" / "torch_extensions"))
+
+from edgeadapt.quant.peers import nncf_quantize, ort_quantize, predict_onnx  # noqa: E402
+from edgeadapt.quant.pipeline import QuantizeOptions, quantize_graph, weight_bytes  # noqa: E402
+from edgeadapt.quant.reference import predict_eaq  # noqa: E402
+from edgeadapt.quant.report import POSE_NAMES, mae_table  # noqa: E402
+from edgeadapt.quant.sources import calibration_images, load_float_graph, load_frames  # noqa: E402
+from edgeadapt.textio import atomic_write_text, format_table, write_json  # noqa: E402
+
+LADDER = (
+    ("edgeadapt int8: min/max only", dict(adapt=False, adaquant=False, bias_correction=False)),
+    ("edgeadapt int8: + AdaPT formats", dict(adapt=True, adaquant=False, bias_correction=False)),
+    ("edgeadapt int8: + AdaQuant", dict(adapt=True, adaquant=True, bias_correction=False)),
+    ("edgeadapt int8: + bias/BN tuning", dict(adapt=True, adaquant=True, bias_correction=True)),
+)
+MIXED = (("edgeadapt mixed, 75% of int8 bytes", "75%"), ("edgeadapt mixed, 50% of int8 bytes", "50%"))
+INT8_TOLERANCE = 1.0  # % sum-of-MAE increase allowed at int8
+MIXED_TOLERANCE = 3.0  # % at <= 50% of the int8 weight bytes
+
+
+def onnx_file(spec, workdir) -> Path:
+    if str(spec).lower().endswith(".onnx"):
+        return Path(spec)
+    from edgeadapt.models import export_onnx, load_checkpoint
+
+    model, info = load_checkpoint(spec)
+    return export_onnx(model, info, Path(workdir) / f"{info['name']}.onnx")
+
+
+def peer_bytes(graph) -> int:
+    """int8 per-channel weights in edgeadapt's byte convention (scales count as the shift byte)."""
+    return weight_bytes(graph, {n.name: 8 for n in graph.nodes if n.has_weights})
+
+
+def benchmark_model(spec, data_dir, calib_frames, workdir, log):
+    graph = load_float_graph(spec)
+    onnx_path = onnx_file(spec, workdir)
+    calib = calibration_images(data_dir, calib_frames)
+    test = load_frames(data_dir, "test")
+    rows = []
+
+    def add(method, pred, nbytes, seconds):
+        mae = mae_table(pred, test.labels)
+        rows.append({"method": method, "weight_bytes": nbytes, "mae": mae, "seconds": round(seconds, 1)})
+        log(f"  {method:40s} sum-MAE {mae['sum']:.4f}  {nbytes} B  {seconds:.1f} s")
+
+    start = time.perf_counter()
+    add("float (ONNX Runtime)", predict_onnx(onnx_path, test.images), None, time.perf_counter() - start)
+    for method, flags in LADDER:
+        start = time.perf_counter()
+        result = quantize_graph(graph, calib, QuantizeOptions(weight_bits=8, **flags))
+        seconds = time.perf_counter() - start
+        add(method, predict_eaq(result.graph, test.images), weight_bytes(result.graph, result.bits), seconds)
+    for method in ("MinMax", "Percentile"):
+        start = time.perf_counter()
+        model = ort_quantize(onnx_path, calib, method)
+        seconds = time.perf_counter() - start
+        add(f"ONNX Runtime quantize_static, {method}", predict_onnx(model, test.images), peer_bytes(graph), seconds)
+    start = time.perf_counter()
+    model = nncf_quantize(onnx_path, calib)
+    seconds = time.perf_counter() - start
+    add("NNCF nncf.quantize", predict_onnx(model, test.images), peer_bytes(graph), seconds)
+    for method, budget in MIXED:
+        start = time.perf_counter()
+        result = quantize_graph(graph, calib, QuantizeOptions(weight_bits="auto", flash_budget=budget))
+        seconds = time.perf_counter() - start
+        widths = "/".join(str(result.bits[n.name]) for n in result.graph.nodes if n.has_weights)
+        add(f"{method} ({widths})", predict_eaq(result.graph, test.images),
+            weight_bytes(result.graph, result.bits), seconds)
+    float_sum = rows[0]["mae"]["sum"]
+    for row in rows:
+        row["delta_pct"] = round(100.0 * (row["mae"]["sum"] / float_sum - 1.0), 3)
+    return {"model": str(spec), "graph": graph.name, "calib_frames": len(calib), "test_frames": len(test.labels),
+            "int8_bytes": peer_bytes(graph), "rows": rows, "checks": checks(rows)}
+
+
+def checks(rows) -> dict:
+    by = {r["method"]: r for r in rows}
+    ours = by[LADDER[-1][0]]
+    peers = [r for r in rows if r["method"].startswith(("ONNX Runtime quantize", "NNCF"))]
+    best_peer = min(peers, key=lambda r: r["mae"]["sum"])
+    half = next(r for r in rows if r["method"].startswith(MIXED[-1][0]))
+    int8_bytes = ours["weight_bytes"]
+    return {
+        "int8_within_1pct": ours["delta_pct"] <= INT8_TOLERANCE,
+        "int8_not_worse_than_best_peer": ours["mae"]["sum"] <= best_peer["mae"]["sum"],
+        "best_peer": best_peer["method"],
+        "mixed50_bytes_ratio": round(half["weight_bytes"] / int8_bytes, 4),
+        "mixed50_within_3pct": half["delta_pct"] <= MIXED_TOLERANCE and half["weight_bytes"] <= 0.5 * int8_bytes,
+    }
+
+
+def markdown(results, data_dir) -> str:
+    lines = [
+        "# Quantization accuracy",
+        "",
+        "Generated by `benchmarks/quant_accuracy.py`. MAE on the test split of the dataset below (x, y, z in m,",
+        "phi in rad); every method uses the same calibration frames, spread evenly over the train split.",
+        "edgeadapt rows are scored by the integer reference (bit-exact with the firmware); ONNX Runtime",
+        "and NNCF rows by ONNX Runtime on their QDQ models. Weight bytes follow edgeadapt's convention",
+        "(packed rows + int32 bias + 1 shift byte per output channel); the peers' int8 models are counted",
+        "the same way. Seconds are wall time on a shared 2-core machine (quantization only).",
+        "",
+        f"Dataset: `{data_dir}`",
+        "",
+    ]
+    for res in results:
+        lines += [f"## {res['model']} ({res['graph']}; {res['calib_frames']} calibration frames, "
+                  f"{res['test_frames']} test frames)", ""]
+        headers = ["method", "weight B", *POSE_NAMES, "sum", "d sum %", "s"]
+        lines.append("| " + " | ".join(headers) + " |")
+        lines.append("|" + "---|" * len(headers))
+        for r in res["rows"]:
+            cells = [r["method"], "-" if r["weight_bytes"] is None else str(r["weight_bytes"])]
+            cells += [f"{r['mae'][k]:.4f}" for k in (*POSE_NAMES, "sum")]
+            cells += [f"{r['delta_pct']:+.2f}", f"{r['seconds']:.1f}"]
+            lines.append("| " + " | ".join(cells) + " |")
+        c = res["checks"]
+        lines += [
+            "",
+            f"- int8 (full pipeline) within {INT8_TOLERANCE:g}% of float: **{'yes' if c['int8_within_1pct'] else 'NO'}**",
+            f"- int8 no worse than the best peer ({c['best_peer']}): **{'yes' if c['int8_not_worse_than_best_peer'] else 'NO'}**",
+            f"- mixed precision at {100 * c['mixed50_bytes_ratio']:.1f}% of the int8 bytes within {MIXED_TOLERANCE:g}%: "
+            f"**{'yes' if c['mixed50_within_3pct'] else 'NO'}**",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="dataset folder (train split calibrates, test split scores)")
+    parser.add_argument("--models", nargs="+", default=["zoo:big", "zoo:small"])
+    parser.add_argument("--calib-frames", type=int, default=256)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "quant_accuracy.md"))
+    parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    logging.disable(logging.WARNING)  # ORT and NNCF chatter
+    warnings.filterwarnings("ignore")
+    import torch
+
+    torch.set_num_threads(2)
+    results = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for spec in args.models:
+            print(f"{spec}:", flush=True)
+            results.append(benchmark_model(spec, args.data, args.calib_frames, workdir, lambda m: print(m, flush=True)))
+    atomic_write_text(args.out, markdown(results, args.data))
+    if args.json:
+        write_json(args.json, {"data": args.data, "results": results})
+    for res in results:
+        print()
+        print(res["model"])
+        print(format_table(["method", "weight B", "sum MAE", "d sum %"],
+                           [[r["method"], r["weight_bytes"] or "-", r["mae"]["sum"], r["delta_pct"]] for r in res["rows"]]))
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
