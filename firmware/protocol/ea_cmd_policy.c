@@ -134,7 +134,10 @@ int ea_cmd_policy(int argc, char **argv)
     }
     why = ea_app_set_policy(&c);
     if (why) {
-        ea_put_error_arg("ea-policy: refused", why);
+        ea_put("e-[ea-policy: refused: ");
+        ea_put(why);
+        ea_put_char(']');
+        ea_put_eol();
         return EA_CMD_DONE;
     }
     put_policy(ea_app_policy());

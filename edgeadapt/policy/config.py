@@ -1,0 +1,142 @@
+"""The policy config: the JSON file a user (or the policy sweep) writes, validated.
+
+Format (docs/artifacts.md, "## Policy config"):
+    {"policy": "temporal", "weights": [1, 1, 1, 1], "threshold": 0.5, "k": 2, "rerun": false}
+    {"policy": "aux", "aux_index": 4, "threshold": 0.0, "k": 1, "rerun": false}
+    {"policy": "random", "p": 0.3, "seed": 1}
+    {"policy": "always-small"}   {"policy": "always-big"}
+plus an optional free-form "meta" object (provenance, the operating point a sweep chose).
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeadapt.errors import EdgeadaptError
+
+KINDS = ("always-small", "always-big", "random", "temporal", "aux")  # C enum order
+MAX_CHANNELS = 8  # EA_POLICY_MAX_CH
+NAMED = ("always-small", "always-big")  # policies that need no parameters, usable by name
+
+# parameters each kind accepts: name -> default (None = required)
+_PARAMS = {
+    "always-small": {},
+    "always-big": {},
+    "random": {"p": None, "seed": 1},
+    "temporal": {"weights": [1.0, 1.0, 1.0, 1.0], "threshold": None, "k": 1, "rerun": False},
+    "aux": {"aux_index": None, "threshold": None, "k": 1, "rerun": False},
+}
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """A validated float policy config. Fields a kind does not use keep their defaults."""
+
+    policy: str
+    weights: tuple = (1.0, 1.0, 1.0, 1.0)
+    threshold: float = 0.0
+    k: int = 1
+    rerun: bool = False
+    aux_index: int | None = None  # None: the small model's last output
+    p: float = 0.0
+    seed: int = 1
+    meta: dict = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict:
+        """The JSON form, with only the keys this kind uses."""
+        out = {"policy": self.policy}
+        for name in _PARAMS[self.policy]:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        if self.meta:
+            out["meta"] = dict(self.meta)
+        return out
+
+
+def load_policy_config(path_or_name) -> PolicyConfig:
+    """A PolicyConfig from a JSON file, a dict, a PolicyConfig, or the name of a parameterless policy."""
+    if isinstance(path_or_name, PolicyConfig):
+        return path_or_name
+    if isinstance(path_or_name, dict):
+        return validate_policy_config(path_or_name)
+    text = str(path_or_name)
+    if text in NAMED:
+        return PolicyConfig(policy=text)
+    path = Path(text)
+    if not path.is_file():
+        hint = " (names accepted: always-small, always-big)" if path.suffix != ".json" else ""
+        raise EdgeadaptError(f"policy config {text}: no such file{hint}")
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EdgeadaptError(f"policy config {text}: cannot read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise EdgeadaptError(f"policy config {text}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    return validate_policy_config(obj, source=text)
+
+
+def validate_policy_config(obj, source="policy config") -> PolicyConfig:
+    """Check a parsed JSON object; every problem is one EdgeadaptError line naming the key."""
+    if not isinstance(obj, dict):
+        raise EdgeadaptError(f"{source}: expected a JSON object, got {type(obj).__name__}")
+    kind = obj.get("policy")
+    if kind not in KINDS:
+        raise EdgeadaptError(f"{source}: \"policy\" must be one of {', '.join(KINDS)}, got {kind!r}")
+    params = _PARAMS[kind]
+    unknown = sorted(set(obj) - set(params) - {"policy", "meta"})
+    if unknown:
+        raise EdgeadaptError(f"{source}: key {unknown[0]!r} is not a parameter of the {kind} policy "
+                             f"(expected: {', '.join(params) or 'none'})")
+    values = {}
+    for name, default in params.items():
+        if name not in obj:
+            if default is None and not (kind == "aux" and name == "aux_index"):
+                raise EdgeadaptError(f"{source}: the {kind} policy needs \"{name}\"")
+            values[name] = default
+            continue
+        values[name] = _check_param(source, name, obj[name])
+    meta = obj.get("meta", {})
+    if not isinstance(meta, dict):
+        raise EdgeadaptError(f"{source}: \"meta\" must be an object")
+    if "weights" in values:
+        values["weights"] = tuple(values["weights"])
+    return PolicyConfig(policy=kind, meta=meta, **values)
+
+
+def _check_param(source, name, value):
+    where = f"{source}: \"{name}\""
+    if name == "weights":
+        if not isinstance(value, list) or not 1 <= len(value) <= MAX_CHANNELS:
+            raise EdgeadaptError(f"{where} must be a list of 1 to {MAX_CHANNELS} numbers")
+        return [_number(where + f"[{i}]", v, low=0.0) for i, v in enumerate(value)]
+    if name == "threshold":
+        return _number(where, value)
+    if name == "p":
+        return _number(where, value, low=0.0, high=1.0)
+    if name in ("k", "aux_index"):
+        return _integer(where, value, 0, 2**32 - 1)
+    if name == "seed":
+        return _integer(where, value, 1, 2**32 - 1)
+    if name == "rerun":
+        if not isinstance(value, bool):
+            raise EdgeadaptError(f"{where} must be true or false, got {value!r}")
+        return value
+    raise AssertionError(name)
+
+
+def _number(where, value, low=None, high=None):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise EdgeadaptError(f"{where} must be a finite number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
+        raise EdgeadaptError(f"{where} = {value} is outside {bounds}")
+    return float(value)
+
+
+def _integer(where, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EdgeadaptError(f"{where} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise EdgeadaptError(f"{where} = {value} is outside {low}..{high}")
+    return value
