@@ -253,3 +253,18 @@ def test_graph_module_collects_every_tensor_and_trains():
     module.write_back()
     assert not np.array_equal(graph.nodes[0].weight, before)
     assert graph.nodes[0].weight.shape == before.shape
+
+
+def test_flattened_map_may_only_feed_a_fully_connected_layer():
+    # CHW (ONNX) and HWC (IR) flatten orders differ: anything but an fc reading it would be wrong
+    nodes = [
+        helper.make_node("Flatten", ["x"], ["f"], name="flat"),
+        helper.make_node("Add", ["f", "f"], ["y"], name="double"),
+    ]
+    proto = make_model(nodes, {}, [1, 2, 3, 3], "y")
+    with pytest.raises(EdgeadaptError, match=r"flat \(Flatten\): the flattened feature map feeds Add 'double'"):
+        import_onnx(proto)
+    # a 1 x 1 map has one order only: fine
+    proto = make_model(nodes, {}, [None, 2, 1, 1], "y")
+    graph = compare_with_ort(proto, (1, 1), channels=2)
+    assert [n.op for n in graph.nodes] == ["add"]

@@ -45,18 +45,27 @@ def import_onnx(source, name=None) -> Graph:
     model, where = _load(source)
     if name is None:
         name = Path(where).stem if isinstance(source, (str, Path)) else (model.graph.name or "model")
+    inference_error = None
     try:
         model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     except Exception as exc:  # onnx raises several types; all mean an inconsistent model
-        raise EdgeadaptError(f"{where}: ONNX shape inference failed: {_first_line(exc)}") from None
+        # an unsupported op can upset strict inference: list the unsupported nodes first
+        inference_error = f"{where}: ONNX shape inference failed: {_first_line(exc)}"
+        try:
+            model = onnx.shape_inference.infer_shapes(model)
+        except Exception:
+            raise EdgeadaptError(inference_error) from None
     view = OnnxView(model)
     input_name = _single_input(model, view, where)
     shapes = _shapes(model)
     problems = collect_problems(view, shapes)
-    reported = {p.split(": ", 1)[0] for p in problems}
-    problems += [p for p in _shape_problems(view, shapes, input_name) if p.split(": ", 1)[0] not in reported]
+    if problems or inference_error is None:
+        reported = {p.split(": ", 1)[0] for p in problems}
+        problems += [p for p in _shape_problems(view, shapes, input_name) if p.split(": ", 1)[0] not in reported]
     if problems:
         raise EdgeadaptError(f"{where}: unsupported ONNX model: " + "; ".join(problems))
+    if inference_error:
+        raise EdgeadaptError(inference_error)
     graph = _Converter(view, shapes, input_name, name).run()
     graph.meta.update({"source": str(where), "opset": _opset(model), "input_hw": list(shapes[input_name][2:4])})
     if isinstance(source, (str, Path)):

@@ -115,7 +115,10 @@ def collect_problems(view, shapes) -> list:
     """Every reason the model cannot be imported, as 'name (OpType): reason' strings."""
     problems = []
     for i, node in enumerate(view.graph.node):
-        reason = _node_problem(view, shapes, node)
+        try:
+            reason = _node_problem(view, shapes, node)
+        except (IndexError, KeyError, TypeError, ValueError) as exc:
+            reason = f"malformed node ({type(exc).__name__}: {exc})"
         if reason:
             problems.append(f"{node_label(node, i)}: {reason}")
     return problems
@@ -197,6 +200,7 @@ def _node_problem(view, shapes, node):
     elif op == "Flatten":
         if a.get("axis", 1) != 1:
             return f"axis {a.get('axis')} (only 1: flatten to [N, -1])"
+        return _flatten_consumers_problem(view, shapes, node)
     elif op == "Reshape":
         out = shapes.get(node.output[0])
         inp = shapes.get(node.input[0])
@@ -205,9 +209,23 @@ def _node_problem(view, shapes, node):
         target = [int(v) for v in np.ravel(view.constants[node.input[1]])]
         if len(target) != 2 or out is None or inp is None or len(out) != 2 or out[1] != int(np.prod(inp[1:])):
             return f"reshape to {target} (only [N, -1])"
+        return _flatten_consumers_problem(view, shapes, node)
     elif op == "Dropout":
         if len([o for o in node.output if o]) > 1 and view.consumers.get(node.output[1]):
             return "the dropout mask is used"
+    return None
+
+
+def _flatten_consumers_problem(view, shapes, node):
+    """A flattened H x W > 1 map is in CHW order in ONNX and HWC order in the IR; only a
+    fully-connected layer (whose weights the importer permutes) may read it."""
+    inp = shapes.get(node.input[0])
+    if inp is None or len(inp) != 4 or inp[2] * inp[3] == 1:
+        return None
+    for consumer in view.real_consumers(node.output[0]):
+        if consumer == "output" or consumer.op_type not in ("Gemm", "MatMul"):
+            what = "a graph output" if consumer == "output" else f"{consumer.op_type} '{consumer.name}'"
+            return f"the flattened feature map feeds {what} (only a fully-connected layer may read it)"
     return None
 
 
