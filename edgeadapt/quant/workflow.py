@@ -35,4 +35,5 @@ def save(graph, out_path, report):
         from edgeadapt.quant.artifact import save_eaq
     except ImportError:
         raise EdgeadaptError("writing .eaq files needs edgeadapt.quant.artifact, which is not installed") from None
-    save_eaq(graph, out_path, report=report)
+    # wall time stays out of the model file, so the same inputs give the same .eaq
+    save_eaq(graph, out_path, report={k: v for k, v in report.items() if k != "seconds"})
