@@ -165,6 +165,10 @@ def test_check_bounds_accumulator_and_shifts():
     with pytest.raises(EdgeadaptError, match=r"node 'conv': requantization shift 32\.\.34"):
         check_bounds(graph)
     graph = tiny_graph()
+    graph.nodes[3].attrs["act"] = "relu"
+    with pytest.raises(EdgeadaptError, match="node 'fc': a raw int32 output cannot have the activation 'relu'"):
+        check_bounds(graph)
+    graph = tiny_graph()
     graph.tensors["pool"].fl = 4
     with pytest.raises(EdgeadaptError, match=r"node 'pool': maxpool changes the format"):
         check_bounds(graph)

@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 
+from edgeadapt.errors import EdgeadaptError
 from edgeadapt.ir.torch_exec import GraphModule
 
 
@@ -21,6 +22,8 @@ def run_float(graph, x, collect=False, batch_size=256):
                 for name, v in values.items():
                     acts.setdefault(name, []).append(v.numpy())
             outs.append(result if isinstance(result, tuple) else (result,))
+    if not outs:
+        raise EdgeadaptError(f"graph '{graph.name}': no input frames to run")
     outputs = [np.concatenate([o[i].numpy() for o in outs]) for i in range(len(graph.outputs))]
     outputs = outputs[0] if len(outputs) == 1 else outputs
     if not collect:

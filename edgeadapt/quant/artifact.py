@@ -59,6 +59,8 @@ def check_bounds(graph, where=None) -> dict:
         fl_out = t[node.output].fl
         if node.has_weights and node.qweight is not None:
             worst[node.name] = _check_weighted(graph, node, fail)
+        if node.attrs.get("out_dtype", "int8") == "int32" and node.act != "none":
+            fail(f"a raw int32 output cannot have the activation '{node.act}' (section 4.2)")
         if any(fl is None for fl in fls) or fl_out is None:
             continue  # not quantized yet: nothing more to check
         if node.op == "conv" or (node.op == "fc" and node.attrs.get("out_dtype", "int8") == "int8"):
