@@ -23,21 +23,21 @@ MIN_RESCALE = 0.002  # below this relative std mismatch the weights are left alo
 
 def _channel_stats(y):
     dims = [0] + list(range(2, y.dim()))
-    return y.mean(dim=dims).double(), y.std(dim=dims).double()
+    y = y.double()
+    return y.mean(dim=dims), y.std(dim=dims)
 
 
 def _per_channel_mse(y, target):
     dims = [0] + list(range(2, y.dim()))
-    return ((y.double() - target.double()) ** 2).mean(dim=dims)
+    return ((y.float() - target.float()) ** 2).double().mean(dim=dims)
 
 
 def tune_statistics(node, x_q, fl_in, fl_out, x_float, target):
     """Rescale and re-bias node's channels in place; returns the number of channels changed."""
     with torch.no_grad():
-        dtype = torch.float64
-        w = torch.as_tensor(node.weight, dtype=dtype)
-        b = None if node.bias is None else torch.as_tensor(node.bias, dtype=dtype)
-        pre_float = linear_op(node, x_float.to(dtype), w, b)
+        w = torch.as_tensor(node.weight, dtype=torch.float32)
+        b = None if node.bias is None else torch.as_tensor(node.bias, dtype=torch.float32)
+        pre_float = linear_op(node, x_float.float(), w, b)
         mu_f, sd_f = _channel_stats(pre_float)
         del pre_float
 
