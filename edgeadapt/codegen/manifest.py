@@ -30,6 +30,8 @@ def layer_table(model_plan) -> list:
                 "name": layer.name,
                 "kind": layer.kind,
                 "nodes": [n.name for n in layer.nodes],
+                "inputs": inputs,
+                "output": layer.output,
                 "input_shapes": [list(g.tensors[t].shape) for t in layer.inputs],
                 "output_shape": list(g.tensors[layer.output].shape),
                 "output_dtype": g.tensors[layer.output].dtype,

@@ -37,14 +37,23 @@ def is_pointwise(node) -> bool:
 
 
 def scratch_per_core(graph, layer) -> int:
-    """Bytes of scratch one core needs for `layer` (the kernels' *_get_buffer_size)."""
+    """Bytes of scratch one core needs for `layer`: the kernels' *_get_buffer_size twins.
+
+    conv: one im2col patch (kh * kw * C_in), none on the 1x1 fast path; fused conv + max pool:
+    one conv output row (conv_w * C_out) + the patch; fully connected, pools, add, concat: none.
+    """
     node = layer.main
-    unpack = row_length(node) if node.op in ("conv", "fc") and node.weight_bits < 8 else 0
-    if layer.kind == "conv_maxpool":
-        conv_h, conv_w = conv_output_hw(graph.tensors[layer.inputs[0]].shape[:2], node.attrs)
-        out_c = node.qweight.shape[0]
-        return conv_w * out_c + unpack
-    return unpack
+    if layer.kind in ("conv", "conv_maxpool"):
+        if layer.kind == "conv" and is_pointwise(node):
+            return 0
+        kh, kw = node.attrs["kernel"]
+        in_h, in_w, in_c = graph.tensors[layer.inputs[0]].shape
+        patch = kh * kw * in_c
+        if layer.kind == "conv":
+            return patch
+        conv_w = conv_output_hw((in_h, in_w), node.attrs)[1]
+        return conv_w * node.qweight.shape[0] + patch
+    return 0
 
 
 @dataclass

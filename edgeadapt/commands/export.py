@@ -1,0 +1,61 @@
+"""`edgeadapt export`: a quantized big/small pair -> C for a target, with manifest.json."""
+
+import click
+
+from edgeadapt.textio import format_table, write_json
+
+
+@click.command("export")
+@click.option("--target", required=True, help="Target description in hil/targets/ (gap8, stm32 = stm32f405, mps2-an386, host).")
+@click.option("--big", "big_path", required=True, type=click.Path(dir_okay=False), help="The big model (.eaq).")
+@click.option("--small", "small_path", required=True, type=click.Path(dir_okay=False), help="The small model (.eaq).")
+@click.option("--policy", default=None, help="Policy config (policy.json or a name) baked in as ea_policy_default; default always-small.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help="Output folder [default: export/<target>].")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary table's figures to this JSON file.")
+def command(target, big_path, small_path, policy, out_dir, json_path):
+    """Generate C for both models: weights, layer schedule, one shared planned arena, manifest."""
+    from edgeadapt.codegen import export_pair
+    from edgeadapt.codegen.targets import load_target
+    from edgeadapt.quant.artifact import load_eaq
+
+    desc = load_target(target)
+    out_dir = out_dir or f"export/{target}"
+    big, small = load_eaq(big_path), load_eaq(small_path)
+    manifest = export_pair(big, small, desc, out_dir, policy=policy, sources={"big": big_path, "small": small_path})
+    click.echo(f"exported {big.name} (big) + {small.name} (small) for {desc['name']} -> {out_dir}")
+    click.echo(format_table(*summary_table(manifest)))
+    click.echo()
+    click.echo(format_table(*memory_table(manifest)))
+    if json_path:
+        write_json(json_path, summary_json(manifest))
+
+
+def summary_table(manifest):
+    headers = ["model", "name", "layers", "MACs", "weight B", "arena B", "plan"]
+    rows = [
+        [role, m["name"], m["num_layers"], m["macs"], m["weight_bytes"], m["arena_bytes"], m["plan"]]
+        for role, m in manifest["models"].items()
+    ]
+    rows.append(["pair", "", "", "", manifest["flash_bytes"], manifest["arena_bytes"], "shared arena"])
+    return headers, rows
+
+
+def memory_table(manifest):
+    headers = ["memory", "size B", "reserved B", "models B", "used B", "free B", "used %"]
+    rows = [
+        [name, u["size"], u["reserved"], u["placed"], u["used"], u["free"], round(100.0 * u["used"] / u["size"], 1)]
+        for name, u in manifest["memories"].items()
+    ]
+    return headers, rows
+
+
+def summary_json(manifest):
+    keys = ("name", "num_layers", "macs", "weight_bytes", "arena_bytes", "plan")
+    return {
+        "target": manifest["target"],
+        "models": {role: {k: m[k] for k in keys} for role, m in manifest["models"].items()},
+        "arena_bytes": manifest["arena_bytes"],
+        "flash_bytes": manifest["flash_bytes"],
+        "ram_bytes": manifest["ram_bytes"],
+        "memories": manifest["memories"],
+    }

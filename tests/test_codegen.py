@@ -1,0 +1,292 @@
+"""The exporter: targets, schedule and fusion, arena sizes, generated C (three compilers), manifest."""
+
+import copy
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from edgeadapt.codegen import targets
+from edgeadapt.codegen.bundle import generate
+from edgeadapt.codegen.fusion import build_schedule
+from edgeadapt.codegen.memory import is_pointwise, plan_memory, scratch_per_core
+from edgeadapt.codegen.planner import greedy_by_size, verify_plan
+from edgeadapt.codegen.quickquant import quick_quantize
+from edgeadapt.codegen.targets import load_target
+from edgeadapt.errors import EdgeadaptError
+from edgeadapt.ir.onnx_import import import_torch
+from edgeadapt.models import registry
+from test_codegen_support import TINY_HW, have, tiny_pair
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRMWARE = ROOT / "firmware"
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+# compiler -> flags for the target it stands for
+COMPILERS = {
+    "host": ("gcc", []),
+    "stm32f405": ("arm-none-eabi-gcc", ["-mcpu=cortex-m4", "-mthumb", "-ffreestanding"]),
+    "gap8": ("riscv64-unknown-elf-gcc", ["-march=rv32imc", "-mabi=ilp32", "-ffreestanding"]),
+    "mps2-an386": ("arm-none-eabi-gcc", ["-mcpu=cortex-m4", "-mthumb", "-ffreestanding"]),
+}
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return tiny_pair(big_bits="mixed", small_bits=4)
+
+
+@pytest.fixture(scope="module")
+def frontnet32():
+    graph = import_torch(registry.build("frontnet-160x32").eval(), (96, 160), "frontnet-160x32")
+    return quick_quantize(graph, None, 8)
+
+
+# ------------------------------------------------------------------ targets
+
+
+def test_targets_load_with_memories_clocks_and_aliases():
+    gap8 = load_target("gap8")
+    assert gap8["num_cores"] == 8
+    assert gap8["memories"]["l2"]["size"] == 512 * 1024 and gap8["memories"]["l1"]["size"] == 64 * 1024
+    assert gap8["placement"] == {"weights": "l2", "arena": "l2"}
+    points = {p["name"]: p for p in gap8["operating_points"]}
+    assert (points["max-performance"]["fc_mhz"], points["max-performance"]["cl_mhz"]) == (250, 170)
+    assert points["max-performance"]["power_by_model_mw"] == {"fsoa": 92.2, "m1_0": 88.3, "fsmall": 81.3}
+    assert {(p["fc_mhz"], p["cl_mhz"], p["vdd_v"]) for p in points.values()} == {(250, 170, 1.2), (25, 75, 1.0), (25, 25, 1.0)}
+    stm32 = load_target("stm32")  # alias
+    assert stm32["name"] == "stm32f405"
+    assert stm32["memories"]["flash"]["size"] == 1 << 20
+    assert stm32["memories"]["sram"]["size"] == 128 * 1024 and stm32["memories"]["ccm"]["size"] == 64 * 1024
+    assert stm32["clocks"]["cpu_mhz"] == 168 and stm32["qemu"]["machine"] == "netduinoplus2"
+    assert stm32["operating_points"][0]["power_verified"] is False
+    assert load_target("mps2-an386")["qemu"]["machine"] == "mps2-an386"
+    assert set(targets.known_targets()) >= {"gap8", "stm32f405", "mps2-an386", "host"}
+
+
+def test_unknown_target_lists_the_known_ones():
+    with pytest.raises(EdgeadaptError, match=r"unknown target 'esp32' \(known: gap8, host, mps2-an386, stm32f405"):
+        load_target("esp32")
+
+
+def test_malformed_target_file_is_refused_naming_the_key(tmp_path, monkeypatch):
+    text = (targets.TARGETS_DIR / "host.toml").read_text()
+    (tmp_path / "host.toml").write_text(text.replace("reserved = 0\ndescription = \"nominal 64 MiB for the arena\"",
+                                                     "reserved = -5\ndescription = \"x\""))
+    monkeypatch.setattr(targets, "TARGETS_DIR", tmp_path)
+    with pytest.raises(EdgeadaptError, match=r"host.toml: memories.ram.reserved must be a byte count"):
+        load_target("host")
+    (tmp_path / "host.toml").write_text("name = [")
+    with pytest.raises(EdgeadaptError, match="host.toml: not valid TOML"):
+        load_target("host")
+
+
+# ------------------------------------------------------------------ schedule and memory
+
+
+def test_schedule_fuses_conv_maxpool_and_aliases_flatten(pair):
+    big, small = pair
+    layers = build_schedule(big)
+    kinds = [layer.kind for layer in layers]
+    assert kinds == ["conv_maxpool", "conv", "conv", "add", "concat", "avgpool", "conv", "fc"]
+    assert layers[0].name == "stem_0_conv+stem_2_maxpool" and layers[0].output == "stem_2_maxpool"
+    assert layers[-1].inputs == ["conv_0_conv"]  # flatten is a name for its input buffer
+    unfused = build_schedule(big, fuse=False)
+    assert [layer.kind for layer in unfused][:2] == ["conv", "maxpool"]
+    assert [layer.kind for layer in build_schedule(small)] == ["conv", "conv", "gap", "fc"]
+
+
+def test_unsupported_op_fails_naming_the_node(pair):
+    big = copy.deepcopy(pair[0])
+    big.node("add").op = "sigmoid"
+    with pytest.raises(EdgeadaptError, match=r"node 'add' has op 'sigmoid', which the runtime has no kernel for"):
+        build_schedule(big)
+    with pytest.raises(EdgeadaptError, match="node 'add'"):
+        generate(big, pair[1], "host")
+
+
+def test_unquantized_graph_is_refused():
+    graph = import_torch(TinyConv().eval(), TINY_HW, "float")
+    with pytest.raises(EdgeadaptError, match="not quantized|no fixed-point format"):
+        build_schedule(graph)
+
+
+class TinyConv(nn.Module):
+    """conv 3x3 (1 -> channels), global average pool, fc -> 4."""
+
+    def __init__(self, channels=4, stride=2):
+        super().__init__()
+        self.conv = nn.Conv2d(1, channels, 3, stride, 1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(channels, 4)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(torch.relu(self.conv(x))), 1))
+
+
+def test_frontnet_160x32_arena_with_and_without_fusion(frontnet32):
+    fused = plan_memory(frontnet32)
+    unfused = plan_memory(frontnet32, fuse=False)
+    # input 15,360 + pooled first layer 30,720 + scratch: one conv row 80 x 32 + one 5x5 patch
+    assert fused.arena_bytes == 15360 + 30720 + 2592 == 48672
+    assert fused.arena_bytes <= 48 * 1024
+    assert unfused.arena_bytes == 122880 + 30720 == 153600  # the conv's full output + the pool's
+    for mp in (fused, unfused):
+        verify_plan(mp.plan, 8)
+        assert mp.arena_bytes <= greedy_by_size(mp.buffers, 8).arena_bytes
+
+
+def test_scratch_is_one_slice_per_core(frontnet32):
+    one = plan_memory(frontnet32, num_cores=1)
+    eight = plan_memory(frontnet32, num_cores=8)
+    assert one.scratch[0] == eight.scratch[0] == 2592  # 80 * 32 + 25, rounded up to 8
+    assert eight.size("scratch0") == 8 * 2592
+    assert eight.arena_bytes == 15360 + 30720 + 8 * 2592
+
+
+def test_shipped_size_pair_shares_one_arena_under_96k():
+    big = quick_quantize(import_torch(registry.build("mobilenet-160x16").eval(), (96, 160), "mobilenet-160x16"))
+    small = quick_quantize(import_torch(registry.build("frontnet-160x16").eval(), (96, 160), "frontnet-160x16"))
+    files, manifest = generate(big, small, "stm32")
+    arenas = {role: m["arena_bytes"] for role, m in manifest["models"].items()}
+    assert manifest["arena_bytes"] == max(arenas.values()) <= 96 * 1024
+    assert arenas["big"] == 24 * 40 * 32 + 24 * 40 * 64  # the widest pointwise layer, in + out
+    assert f"#define EA_ARENA_BYTES {manifest['arena_bytes']}" in files["ea_models.h"]
+    sram = manifest["memories"]["sram"]
+    assert sram["used"] == sram["reserved"] + manifest["arena_bytes"] <= 128 * 1024
+
+
+def test_pair_too_big_for_the_target_names_memory_need_and_overflow(pair):
+    # a full-resolution 16-channel map: 96 x 160 x 16 = 245,760 B of activations
+    wide = quick_quantize(import_torch(TinyConv(16, 1).eval(), (96, 160), "wide"))
+    small = quick_quantize(import_torch(TinyConv(4, 2).eval(), (96, 160), "narrow"))
+    arena = plan_memory(wide).arena_bytes
+    assert arena == 96 * 160 * (1 + 16) + 16  # frame + conv output + a 3x3 patch (9 -> 16 B)
+    reserved = load_target("stm32")["memories"]["sram"]["reserved"]
+    overflow = arena + reserved - 131072
+    with pytest.raises(EdgeadaptError) as info:
+        generate(wide, small, "stm32")
+    message = str(info.value)
+    assert "memory 'sram'" in message and "stm32f405" in message
+    assert f"needs {arena + reserved:,} B" in message and f"overflow {overflow:,} B" in message
+    files, manifest = generate(wide, small, "mps2-an386")  # 4 MB of RAM: fits
+    assert manifest["memories"]["ram"]["placed"] == arena
+
+
+def test_models_with_different_inputs_are_refused(pair):
+    other = quick_quantize(import_torch(TinyConv(4, 2).eval(), (48, 80), "other"))
+    with pytest.raises(EdgeadaptError, match=r"input \(24, 40\) and small input \(48, 80\) differ"):
+        generate(pair[0], other, "host")
+
+
+# ------------------------------------------------------------------ manifest
+
+
+def test_manifest_counts_macs_weights_and_memories(frontnet32):
+    files, manifest = generate(frontnet32, _frontnet16(), "gap8")
+    big = manifest["models"]["big"]
+    assert big["macs"] == 14_138_880 == registry.info("frontnet-160x32")["macs"]
+    weights = sum(n.qweight.size + 5 * n.qweight.shape[0] for n in frontnet32.nodes if n.qweight is not None)
+    assert big["weight_bytes"] == weights
+    assert big["num_layers"] == 8 and big["layers"][0]["kind"] == "conv_maxpool"
+    assert big["layers"][0]["output_bytes"] == 30720 and big["layers"][0]["scratch_bytes"] == 8 * 2592
+    assert manifest["flash_bytes"] == big["weight_bytes"] + manifest["models"]["small"]["weight_bytes"] + 8
+    l2 = manifest["memories"]["l2"]
+    assert l2["placed"] == manifest["flash_bytes"] + manifest["arena_bytes"]  # GAP8: both in L2
+    assert set(manifest) >= {"target", "models", "arena_bytes", "flash_bytes", "ram_bytes", "memories"}
+    assert "__attribute__((section(\".l2_data\")))" in files["ea_models.h"]
+    assert "#define EA_NUM_CORES   8" in files["ea_models.h"]
+
+
+def _frontnet16():
+    graph = import_torch(registry.build("frontnet-160x16").eval(), (96, 160), "frontnet-160x16")
+    return quick_quantize(graph, None, 8)
+
+
+# ------------------------------------------------------------------ the generated C compiles
+
+
+@pytest.mark.parametrize("target", ["host", "stm32f405", "gap8", "mps2-an386"])
+def test_generated_c_compiles_warning_free(pair, target, tmp_path):
+    cc, flags = COMPILERS[target]
+    if not have(cc):
+        pytest.skip(f"{cc} not installed")
+    files, _ = generate(*pair, target)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    includes = [f"-I{FIRMWARE / 'include'}", f"-I{FIRMWARE / 'policy'}", f"-I{tmp_path}"]
+    for name in files:
+        if name.endswith(".c"):
+            r = subprocess.run([cc, *STRICT, "-Os", *flags, *includes, "-c", str(tmp_path / name), "-o",
+                                str(tmp_path / (name + ".o"))], capture_output=True, text=True)
+            assert r.returncode == 0, f"{cc} {name}:\n{r.stderr}"
+            assert r.stderr == ""
+
+
+PROBE = r"""
+#include <stdio.h>
+#include "ea_model_{role}.c"
+uint8_t ea_arena[EA_ARENA_BYTES];
+void ea_hal_fork(void (*fn)(const ea_ctx_t *ctx, void *arg), void *arg) {{ (void)fn; (void)arg; }}
+void ea_layer_done(int m, int layer, const int8_t *out, uint32_t bytes) {{ (void)m; (void)layer; (void)out; (void)bytes; }}
+int main(void)
+{{
+{lines}
+    return 0;
+}}
+"""
+SIZE_FUNCTIONS = {
+    "conv": "ea_conv2d_s8_get_buffer_size",
+    "pointwise": "ea_pointwise_conv2d_s8_get_buffer_size",
+    "conv_maxpool": "ea_conv2d_maxpool_s8_get_buffer_size",
+}
+
+
+def test_scratch_sizes_match_the_kernels_get_buffer_size(pair, tmp_path):
+    if not have("gcc"):
+        pytest.skip("gcc not installed")
+    files, _ = generate(*pair, "host")
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    for role, graph in zip(("big", "small"), pair):
+        mp = plan_memory(graph)
+        lines, expected = [], []
+        for layer in mp.layers:
+            if layer.kind == "conv" and is_pointwise(layer.main):
+                fn = SIZE_FUNCTIONS["pointwise"]
+            elif layer.kind in SIZE_FUNCTIONS:
+                fn = SIZE_FUNCTIONS[layer.kind]
+            elif layer.kind == "fc":
+                raw = graph.tensors[layer.output].dtype == "int32"
+                fn = "ea_fully_connected_s8_s32_get_buffer_size" if raw else "ea_fully_connected_s8_get_buffer_size"
+            else:
+                continue
+            lines.append(f'    printf("%ld\\n", (long){fn}(&{role}_l{layer.index}_params));')
+            expected.append(scratch_per_core(graph, layer))
+        src = tmp_path / f"probe_{role}.c"
+        src.write_text(PROBE.format(role=role, lines="\n".join(lines)))
+        exe = tmp_path / f"probe_{role}"
+        kernels = sorted(str(p) for p in (FIRMWARE / "kernels").glob("*.c"))
+        r = subprocess.run(["gcc", "-std=c99", "-O0", f"-I{FIRMWARE / 'include'}", f"-I{tmp_path}", str(src),
+                            *kernels, "-o", str(exe)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        got = [int(v) for v in subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()]
+        assert got == expected
+        assert any(expected)  # the pair has 4/2-bit layers and a fused conv + pool: real scratch
+
+
+def test_generated_code_uses_planned_offsets_and_weight_section(pair):
+    files, manifest = generate(*pair, "gap8")
+    big = files["ea_model_big.c"]
+    row = manifest["models"]["big"]["layers"][0]
+    assert "ea_conv2d_maxpool_s8(&c, &big_l0_params" in big
+    assert f"(int8_t *)(ea_arena + {row['output_offset']}u)" in big
+    assert f"ea_arena + {row['scratch_offset']}u + (uint32_t)ctx->core_id * " in big
+    assert "static const int8_t big_l0_weights[72] EA_L2_DATA" in big
+    assert "ea_pointwise_conv2d_s8" in big and "ea_add_s8" in big and "ea_concat_s8" in big
+    assert "ea_avg_pool_s8" in files["ea_model_small.c"] and "ea_fully_connected_s8_s32" in files["ea_model_small.c"]
+    assert "EA_POLICY_ALWAYS_SMALL" in files["ea_policy_default.c"]
+    fls = manifest["models"]["small"]["output_fl"]
+    assert len(fls) == 5 and f"{{\n    {', '.join(map(str, fls))},\n}};" in files["ea_models.c"]
