@@ -144,7 +144,9 @@ static void bench(uint32_t reps)
     end_line();
 }
 
-int main(void)
+int ea_app_main(void);
+
+int ea_app_main(void)
 {
     ea_hal_init();
     put_str("EA-SELFTEST cores=");
@@ -177,3 +179,8 @@ int main(void)
         }
     }
 }
+
+/* Ports that own main() (EA_PORT_HAS_MAIN, docs/decisions.md D7) call ea_app_main themselves. */
+#ifndef EA_PORT_HAS_MAIN
+int main(void) { return ea_app_main(); }
+#endif
