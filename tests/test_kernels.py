@@ -85,6 +85,7 @@ def check(result, expected, label):
     assert result["untouched_on_error"][0] == 1, f"{label}: a refused call wrote output"
     want_short = EA_ERR_BUFFER if result["scratch"][0] > 0 else 1
     assert result["short_buffer_status"][0] == want_short, f"{label}: short scratch not refused"
+    assert result["null_ctx_ok"][0] == 1, f"{label}: wrong result with ctx == NULL"
     writes = result["writes"]
     assert np.all(writes == 1), f"{label}: bytes written by {sorted(set(writes.tolist()))} cores"
     got = result["output"].astype(np.uint8)
@@ -160,7 +161,7 @@ def test_conv2d_random_shapes(runner, tmp_path):
     rng = np.random.default_rng(101)
     cases = []
     for i in range(60):
-        k = int(rng.choice([1, 3, 5]))
+        k = [(1, 1), (3, 3), (5, 5), (3, 1), (1, 5)][i % 5]
         kind = ("dense", "depthwise", "multiplier2", "grouped")[i % 4]
         cin = int(rng.choice([1, 3, 4, 5, 7, 8]))
         if kind == "dense":
@@ -172,16 +173,20 @@ def test_conv2d_random_shapes(runner, tmp_path):
         else:
             cin = int(rng.choice([2, 4, 6]))
             groups, cout = 2, int(rng.choice([2, 4, 6]))
-        pads = tuple(int(p) for p in rng.integers(0, k // 2 + 2, 4))  # asymmetric, may exceed k/2
-        h = int(rng.integers(max(1, k - pads[0] - pads[2]), 12))
-        w = int(rng.integers(max(1, k - pads[1] - pads[3]), 12))
+        pads = tuple(int(p) for p in rng.integers(0, [k[0] // 2 + 2, k[1] // 2 + 2] * 2))  # may exceed k/2
+        h = int(rng.integers(max(1, k[0] - pads[0] - pads[2]), 12))
+        w = int(rng.integers(max(1, k[1] - pads[1] - pads[3]), 12))
         cases.append(conv_case(
             rng, h=h, w=w, cin=cin, cout=cout, k=k, stride=(int(rng.integers(1, 3)), int(rng.integers(1, 3))),
             pads=pads, groups=groups, bits=(8, 4, 2)[i % 3], act=("none", "relu", "relu6")[(i // 3) % 3],
             cores=CORE_COUNTS[i % 3], amplitude=int(rng.choice([4, 128])), bias=i % 5 != 0))
+    # the depthwise fast path on every depthwise case (multiplier 1 and 2)
+    cases += [(("depthwise_conv2d", case[1]), expected, label.replace("conv2d", "depthwise_conv2d", 1))
+              for case, expected, label in cases if case[1]["groups"] == case[1]["in_c"]]
     results = runner.run([c for c, _, _ in cases], tmp_path)
     for (_, expected, label), result in zip(cases, results):
         check(result, expected, label)
+    assert sum(label.startswith("depthwise_conv2d") for _, _, label in cases) >= 25
 
 
 def test_conv2d_saturation_and_shift_extremes(runner, tmp_path):
@@ -288,13 +293,14 @@ def test_conv2d_maxpool_equals_unfused_pair(runner, tmp_path):
 
 def test_conv2d_maxpool_frontnet_first_layer_scratch(runner, tmp_path):
     """Frontnet 160x32's first layer: 96x160x1, 5x5 stride 2 pad 2, 32 channels, 2x2 max pool.
-    Unfused it needs the 48x80x32 = 122,880-byte conv output; fused, one conv row of 80x32."""
+    Unfused it needs the 48x80x32 = 122,880-byte conv output; fused, one conv row of 80x32 plus
+    the 5x5x1 im2col patch."""
     rng = np.random.default_rng(404)
     case = fused_case(rng, h=96, w=160, cin=1, cout=32, k=5, stride=(2, 2), pads=(2, 2, 2, 2), groups=1,
                       bits=8, act="relu", pool_k=(2, 2), pool_s=(2, 2), pool_pads=(0, 0, 0, 0), cores=8)
     result = runner.run([case[0]], tmp_path)[0]
     check(result, case[1], case[2])
-    assert result["scratch"][0] == 80 * 32
+    assert result["scratch"][0] == 80 * 32 + 5 * 5 * 1
     assert case[1].shape == (24, 40, 32)
 
 
@@ -442,12 +448,13 @@ def test_bad_arguments_are_refused_without_writing(runner, tmp_path):
     }
     cases = [("conv2d", records) for records in bad.values()]
     cases.append(("pointwise_conv2d", good))  # 3x3 kernel on the 1x1 fast path
+    cases.append(("depthwise_conv2d", good))  # groups 1 on the depthwise path
     cases.append(("add", {"h": 2, "w": 2, "c": 1, "fl_a": 0, "fl_b": 17, "fl_out": 0, "act": 0,
                           "a": np.zeros(4), "b": np.zeros(4)}))  # FL gap 17 > 16
     cases.append(("avg_pool", {"in_h": 2, "in_w": 2, "channels": 1, "kernel": (2, 2), "stride": (1, 1),
                                "pads": (0, 0, 0, 0), "multiplier": 16384, "shift": 0, "act": 0,
                                "fl_out": 0, "input": np.zeros(4)}))  # shift 0 outside [1, 30]
-    labels = list(bad) + ["pointwise 3x3", "add FL gap 17", "avg_pool shift 0"]
+    labels = list(bad) + ["pointwise 3x3", "depthwise groups 1", "add FL gap 17", "avg_pool shift 0"]
     for label, result in zip(labels, runner.run(cases, tmp_path)):
         assert result["status"][0] == EA_ERR_ARG, label
         assert result["untouched_on_error"][0] == 1, label

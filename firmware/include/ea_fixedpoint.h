@@ -9,9 +9,11 @@
 
 #include "ea_types.h"
 
-/* rshift_round floors with `>>` on negative int32 values. C99 leaves that implementation-defined;
- * gcc and clang shift arithmetically on every target we build for. Refuse to build otherwise. */
+/* rshift_round floors with `>>` on negative int32 values, and the packed-weight readers convert
+ * uint32 bit patterns to int32. C99 leaves both implementation-defined; gcc and clang shift
+ * arithmetically and convert modulo 2^32 on every target we build for. Refuse to build otherwise. */
 typedef char ea_requires_arithmetic_right_shift[((-5) >> 1) == -3 ? 1 : -1];
+typedef char ea_requires_modular_int32_conversion[(int32_t)0xFFFFFFF0u == -16 ? 1 : -1];
 
 /* Requantization shifts the quantizer may emit (docs/fixed-point.md section 3). */
 #define EA_SHIFT_MIN (-8)
@@ -100,52 +102,58 @@ static inline int32_t ea_packed_row_bytes(int32_t n, int32_t bits)
     return (n * bits + 7) / 8;
 }
 
-/* Unpack one row of n packed weights into int8: element i sits in bits [(i % (8/bits)) * bits, +bits)
- * of byte i / (8/bits), first element in the low bits, two's complement in its field. */
-static inline void ea_unpack_row(const int8_t *packed, int32_t bits, int32_t n, int8_t *dst)
-{
-    const uint8_t *src = (const uint8_t *)packed;
-    int32_t i = 0;
-    if (bits == 4) {
-        for (; i + 2 <= n; i += 2, src++) {
-            dst[i] = (int8_t)((int32_t)((*src & 0x0Fu) ^ 0x08u) - 8);
-            dst[i + 1] = (int8_t)((int32_t)((*src >> 4) ^ 0x08u) - 8);
-        }
-        if (i < n)
-            dst[i] = (int8_t)((int32_t)((*src & 0x0Fu) ^ 0x08u) - 8);
-    } else if (bits == 2) {
-        for (; i < n; i++) {
-            uint32_t field = ((uint32_t)src[i >> 2] >> ((i & 3) * 2)) & 0x03u;
-            dst[i] = (int8_t)((int32_t)(field ^ 0x02u) - 2);
-        }
-    } else {
-        for (; i < n; i++)
-            dst[i] = packed[i];
-    }
-}
+/* Sign-extend the `bits`-wide two's complement field at bit `pos` of v: move it to the top,
+ * then shift it back arithmetically (one sbfx on Cortex-M4). */
+#define EA_FIELD(v, pos, bits) ((int32_t)((uint32_t)(v) << (32 - (pos) - (bits))) >> (32 - (bits)))
 
-/* Row c of a weight tensor with rows of n values, as int8: in place for 8-bit weights, otherwise
- * unpacked into `scratch` (n bytes). */
-static inline const int8_t *ea_weight_row(const int8_t *weights, int32_t bits, int32_t n, int32_t c,
-                                          int8_t *scratch)
-{
-    if (bits == 8)
-        return weights + c * n;
-    ea_unpack_row(weights + c * ea_packed_row_bytes(n, bits), bits, n, scratch);
-    return scratch;
-}
-
-/* acc + sum_i a[i] * b[i]. */
-static inline int32_t ea_dot_s8(const int8_t *a, const int8_t *b, int32_t n, int32_t acc)
+/* acc + sum_i x[i] * w[i] over n int8 values. */
+static inline int32_t ea_dot_s8(const int8_t *x, const int8_t *w, int32_t n, int32_t acc)
 {
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        acc += (int32_t)a[i] * b[i] + (int32_t)a[i + 1] * b[i + 1] + (int32_t)a[i + 2] * b[i + 2] +
-               (int32_t)a[i + 3] * b[i + 3];
+        acc += (int32_t)x[i] * w[i] + (int32_t)x[i + 1] * w[i + 1] + (int32_t)x[i + 2] * w[i + 2] +
+               (int32_t)x[i + 3] * w[i + 3];
     }
     for (; i < n; i++)
-        acc += (int32_t)a[i] * b[i];
+        acc += (int32_t)x[i] * w[i];
     return acc;
+}
+
+/* The same with a packed 4-bit row: element i in the low (even i) or high (odd i) nibble of byte i/2. */
+static inline int32_t ea_dot_s8_w4(const int8_t *x, const int8_t *packed, int32_t n, int32_t acc)
+{
+    const uint8_t *w = (const uint8_t *)packed;
+    int32_t i = 0;
+    for (; i + 2 <= n; i += 2, w++)
+        acc += (int32_t)x[i] * EA_FIELD(*w, 0, 4) + (int32_t)x[i + 1] * EA_FIELD(*w, 4, 4);
+    if (i < n)
+        acc += (int32_t)x[i] * EA_FIELD(*w, 0, 4);
+    return acc;
+}
+
+/* The same with a packed 2-bit row: element i in bits [(i % 4) * 2, +2) of byte i/4. */
+static inline int32_t ea_dot_s8_w2(const int8_t *x, const int8_t *packed, int32_t n, int32_t acc)
+{
+    const uint8_t *w = (const uint8_t *)packed;
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4, w++) {
+        const uint32_t b = *w;
+        acc += (int32_t)x[i] * EA_FIELD(b, 0, 2) + (int32_t)x[i + 1] * EA_FIELD(b, 2, 2) +
+               (int32_t)x[i + 2] * EA_FIELD(b, 4, 2) + (int32_t)x[i + 3] * EA_FIELD(b, 6, 2);
+    }
+    for (; i < n; i++)
+        acc += (int32_t)x[i] * EA_FIELD(*w, (i & 3) * 2, 2);
+    return acc;
+}
+
+/* acc + x . row for one weight row of n values stored at `bits` (8, 4 or 2), read in place. */
+static inline int32_t ea_dot_weights(const int8_t *x, const int8_t *row, int32_t bits, int32_t n, int32_t acc)
+{
+    if (bits == 4)
+        return ea_dot_s8_w4(x, row, n, acc);
+    if (bits == 2)
+        return ea_dot_s8_w2(x, row, n, acc);
+    return ea_dot_s8(x, row, n, acc);
 }
 
 /* ---------------------------------------------------------------- scratch and geometry */
@@ -165,12 +173,19 @@ static inline int32_t ea_out_dim(int32_t in, int32_t k, int32_t stride, int32_t 
     return span < 0 || stride < 1 ? 0 : span / stride + 1;
 }
 
-/* Portable int8 fill (no string.h in freestanding builds). */
+/* Portable int8 fill and copy (no string.h in freestanding builds). */
 static inline void ea_fill_s8(int8_t *dst, int8_t value, int32_t n)
 {
     int32_t i;
     for (i = 0; i < n; i++)
         dst[i] = value;
+}
+
+static inline void ea_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i++)
+        dst[i] = src[i];
 }
 
 #endif /* EA_FIXEDPOINT_H */

@@ -109,21 +109,29 @@ typedef struct {
 
 /* ---------------------------------------------------------------- convolution */
 
-/* General convolution. Scratch: one unpacked weight row (R bytes) for 4/2-bit weights, else 0.
- * Splits output rows. */
+/* General convolution. Per output pixel the input window is gathered (im2col) into scratch, then
+ * each output channel is one dot product with its weight row (packed rows are read in place).
+ * Scratch: kernel_h * kernel_w * in_c bytes. Splits output rows. */
 int32_t ea_conv2d_s8_get_buffer_size(const ea_conv_params_t *p);
 ea_status_t ea_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const int8_t *input,
                          const int8_t *weights, const int32_t *bias, int8_t *output);
 
-/* 1x1 fast path: requires kernel 1x1, no padding, groups 1 (any stride). Same results and scratch
- * as ea_conv2d_s8. Splits output rows. */
+/* Depthwise fast path: requires groups == in_c (channel multiplier out_c / in_c >= 1). Same results
+ * as ea_conv2d_s8; the channel loop is innermost over int32 accumulators in scratch.
+ * Scratch: 4 * out_c bytes, 4-byte aligned (EA_ERR_BUFFER otherwise). Splits output rows. */
+int32_t ea_depthwise_conv2d_s8_get_buffer_size(const ea_conv_params_t *p);
+ea_status_t ea_depthwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const int8_t *input,
+                                   const int8_t *weights, const int32_t *bias, int8_t *output);
+
+/* 1x1 fast path: requires kernel 1x1, no padding, groups 1 (any stride). Same results as
+ * ea_conv2d_s8; no scratch (the twin returns 0). Splits output rows. */
 int32_t ea_pointwise_conv2d_s8_get_buffer_size(const ea_conv_params_t *p);
 ea_status_t ea_pointwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const int8_t *input,
                                    const int8_t *weights, const int32_t *bias, int8_t *output);
 
 /* Fused conv + max pool: never materializes the conv output. Per pooled output row it computes
  * the conv rows under the pool window one at a time into scratch and max-reduces them into the
- * output. Scratch: conv_w * out_c bytes (one conv row) + R bytes for 4/2-bit weights.
+ * output. Scratch: conv_w * out_c bytes (one conv row) + kernel_h * kernel_w * in_c (the patch).
  * Output: pool_h x pool_w x out_c. Splits pooled output rows. */
 int32_t ea_conv2d_maxpool_s8_get_buffer_size(const ea_conv_maxpool_params_t *p);
 ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_params_t *p,
@@ -132,7 +140,8 @@ ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_para
 
 /* ---------------------------------------------------------------- fully connected */
 
-/* int8 output. Scratch: K bytes for 4/2-bit weights, else 0. Splits output channels. */
+/* int8 output. No scratch (the twin returns 0; kept so faster drop-ins may ask for some).
+ * Splits output channels. */
 int32_t ea_fully_connected_s8_get_buffer_size(const ea_fc_params_t *p);
 ea_status_t ea_fully_connected_s8(const ea_ctx_t *ctx, const ea_fc_params_t *p, const int8_t *input,
                                   const int8_t *weights, const int32_t *bias, int8_t *output);

@@ -11,7 +11,7 @@
  *   weights int8 OHWI (8-bit) or packed rows (4/2-bit), as ea_conv2d_s8
  *   bias    int32 [out_c], or NULL
  *   output  int8 [pool_h][pool_w][out_c]; pooled rows split by ea_split(pool_h)
- *   scratch conv_w * out_c bytes (one conv row) + R bytes for 4/2-bit weights
+ *   scratch conv_w * out_c bytes (one conv row) + kh * kw * in_c bytes (the im2col patch)
  */
 #include "ea_conv_core.h"
 
@@ -22,7 +22,7 @@ static int32_t ea_conv_row_bytes(const ea_conv_params_t *p)
 
 int32_t ea_conv2d_maxpool_s8_get_buffer_size(const ea_conv_maxpool_params_t *p)
 {
-    return ea_conv_row_bytes(&p->conv) + ea_conv_weight_scratch(&p->conv);
+    return ea_conv_row_bytes(&p->conv) + ea_conv_patch_bytes(&p->conv);
 }
 
 static ea_status_t ea_conv_maxpool_check(const ea_conv_maxpool_params_t *p)
@@ -67,8 +67,8 @@ ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_para
         const int32_t pool_h = ea_out_dim(conv_h, pool->kernel_h, pool->stride_h, pool->pad_top, pool->pad_bottom);
         const int32_t pool_w = ea_out_dim(conv_w, pool->kernel_w, pool->stride_w, pool->pad_left, pool->pad_right);
         const int32_t out_c = conv->out_c;
-        int8_t *row = ctx != NULL ? (int8_t *)ctx->buf : NULL; /* ctx is non-NULL: scratch > 0 */
-        int8_t *wbuf = row + ea_conv_row_bytes(conv);
+        int8_t *row = (int8_t *)ctx->buf; /* ctx is non-NULL: the scratch check passed with > 0 bytes */
+        int8_t *patch = row + ea_conv_row_bytes(conv);
 
         ea_split(pool_h, ctx, &p0, &p1);
         for (py = p0; py < p1; py++) {
@@ -81,7 +81,7 @@ ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_para
                 const int32_t cy = cy0 + ky;
                 if (cy < 0 || cy >= conv_h)
                     continue;
-                ea_conv_rows(conv, input, weights, bias, cy, cy + 1, row, wbuf);
+                ea_conv_rows(conv, input, weights, bias, cy, cy + 1, row, patch);
                 for (px = 0; px < pool_w; px++)
                     ea_pool_columns(row, conv_w, out_c, pool, px, out_row + px * out_c);
             }

@@ -7,13 +7,13 @@
  *   weights int8 [out_c][kh][kw][in_c / groups] (8-bit), or packed rows (4-bit [-8, 7], 2-bit [-2, 1])
  *   bias    int32 [out_c] (FL_in + FL_w[c]), or NULL
  *   output  int8 [out_h][out_w][out_c]; this core writes the rows ea_split(out_h) gives it
- *   scratch R = kh * kw * in_c / groups bytes for 4/2-bit weights (one unpacked row), else none
+ *   scratch kh * kw * in_c bytes: the im2col patch of one output pixel
  */
 #include "ea_conv_core.h"
 
 int32_t ea_conv2d_s8_get_buffer_size(const ea_conv_params_t *p)
 {
-    return ea_conv_weight_scratch(p);
+    return ea_conv_patch_bytes(p);
 }
 
 ea_status_t ea_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const int8_t *input,
@@ -21,13 +21,12 @@ ea_status_t ea_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const i
 {
     int32_t y0, y1;
     EA_CHECK_ARGS(ea_conv_check(p));
-    if (!ea_scratch_ok(ctx, ea_conv_weight_scratch(p)))
+    if (!ea_scratch_ok(ctx, ea_conv_patch_bytes(p)))
         return EA_ERR_BUFFER;
 
     ea_split(ea_conv_out_h(p), ctx, &y0, &y1);
-    if (y0 < y1) {
-        int8_t *wbuf = ctx != NULL ? (int8_t *)ctx->buf : NULL;
-        ea_conv_rows(p, input, weights, bias, y0, y1, output + y0 * ea_conv_out_w(p) * p->out_c, wbuf);
-    }
+    if (y0 < y1) /* ctx is non-NULL here: the patch needs scratch */
+        ea_conv_rows(p, input, weights, bias, y0, y1, output + y0 * ea_conv_out_w(p) * p->out_c,
+                     (int8_t *)ctx->buf);
     return EA_OK;
 }

@@ -25,10 +25,10 @@ static inline int32_t ea_conv_out_w(const ea_conv_params_t *p)
     return ea_out_dim(p->in_w, p->win.kernel_w, p->win.stride_w, p->win.pad_left, p->win.pad_right);
 }
 
-/* Scratch for unpacking one weight row. */
-static inline int32_t ea_conv_weight_scratch(const ea_conv_params_t *p)
+/* Scratch for one im2col patch: the input window of one output pixel, kh * kw * in_c bytes. */
+static inline int32_t ea_conv_patch_bytes(const ea_conv_params_t *p)
 {
-    return p->weight_bits == 8 ? 0 : ea_conv_row_len(p);
+    return ea_conv_row_len(p) * p->groups;
 }
 
 static inline ea_status_t ea_conv_check(const ea_conv_params_t *p)
@@ -47,51 +47,66 @@ static inline ea_status_t ea_conv_check(const ea_conv_params_t *p)
 }
 
 /*
+ * Gather the input window of the output pixel whose window starts at (iy0, ix0) into `patch`,
+ * grouped as [group][ky][kx][i] so that each group's part lines up with the OHWI weight rows;
+ * positions in the padding are zero (they contribute 0 to the sum).
+ */
+static inline void ea_conv_gather(const ea_conv_params_t *p, const int8_t *input, int32_t iy0, int32_t ix0,
+                                  int8_t *patch)
+{
+    const int32_t kh = p->win.kernel_h, kw = p->win.kernel_w, in_c = p->in_c, groups = p->groups;
+    const int32_t cin_g = in_c / groups, row_len = ea_conv_row_len(p);
+    int32_t ky, kx, g;
+    for (ky = 0; ky < kh; ky++) {
+        const int32_t iy = iy0 + ky;
+        for (kx = 0; kx < kw; kx++) {
+            const int32_t ix = ix0 + kx;
+            int8_t *dst = patch + (ky * kw + kx) * cin_g;
+            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                for (g = 0; g < groups; g++)
+                    ea_fill_s8(dst + g * row_len, 0, cin_g);
+            } else if (groups == 1) {
+                ea_copy_s8(dst, input + (iy * p->in_w + ix) * in_c, in_c);
+            } else if (cin_g == 1) { /* depthwise: scatter the pixel's channels one per group */
+                const int8_t *src = input + (iy * p->in_w + ix) * in_c;
+                for (g = 0; g < groups; g++, dst += row_len)
+                    *dst = src[g];
+            } else {
+                const int8_t *src = input + (iy * p->in_w + ix) * in_c;
+                for (g = 0; g < groups; g++, src += cin_g)
+                    ea_copy_s8(dst + g * row_len, src, cin_g);
+            }
+        }
+    }
+}
+
+/*
  * Output rows [y0, y1) of the convolution, all channels, written HWC to `out` (row y0 first).
- * Channel-outer so a packed weight row is unpacked once per call into `wbuf` (R bytes).
- * Only the in-bounds part of each window is visited: padding contributes 0.
+ * Per output pixel the window is gathered once into `patch` (ea_conv_patch_bytes), then every
+ * output channel is one contiguous dot product with its weight row, read in place even when packed.
  */
 static inline void ea_conv_rows(const ea_conv_params_t *p, const int8_t *input, const int8_t *weights,
-                                const int32_t *bias, int32_t y0, int32_t y1, int8_t *out, int8_t *wbuf)
+                                const int32_t *bias, int32_t y0, int32_t y1, int8_t *out, int8_t *patch)
 {
-    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_c = p->out_c;
-    const int32_t kh = p->win.kernel_h, kw = p->win.kernel_w;
-    const int32_t sh = p->win.stride_h, sw = p->win.stride_w;
-    const int32_t out_w = ea_conv_out_w(p);
-    const int32_t cin_g = in_c / p->groups;
-    const int32_t cout_g = out_c / p->groups;
+    const int32_t out_w = ea_conv_out_w(p), groups = p->groups, bits = p->weight_bits;
+    const int32_t cout_g = p->out_c / groups;
     const int32_t row_len = ea_conv_row_len(p);
+    const int32_t row_bytes = ea_packed_row_bytes(row_len, bits);
     const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out);
-    int32_t c, y, x, ky, kx;
+    int32_t y, x, g, j;
 
-    for (c = 0; c < out_c; c++) {
-        const int8_t *w = ea_weight_row(weights, p->weight_bits, row_len, c, wbuf);
-        const int8_t *in_group = input + (c / cout_g) * cin_g; /* first input channel of c's group */
-        const int32_t b = bias != NULL ? bias[c] : 0;
-        const int32_t s = p->shift[c];
-        int8_t *o = out + c;
-
-        for (y = y0; y < y1; y++) {
-            const int32_t iy0 = y * sh - p->win.pad_top;
-            const int32_t ky_lo = iy0 < 0 ? -iy0 : 0;
-            const int32_t ky_hi = in_h - iy0 < kh ? in_h - iy0 : kh;
-            for (x = 0; x < out_w; x++, o += out_c) {
-                const int32_t ix0 = x * sw - p->win.pad_left;
-                const int32_t kx_lo = ix0 < 0 ? -ix0 : 0;
-                const int32_t kx_hi = in_w - ix0 < kw ? in_w - ix0 : kw;
-                int32_t acc = b;
-                for (ky = ky_lo; ky < ky_hi; ky++) {
-                    const int8_t *xp = in_group + ((iy0 + ky) * in_w + ix0 + kx_lo) * in_c;
-                    const int8_t *wp = w + (ky * kw + kx_lo) * cin_g;
-                    if (cin_g == 1) { /* depthwise: one tap per kernel position */
-                        for (kx = kx_lo; kx < kx_hi; kx++, xp += in_c, wp++)
-                            acc += (int32_t)*xp * *wp;
-                    } else {
-                        for (kx = kx_lo; kx < kx_hi; kx++, xp += in_c, wp += cin_g)
-                            acc = ea_dot_s8(xp, wp, cin_g, acc);
-                    }
+    for (y = y0; y < y1; y++) {
+        for (x = 0; x < out_w; x++) {
+            const int8_t *w = weights;
+            int32_t c = 0;
+            ea_conv_gather(p, input, y * p->win.stride_h - p->win.pad_top, x * p->win.stride_w - p->win.pad_left,
+                           patch);
+            for (g = 0; g < groups; g++) {
+                const int8_t *x_g = patch + g * row_len;
+                for (j = 0; j < cout_g; j++, c++, w += row_bytes) {
+                    const int32_t acc = ea_dot_weights(x_g, w, bits, row_len, bias != NULL ? bias[c] : 0);
+                    *out++ = ea_requant(acc, p->shift[c], clamp);
                 }
-                *o = ea_requant(acc, s, clamp);
             }
         }
     }

@@ -5,13 +5,14 @@
  *   weights int8 [out_features][in_features] (8-bit), or packed rows (4-bit [-8, 7], 2-bit [-2, 1])
  *   bias    int32 [out_features] (FL_in + FL_w[c]), or NULL
  *   output  int8 [out_features] = act(sat8(rshift_round(acc, shift[c]))); channels split by ea_split
- *   scratch in_features bytes for 4/2-bit weights, else none
+ *   scratch none (weights, packed or not, are read in place)
  */
 #include "ea_fc_core.h"
 
 int32_t ea_fully_connected_s8_get_buffer_size(const ea_fc_params_t *p)
 {
-    return ea_fc_weight_scratch(p);
+    (void)p;
+    return 0;
 }
 
 static ea_status_t ea_fc_s8_check(const ea_fc_params_t *p)
@@ -29,16 +30,14 @@ ea_status_t ea_fully_connected_s8(const ea_ctx_t *ctx, const ea_fc_params_t *p, 
 {
     int32_t c0, c1, c;
     EA_CHECK_ARGS(ea_fc_s8_check(p));
-    if (!ea_scratch_ok(ctx, ea_fc_weight_scratch(p)))
-        return EA_ERR_BUFFER;
     {
         const int32_t k = p->in_features;
         const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out);
-        int8_t *wbuf = ctx != NULL ? (int8_t *)ctx->buf : NULL;
+        const int32_t row_bytes = ea_packed_row_bytes(k, p->weight_bits);
         ea_split(p->out_features, ctx, &c0, &c1);
         for (c = c0; c < c1; c++) {
-            const int8_t *w = ea_weight_row(weights, p->weight_bits, k, c, wbuf);
-            const int32_t acc = ea_dot_s8(input, w, k, bias != NULL ? bias[c] : 0);
+            const int8_t *w = weights + c * row_bytes;
+            const int32_t acc = ea_dot_weights(input, w, p->weight_bits, k, bias != NULL ? bias[c] : 0);
             output[c] = ea_requant(acc, p->shift[c], clamp);
         }
     }

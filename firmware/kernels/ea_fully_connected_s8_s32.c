@@ -7,13 +7,14 @@
  *   weights int8 [out_features][in_features] (8-bit), or packed rows (4-bit, 2-bit)
  *   bias    int32 [out_features], or NULL
  *   output  int32 [out_features], |out| < 2^30 by the accumulator bound; channels split by ea_split
- *   scratch in_features bytes for 4/2-bit weights, else none
+ *   scratch none (weights, packed or not, are read in place)
  */
 #include "ea_fc_core.h"
 
 int32_t ea_fully_connected_s8_s32_get_buffer_size(const ea_fc_params_t *p)
 {
-    return ea_fc_weight_scratch(p);
+    (void)p;
+    return 0;
 }
 
 ea_status_t ea_fully_connected_s8_s32(const ea_ctx_t *ctx, const ea_fc_params_t *p, const int8_t *input,
@@ -21,15 +22,13 @@ ea_status_t ea_fully_connected_s8_s32(const ea_ctx_t *ctx, const ea_fc_params_t 
 {
     int32_t c0, c1, c;
     EA_CHECK_ARGS(ea_fc_check(p));
-    if (!ea_scratch_ok(ctx, ea_fc_weight_scratch(p)))
-        return EA_ERR_BUFFER;
     {
         const int32_t k = p->in_features;
-        int8_t *wbuf = ctx != NULL ? (int8_t *)ctx->buf : NULL;
+        const int32_t row_bytes = ea_packed_row_bytes(k, p->weight_bits);
         ea_split(p->out_features, ctx, &c0, &c1);
         for (c = c0; c < c1; c++) {
-            const int8_t *w = ea_weight_row(weights, p->weight_bits, k, c, wbuf);
-            output[c] = ea_dot_s8(input, w, k, bias != NULL ? bias[c] : 0);
+            const int8_t *w = weights + c * row_bytes;
+            output[c] = ea_dot_weights(input, w, p->weight_bits, k, bias != NULL ? bias[c] : 0);
         }
     }
     return EA_OK;

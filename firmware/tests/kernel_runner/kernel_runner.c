@@ -6,7 +6,7 @@
  * A case file is text: the line "op <name>" and then records "<name> <count> <v1> ... <vcount>"
  * (whitespace-separated integers; int8 tensors as -128..127, packed weights as bytes 0..255).
  * Records per op (arrays of `count` values, scalars have count 1):
- *   conv2d, pointwise_conv2d: in_h in_w in_c out_c kernel[2] stride[2] pads[4] (top left bottom right)
+ *   conv2d, depthwise_conv2d, pointwise_conv2d: in_h in_w in_c out_c kernel[2] stride[2] pads[4] (top left bottom right)
  *                       groups weight_bits act fl_out shift[out_c] input weights [bias]
  *   conv2d_maxpool:     as conv2d plus pool_kernel[2] pool_stride[2] pool_pads[4]
  *   fully_connected, fully_connected_s32: in_features out_features weight_bits act fl_out
@@ -22,9 +22,10 @@
  * exactly *_get_buffer_size bytes followed by a canary, into output buffers pre-filled with two
  * different patterns: an output byte counts as written by a core when both runs agree on it. A
  * further call with one scratch byte too few must return EA_ERR_BUFFER and write nothing.
+ * Last, a call with ctx == NULL must give the same output (or EA_ERR_BUFFER when scratch is needed).
  * CASE.out holds the records: status, short_buffer_status (1 when the kernel needs no scratch),
- * scratch, canary_ok, untouched_on_error, output (bytes 0..255, merged over cores) and writes
- * (per output byte, how many cores wrote it).
+ * scratch, canary_ok, untouched_on_error, null_ctx_ok, output (bytes 0..255, merged over cores) and
+ * writes (per output byte, how many cores wrote it).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,11 +220,15 @@ static void prepare(case_t *cs, call_t *call)
 {
     const char *op = cs->op;
     memset(call, 0, sizeof(*call));
-    if (strcmp(op, "conv2d") == 0 || strcmp(op, "pointwise_conv2d") == 0) {
+    if (strcmp(op, "conv2d") == 0 || strcmp(op, "depthwise_conv2d") == 0 || strcmp(op, "pointwise_conv2d") == 0) {
         ea_conv_params_t *p = &call->conv;
         *p = conv_params(cs);
-        call->scratch = strcmp(op, "conv2d") == 0 ? ea_conv2d_s8_get_buffer_size(p)
-                                                  : ea_pointwise_conv2d_s8_get_buffer_size(p);
+        if (op[0] == 'c')
+            call->scratch = ea_conv2d_s8_get_buffer_size(p);
+        else if (op[0] == 'd')
+            call->scratch = ea_depthwise_conv2d_s8_get_buffer_size(p);
+        else
+            call->scratch = ea_pointwise_conv2d_s8_get_buffer_size(p);
         call->out_bytes = (long)ea_out_dim(p->in_h, p->win.kernel_h, p->win.stride_h, p->win.pad_top, p->win.pad_bottom) *
                           ea_out_dim(p->in_w, p->win.kernel_w, p->win.stride_w, p->win.pad_left, p->win.pad_right) *
                           p->out_c;
@@ -312,6 +317,8 @@ static ea_status_t call_kernel(case_t *cs, const call_t *call, const ea_ctx_t *c
     const char *op = cs->op;
     if (strcmp(op, "conv2d") == 0)
         return ea_conv2d_s8(ctx, &call->conv, tensor(cs, "input"), tensor(cs, "weights"), cs->bias, out);
+    if (strcmp(op, "depthwise_conv2d") == 0)
+        return ea_depthwise_conv2d_s8(ctx, &call->conv, tensor(cs, "input"), tensor(cs, "weights"), cs->bias, out);
     if (strcmp(op, "pointwise_conv2d") == 0)
         return ea_pointwise_conv2d_s8(ctx, &call->conv, tensor(cs, "input"), tensor(cs, "weights"), cs->bias, out);
     if (strcmp(op, "conv2d_maxpool") == 0)
@@ -365,7 +372,7 @@ static void run_case(const char *path)
     int *writes;
     int32_t cores, core;
     long i;
-    int status = EA_OK, short_status = 1, canary_ok = 1, untouched = 1;
+    int status = EA_OK, short_status = 1, canary_ok = 1, untouched = 1, null_ctx_ok = 0;
 
     g_path = path;
     read_case(path, &cs);
@@ -397,6 +404,16 @@ static void run_case(const char *path)
             if (pass_a[i] != 0x5A)
                 untouched = 0;
     }
+    if (status == EA_OK) {
+        /* ctx == NULL means one core without scratch: same output, or refused when scratch is needed */
+        ea_status_t st;
+        memset(pass_b, 0xA5, (size_t)call.out_bytes);
+        st = call_kernel(&cs, &call, NULL, pass_b);
+        if (call.scratch > 0)
+            null_ctx_ok = st == EA_ERR_BUFFER;
+        else
+            null_ctx_ok = st == EA_OK && memcmp(pass_b, merged, (size_t)call.out_bytes) == 0;
+    }
 
     snprintf(out_path, sizeof(out_path), "%s.out", path);
     f = fopen(out_path, "w");
@@ -404,6 +421,7 @@ static void run_case(const char *path)
         die(out_path, "cannot write", NULL);
     fprintf(f, "status 1 %d\nshort_buffer_status 1 %d\nscratch 1 %ld\ncanary_ok 1 %d\nuntouched_on_error 1 %d\n",
             status, short_status, (long)call.scratch, canary_ok, untouched);
+    fprintf(f, "null_ctx_ok 1 %d\n", null_ctx_ok);
     fprintf(f, "output %ld", call.out_bytes);
     for (i = 0; i < call.out_bytes; i++)
         fprintf(f, " %u", merged[i]);
