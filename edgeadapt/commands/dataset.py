@@ -1,0 +1,87 @@
+"""`edgeadapt dataset`: generate the synthetic data set, describe a data folder, preview frames."""
+
+import time
+
+import click
+
+from edgeadapt.textio import format_table, write_json
+
+
+@click.group("dataset")
+def command():
+    """Synthetic pose sequences and PULP-Frontnet data folders."""
+
+
+@command.command("synth")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write (meta.json, train/val/test.npz).")
+@click.option("--frames", default=8000, show_default=True, type=int, help="Total frames over the three splits (70/15/15 %).")
+@click.option("--seed", default=1, show_default=True, type=int, help="The same seed gives byte-identical files.")
+@click.option("--size", default="160x96", show_default=True, type=click.Choice(["160x96", "80x48"]), help="Frame size (W x H).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary to this JSON file.")
+def synth(out_dir, frames, seed, size, quiet, json_path):
+    """Render temporally coherent sequences of a person seen from a nano-drone."""
+    from tqdm import tqdm
+
+    from edgeadapt.data.synth import generate, plan_sequences
+
+    plan_sequences(frames, seed)  # fail fast on a bad --frames before touching the folder
+    with tqdm(total=frames, desc="synth", unit="frame", disable=quiet) as bar:
+        meta = generate(out_dir, frames, seed, size, progress=bar.update)
+    rows = [[s, v["frames"], len(v["sequences"]), len(v["subjects"])] for s, v in meta["splits"].items()]
+    click.echo(format_table(["split", "frames", "sequences", "subjects"], rows))
+    click.echo(f"wrote {out_dir} ({size}, seed {seed}) in {meta['seconds']:.1f} s "
+               f"({1000 * meta['seconds'] / max(frames, 1):.2f} ms/frame)")
+    if json_path:
+        write_json(json_path, {"out": str(out_dir), "size": size, "seed": seed, "frames": frames,
+                               "seconds": meta["seconds"], "splits": meta["splits"]})
+
+
+@command.command("info")
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option("--size", type=click.Choice(["160x96", "80x48"]), help="Which Frontnet pickles, when a folder holds both.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures to this JSON file.")
+def info(data_dir, size, json_path):
+    """Per split: frames, sequences, subjects, label ranges, and the mean predictor's MAE."""
+    from edgeadapt.data.summary import describe
+
+    started = time.time()
+    summary = describe(data_dir, size)
+    click.echo(f"{data_dir}: {summary['kind']} dataset, {summary['size']} frames")
+    rows = [[s, d["frames"], d["sequences"], d["subjects"], d["trivial_mae_sum"]] for s, d in summary["splits"].items()]
+    click.echo(format_table(["split", "frames", "sequences", "subjects", "trivial MAE (sum)"], rows))
+    click.echo("")
+    rows = []
+    for name in ("x", "y", "z", "phi"):
+        for split, d in summary["splits"].items():
+            lab = d["labels"][name]
+            rows.append([name, split, lab["mean"], lab["std"], lab["min"], lab["max"], d["trivial_mae"][name]])
+    click.echo(format_table(["output", "split", "mean", "std", "min", "max", "trivial MAE"], rows))
+    summary["seconds"] = round(time.time() - started, 2)
+    if json_path:
+        write_json(json_path, summary)
+
+
+@command.command("preview")
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--out", "out_png", required=True, type=click.Path(dir_okay=False), help="PNG contact sheet to write.")
+@click.option("--count", default=36, show_default=True, type=int, help="Frames on the sheet (evenly spaced).")
+@click.option("--start", default=0, show_default=True, type=int, help="First frame.")
+@click.option("--step", default=0, type=int, help="Frame step (default: spread over the split).")
+def preview(data_dir, split, out_png, count, start, step):
+    """Write a contact sheet of frames with the labelled head position marked in red."""
+    from edgeadapt.data import dataset_kind, load_split
+    from edgeadapt.data.preview import contact_sheet, save_png
+    from edgeadapt.data.store import read_extra
+    from edgeadapt.errors import EdgeadaptError
+
+    frames = load_split(data_dir, split)
+    n = len(frames)
+    if count < 1 or not 0 <= start < n:
+        raise EdgeadaptError(f"{data_dir} ({split}): --count must be >= 1 and --start within 0..{n - 1}")
+    step = step or max(1, (n - start) // count)
+    indices = list(range(start, n, step))[:count]
+    pitch = read_extra(data_dir, split, "pitch") if dataset_kind(data_dir) == "synthetic" else None
+    save_png(out_png, contact_sheet(frames, indices, pitch=pitch))
+    click.echo(f"wrote {out_png}: {len(indices)} frames of {split}, from {indices[0]} every {step}")

@@ -1,0 +1,57 @@
+"""`load_split` and `train_label_mean`: one entry point for synthetic and PULP-Frontnet folders."""
+
+from pathlib import Path
+
+import numpy as np
+
+from edgeadapt.data import frontnet, store
+from edgeadapt.data.camera import parse_size
+from edgeadapt.data.frames import Frames
+from edgeadapt.errors import EdgeadaptError
+
+SPLITS = store.SPLITS
+
+
+def dataset_kind(data_dir) -> str:
+    """'synthetic' or 'frontnet'; a one-line error for anything else."""
+    d = Path(data_dir)
+    if not d.is_dir():
+        raise EdgeadaptError(f"{d}: no such dataset folder")
+    if store.is_synthetic(d):
+        return "synthetic"
+    if frontnet.available_sizes(d):
+        return "frontnet"
+    raise EdgeadaptError(f"{d}: not a dataset folder (no meta.json and no PULP-Frontnet pickles)")
+
+
+def load_split(data_dir, split: str, size=None) -> Frames:
+    """The frames of one split ('train', 'val' or 'test'); size ('160x96' or '80x48') picks among
+    Frontnet pickles of both sizes and, for a synthetic folder, must match what was generated."""
+    if split not in SPLITS:
+        raise EdgeadaptError(f"unknown split '{split}' (expected train, val or test)")
+    if size is not None:
+        parse_size(size)
+    if dataset_kind(data_dir) == "frontnet":
+        return frontnet.load_frontnet_split(data_dir, split, size)
+    meta = store.read_meta(data_dir)
+    if size is not None and meta.get("size") != size:
+        raise EdgeadaptError(f"{data_dir}: frames are {meta.get('size')}, {size} was asked for")
+    frames = store.read_split(data_dir, split)
+    width, height = parse_size(meta["size"])
+    if frames.size != (height, width):
+        raise EdgeadaptError(
+            f"{Path(data_dir) / (split + '.npz')}: images are {frames.size[1]}x{frames.size[0]}, "
+            f"meta.json says {meta['size']}"
+        )
+    return frames
+
+
+def train_label_mean(data_dir, size=None) -> np.ndarray:
+    """Mean label of the train split, float32 (4,): the trivial predictor of the metrics."""
+    if dataset_kind(data_dir) == "synthetic":
+        meta = store.read_meta(data_dir)
+        mean = np.asarray(meta.get("label_mean_train", []), dtype=np.float32)
+        if mean.shape != (4,):
+            raise EdgeadaptError(f"{store.meta_path(data_dir)}: label_mean_train must hold 4 numbers")
+        return mean
+    return load_split(data_dir, "train", size).labels.astype(np.float64).mean(axis=0).astype(np.float32)

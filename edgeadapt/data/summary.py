@@ -1,0 +1,38 @@
+"""Figures that describe a dataset folder: per split sizes, label statistics, trivial MAE."""
+
+import numpy as np
+
+from edgeadapt.data.frames import OUTPUT_NAMES
+from edgeadapt.data.loader import SPLITS, dataset_kind, load_split
+from edgeadapt.data.metrics import compute_metrics
+
+
+def describe(data_dir, size=None) -> dict:
+    kind = dataset_kind(data_dir)
+    splits = {s: load_split(data_dir, s, size) for s in SPLITS}
+    train_mean = splits["train"].labels.astype(np.float64).mean(axis=0)
+    out = {"data": str(data_dir), "kind": kind, "size": None, "train_label_mean": _named(train_mean), "splits": {}}
+    for split, frames in splits.items():
+        h, w = frames.size
+        out["size"] = f"{w}x{h}"
+        labels = frames.labels.astype(np.float64)
+        entry = {
+            "frames": len(frames),
+            "sequences": int(np.unique(frames.sequence).size),
+            "subjects": int(np.unique(frames.subject).size),
+            "labels": {
+                name: {"mean": float(labels[:, i].mean()), "std": float(labels[:, i].std()),
+                       "min": float(labels[:, i].min()), "max": float(labels[:, i].max())}
+                for i, name in enumerate(OUTPUT_NAMES)
+            } if len(frames) else {},
+        }
+        if len(frames):
+            trivial = compute_metrics(np.broadcast_to(train_mean, labels.shape), labels, train_mean)["trivial_mae"]
+            entry["trivial_mae"] = trivial
+            entry["trivial_mae_sum"] = trivial["sum"]
+        out["splits"][split] = entry
+    return out
+
+
+def _named(values):
+    return {name: float(v) for name, v in zip(OUTPUT_NAMES, values)}

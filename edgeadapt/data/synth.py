@@ -1,0 +1,197 @@
+"""The synthetic stand-in for the PULP-Frontnet data: sequences of a rendered person.
+
+Layout and split rules (docs/artifacts.md, "Datasets"): `frames` is the total over the splits,
+70 / 15 / 15 % train / val / test; each split is cut into sequences of 100-300 frames (15 fps);
+every subject belongs to exactly one split (train subjects appear in about two sequences each,
+val and test subjects in one), so val and test subjects are never seen in training, like the
+"Strangers" test set. Every sequence and subject draws from its own seeded generator, so the files
+are a pure function of (frames, seed, size, GENERATOR_VERSION) and byte-identical across runs.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeadapt.data import store
+from edgeadapt.data.body import BodyPose, draw_person, make_subject
+from edgeadapt.data.camera import Camera, parse_size
+from edgeadapt.data.raster import Layer, motion_blur
+from edgeadapt.data.scene import draw_occluder, make_room, make_sensor
+from edgeadapt.data.trajectory import CONDITIONS, FPS, make_script
+from edgeadapt.errors import EdgeadaptError
+
+GENERATOR_VERSION = 1  # bump whenever the output for a given seed changes
+SPLIT_FRACTIONS = (("train", 0.70), ("val", 0.15), ("test", 0.15))
+SEQUENCE_FRAMES = (100, 300)
+MIN_FRAMES = 30
+EXPOSURE_FRACTION = 0.6  # of the frame time: sets motion blur length
+
+
+@dataclass(frozen=True)
+class SequencePlan:
+    split: str
+    sequence: int
+    subject: int
+    length: int
+
+
+def plan_sequences(frames: int, seed: int) -> list:
+    """Which sequences each split gets, how long, and whose they are."""
+    if frames < MIN_FRAMES:
+        raise EdgeadaptError(f"--frames must be at least {MIN_FRAMES} (got {frames})")
+    rng = np.random.default_rng([seed, 0])
+    n_val = int(round(frames * SPLIT_FRACTIONS[1][1]))
+    n_test = int(round(frames * SPLIT_FRACTIONS[2][1]))
+    counts = {"train": frames - n_val - n_test, "val": n_val, "test": n_test}
+    plans, seq_id, subject_base = [], 0, 0
+    for split, _ in SPLIT_FRACTIONS:
+        lengths = _cut(rng, counts[split])
+        n_subjects = max(1, math.ceil(len(lengths) / 2)) if split == "train" else len(lengths)
+        owners = subject_base + (np.arange(len(lengths)) % n_subjects)
+        owners = owners[rng.permutation(len(lengths))]
+        for length, owner in zip(lengths, owners):
+            plans.append(SequencePlan(split, seq_id, int(owner), int(length)))
+            seq_id += 1
+        subject_base += n_subjects
+    return plans
+
+
+def _cut(rng, total):
+    lengths, left = [], total
+    while left > 0:
+        n = min(int(rng.integers(SEQUENCE_FRAMES[0], SEQUENCE_FRAMES[1] + 1)), left)
+        if left - n < SEQUENCE_FRAMES[0] // 2:
+            n = left
+        lengths.append(n)
+        left -= n
+    return lengths
+
+
+def render_sequence(plan: SequencePlan, seed: int, cam: Camera):
+    """images uint8 (L, H, W), labels float32 (L, 4), conditions uint8 (L,) and camera pitch
+    float32 (L,) of one sequence."""
+    subject = make_subject(np.random.default_rng([seed, 2, plan.subject]), plan.subject)
+    rng = np.random.default_rng([seed, 1, plan.sequence])
+    script = make_script(rng, plan.length, subject.head_height)
+    room = make_room(rng, cam)
+    sensor = make_sensor(rng, cam)
+    light = float(rng.uniform(-1.0, 1.0))
+    noise_rng = np.random.default_rng([seed, 3, plan.sequence])
+    images = np.empty((plan.length, cam.height, cam.width), np.uint8)
+    head_uv = np.stack(cam.project(np.stack([script.x, script.y, script.z], 1), 0.0)[:2], 1)
+    occ_uv = {}
+    for t in range(plan.length):
+        pitch = float(script.pitch[t])
+        background = room.view(cam, script.ego_yaw[t], script.altitude[t], pitch)
+        person = Layer(cam.height, cam.width)
+        pose = BodyPose(
+            head=(script.x[t], script.y[t], script.z[t]),
+            phi=float(script.phi[t]),
+            torso_phi=float(script.torso_phi[t]),
+            walk_phase=float(script.walk_phase[t]),
+            walk_amplitude=float(script.walk_amplitude[t]),
+            arm_raise=tuple(script.arm_raise[t]),
+        )
+        draw_person(person, cam, pitch, subject, pose, light)
+        # motion blur: image-space velocity of the head (subject + drone motion), and of the room
+        prev, nxt = max(t - 1, 0), min(t + 1, plan.length - 1)
+        span = max(nxt - prev, 1)
+        vel = (head_uv[nxt] - head_uv[prev]) / span * EXPOSURE_FRACTION
+        person_value, person_alpha = motion_blur([person.value, person.alpha], vel[0], vel[1])
+        bg_vel = room.shift(cam, (script.ego_yaw[nxt] - script.ego_yaw[prev]) / span) * EXPOSURE_FRACTION
+        (background,) = motion_blur([background], bg_vel, 0.0)
+        scene = person_value + background * (1.0 - person_alpha)
+        for k, occ in enumerate(script.occluders):
+            if occ.start <= t < occ.end:
+                layer = Layer(cam.height, cam.width)
+                uv = draw_occluder(layer, cam, pitch, occ, t)
+                du = (uv[0] - occ_uv[k][0]) * EXPOSURE_FRACTION if k in occ_uv else 0.0
+                occ_uv[k] = uv
+                value, alpha = motion_blur([layer.value, layer.alpha], du, 0.0)
+                scene = value + scene * (1.0 - alpha)
+        images[t] = sensor.capture(noise_rng, scene, float(script.log_gain[t]))
+    return images, script.labels, script.conditions, script.pitch.astype(np.float32)
+
+
+def generate(out_dir, frames: int, seed: int, size: str = "160x96", progress=None) -> dict:
+    """Render the three splits into out_dir; returns the metadata written to meta.json."""
+    width, height = parse_size(size)
+    cam = Camera.for_size(size)
+    plans = plan_sequences(frames, seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store.meta_path(out_dir).unlink(missing_ok=True)  # the folder is incomplete until meta is back
+    started = time.time()
+    meta_splits = {}
+    label_mean_train = None
+    done = 0
+    for split, _ in SPLIT_FRACTIONS:
+        parts = [p for p in plans if p.split == split]
+        n = sum(p.length for p in parts)
+        images = np.empty((n, height, width), np.uint8)
+        labels = np.empty((n, 4), np.float32)
+        sequence = np.empty(n, np.int32)
+        subject = np.empty(n, np.int32)
+        conditions = np.empty(n, np.uint8)
+        pitch = np.empty(n, np.float32)
+        pos = 0
+        for plan in parts:
+            imgs, labs, cond, pit = render_sequence(plan, seed, cam)
+            sl = slice(pos, pos + plan.length)
+            images[sl], labels[sl], conditions[sl], pitch[sl] = imgs, labs, cond, pit
+            sequence[sl], subject[sl] = plan.sequence, plan.subject
+            pos += plan.length
+            done += plan.length
+            if progress is not None:
+                progress(plan.length)
+        store.write_split(out_dir / f"{split}.npz", {
+            "images": images, "labels": labels, "sequence": sequence, "subject": subject, "conditions": conditions,
+            "pitch": pitch,
+        })
+        if split == "train":
+            label_mean_train = labels.astype(np.float64).mean(axis=0)
+        meta_splits[split] = {
+            "frames": int(n),
+            "sequences": [int(p.sequence) for p in parts],
+            "subjects": sorted({int(p.subject) for p in parts}),
+        }
+    meta = {
+        "format": store.FORMAT_NAME,
+        "format_version": store.FORMAT_VERSION,
+        "generator_version": GENERATOR_VERSION,
+        "seed": int(seed),
+        "frames": int(frames),
+        "size": size,
+        "width": width,
+        "height": height,
+        "fps": FPS,
+        "labels": ["x [m]", "y [m]", "z [m]", "phi [rad]"],
+        "label_origin": "centre of the subject's head, drone horizontal frame (x forward, y left, z up)",
+        "camera": cam.to_dict(),
+        "label_mean_train": [round(float(v), 7) for v in label_mean_train],
+        "conditions": dict(CONDITIONS),
+        "splits": meta_splits,
+    }
+    store.write_meta(out_dir, meta)
+    meta["seconds"] = round(time.time() - started, 2)  # reported, never written (files stay identical)
+    return meta
+
+
+def ensure_synth(data_dir, frames: int, seed: int, size: str = "160x96") -> Path:
+    """Generate into data_dir unless it already holds exactly this dataset; returns the path."""
+    data_dir = Path(data_dir)
+    wanted = {"frames": int(frames), "seed": int(seed), "size": size, "generator_version": GENERATOR_VERSION,
+              "format_version": store.FORMAT_VERSION}
+    try:
+        meta = store.read_meta(data_dir)
+        if all(meta.get(k) == v for k, v in wanted.items()) and all(
+            (data_dir / f"{s}.npz").is_file() for s in store.SPLITS
+        ):
+            return data_dir
+    except EdgeadaptError:
+        pass
+    generate(data_dir, frames, seed, size)
+    return data_dir
