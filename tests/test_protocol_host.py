@@ -152,18 +152,20 @@ def model_info(fw):
 
 
 def random_frames(n, seed=0):
-    """A smooth synthetic sequence: a bright blob drifting (and jumping now and then) on noise."""
+    """A synthetic sequence: a bright blob drifting on noise; now and then it jumps, changing place,
+    size and brightness (the frames where a small model's output moves)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:FRAME_H, 0:FRAME_W]
-    cx, cy = 80.0, 48.0
+    cx, cy, radius, amp = 80.0, 48.0, 14.0, 160.0
     frames = []
     for t in range(n):
-        if t % 9 == 8:
-            cx, cy = rng.uniform(20, 140), rng.uniform(15, 80)  # a jump: the small model's output moves
+        if t % 7 == 6:
+            cx, cy = rng.uniform(20, 140), rng.uniform(15, 80)
+            radius, amp = rng.uniform(6, 30), rng.uniform(60, 220)
         cx += rng.normal(0, 1.5)
         cy += rng.normal(0, 1.0)
-        blob = 200 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 12.0**2))
-        img = 30 + blob + rng.normal(0, 6, size=(FRAME_H, FRAME_W))
+        blob = amp * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * radius**2))
+        img = 40 + blob + rng.normal(0, 6, size=(FRAME_H, FRAME_W))
         frames.append(np.clip(img, 0, 255).astype(np.uint8))
     return np.stack(frames)
 
@@ -231,13 +233,13 @@ def fixture_reference(frame, model):
     t = _fixture_tables()
     x = frame.astype(np.int64)[:, :, None] - 128
     if model == 0:
-        layers = [_conv3x3(x, t["small_w0"], 4, 2, 10)]
-        layers.append(_conv3x3(layers[-1], t["small_w1"], 8, 2, 8))
+        layers = [_conv3x3(x, t["small_w0"], 4, 2, 8)]
+        layers.append(_conv3x3(layers[-1], t["small_w1"], 8, 2, 6))
         pooled, out = _head(layers[-1], t["small_fc"], 5)
     else:
-        layers = [_conv3x3(x, t["big_w0"], 8, 2, 10)]
-        layers.append(_conv3x3(layers[-1], t["big_w1"], 8, 1, 7))
-        layers.append(_conv3x3(layers[-1], t["big_w2"], 8, 2, 7))
+        layers = [_conv3x3(x, t["big_w0"], 8, 2, 8)]
+        layers.append(_conv3x3(layers[-1], t["big_w1"], 8, 1, 6))
+        layers.append(_conv3x3(layers[-1], t["big_w2"], 8, 2, 6))
         pooled, out = _head(layers[-1], t["big_fc"], 4)
     dumps = [a.astype(np.int8).tobytes() for a in layers] + [pooled.astype(np.int8).tobytes(),
                                                               out.astype("<i4").tobytes()]
@@ -257,8 +259,8 @@ def test_banner_and_identity(fw):
     info, models = model_info(fw)
     assert info["target"] == "host" and int(info["height"]) == 96 and int(info["width"]) == 160
     assert int(info["cmd"]) == 80 and int(info["arena"]) == 61440
-    assert models[0] == {"name": "fixture-small", "layers": 4, "outputs": 5, "fl": [11, 11, 12, 11, 10]}
-    assert models[1]["fl"] == [11, 11, 12, 11]
+    assert models[0] == {"name": "fixture-small", "layers": 4, "outputs": 5, "fl": [15, 15, 16, 15, 14]}
+    assert models[1]["fl"] == [16, 16, 17, 16]
 
 
 def test_whitespace_blank_commands_and_errors(fw):
@@ -345,7 +347,7 @@ def test_infer_follows_the_mlperf_sequence(fw, host_exe, tmp_path):
     assert t1 > t0
     assert lines[5] == "m-infer-done"
     expected, _ = fixture_reference(frame, 0)
-    fls = [11, 11, 12, 11, 10]
+    fls = [15, 15, 16, 15, 14]
     assert lines[6] == "m-results-[" + ",".join(dequant3(int(q), f) for q, f in zip(expected, fls)) + "]"
     assert fw.command("results") == [lines[6]]
     assert fw.command("infer 0 1") == ["e-[Inference iterations must be >0]"]
@@ -389,10 +391,10 @@ def test_step_reports_outputs_cycles_and_layers(fw):
 
 def test_policy_show_set_and_refuse(fw):
     baked = fw.command("ea-policy")
-    assert baked == ["m-policy-[kind=temporal,n=4,w=8192:8192:4096:8192,t=8388608,k=2,rerun=0,"
+    assert baked == ["m-policy-[kind=temporal,n=4,w=512:512:256:512,t=8388608,k=2,rerun=0,"
                      "aux=4,at=0,seed=1,p=0]"]
     assert fw.command("ea-policy aux aux=4 at=-300 k=3 rerun=1") == [
-        "m-policy-[kind=aux,n=4,w=8192:8192:4096:8192,t=8388608,k=3,rerun=1,aux=4,at=-300,seed=1,p=0]"]
+        "m-policy-[kind=aux,n=4,w=512:512:256:512,t=8388608,k=3,rerun=1,aux=4,at=-300,seed=1,p=0]"]
     assert fw.command("ea-policy aux aux=5") == ["e-[ea-policy: refused: aux: aux output index beyond the "
                                                  "small model's outputs]"]
     assert fw.command("ea-policy random seed=0") == ["e-[ea-policy: refused: random: seed must be non-zero]"]

@@ -58,8 +58,8 @@ def load_policy_config(path_or_name) -> PolicyConfig:
     """A PolicyConfig from a JSON file, a dict, a PolicyConfig, or the name of a parameterless policy."""
     if isinstance(path_or_name, PolicyConfig):
         return path_or_name
-    if isinstance(path_or_name, dict):
-        return validate_policy_config(path_or_name)
+    if not isinstance(path_or_name, (str, Path)):
+        return validate_policy_config(path_or_name)  # an already-parsed JSON value
     text = str(path_or_name)
     if text in NAMED:
         return PolicyConfig(policy=text)

@@ -1,6 +1,7 @@
 /*
  * ea_policy_default.c - TEST FIXTURE: the policy baked into the fixture export
- * (temporal, unit weights for outputs FL 11/11/12/11, threshold 0.5, k = 2; docs/artifacts.md).
+ * (temporal, unit weights for outputs of FL 15/15/16/15, threshold 0.5, k = 2;
+ * docs/artifacts.md).
  * The real file is written by `edgeadapt export` with edgeadapt.policy.to_c_initializer.
  */
 #include "ea_policy.h"
@@ -8,7 +9,7 @@
 const ea_policy_config_t ea_policy_default = {
     .kind = EA_POLICY_TEMPORAL,
     .num_channels = 4,
-    .weight = {8192, 8192, 4096, 8192},
+    .weight = {512, 512, 256, 512},
     .threshold = 8388608,
     .aux_index = 4,
     .aux_threshold = 0,

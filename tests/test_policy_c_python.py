@@ -1,0 +1,174 @@
+"""The C policy (firmware/policy/, host build) and the Python one (edgeadapt.policy) make the same
+decision on every frame: recorded output sequences are replayed through both, and whole sequences
+of frames are stepped on the device and simulated in Python."""
+
+import subprocess
+import zlib
+
+import numpy as np
+import pytest
+
+from edgeadapt.policy import BIG, RUN_BOTH, SMALL, Policy, protocol_commands, quantize_policy, simulate
+from test_protocol_host import FirmwareHost, build_host_firmware, parse_fields, parse_list, random_frames
+
+pytestmark = pytest.mark.timeout(180)
+
+SMALL_FL = [15, 15, 16, 15, 14]  # the fixture export's models
+BIG_FL = [16, 16, 17, 16]
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+@pytest.fixture(scope="module")
+def host_exe(tmp_path_factory):
+    return build_host_firmware(tmp_path_factory.mktemp("fw"))
+
+
+def recorded_outputs(n, seed):
+    """Output sequences shaped like a pose estimator's (real units, then raw at the fixture's FLs):
+    slow drift, sudden jumps, a noisy aux logit."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0, 0.02, size=(n, 4))
+    jumps = (rng.random(n) < 0.08)[:, None] * rng.normal(0, 0.6, size=(n, 4))
+    pose = np.cumsum(steps + jumps, axis=0) + 1.0
+    aux = rng.normal(0, 0.5, size=(n, 1))
+    small = np.concatenate([pose, aux], axis=1) * 2.0 ** np.array(SMALL_FL)
+    big = (pose + rng.normal(0, 0.01, size=(n, 4))) * 2.0 ** np.array(BIG_FL)
+    return small.round().astype(np.int64), big.round().astype(np.int64)
+
+
+def extreme_outputs(n, seed):
+    """int32 extremes: distances near 2^61 must not overflow on either side."""
+    rng = np.random.default_rng(seed)
+    small = rng.choice([INT32_MIN, INT32_MAX, 0, -1, 1], size=(n, 5)).astype(np.int64)
+    big = rng.choice([INT32_MIN, INT32_MAX], size=(n, 4)).astype(np.int64)
+    return small, big
+
+
+CONFIGS = [
+    {"policy": "temporal", "weights": [1, 1, 1, 1], "threshold": 0.3, "k": 2, "rerun": False},
+    {"policy": "temporal", "weights": [1, 0.5, 2, 0.3], "threshold": 0.2, "k": 1, "rerun": True},
+    {"policy": "temporal", "weights": [0.2, 0, 0, 1], "threshold": 0.1, "k": 0, "rerun": True},
+    {"policy": "temporal", "weights": [1, 1, 1, 1, 1], "threshold": 0.5, "k": 5, "rerun": True},
+    {"policy": "aux", "threshold": 0.4, "k": 1, "rerun": False},
+    {"policy": "aux", "threshold": -0.2, "k": 3, "rerun": True},
+    {"policy": "random", "p": 0.3, "seed": 1},
+    {"policy": "random", "p": 0.999, "seed": 4000000000},
+    "always-small",
+    "always-big",
+]
+
+
+def install(fw, cfg):
+    for line in protocol_commands(cfg, SMALL_FL):
+        reply = fw.command(line)
+        assert len(reply) == 1 and reply[0].startswith("m-policy-["), (line, reply)
+    return parse_fields(fw.command("ea-reset")[0], "m-reset")
+
+
+def replay(fw, cfg, small, big):
+    """Feed the sequence to the device and to Python side by side, as ea_app_step runs frames;
+    returns the models used per frame."""
+    reset = install(fw, cfg)
+    policy = Policy(cfg, SMALL_FL)
+    model = policy.reset()
+    assert int(reset["next"]) == model
+
+    def decide(t, m, out):
+        line = fw.command(f"ea-decide {m} " + ",".join(str(int(v)) for v in out))[0]
+        reply = parse_fields(line, "m-decide")
+        expected = policy.decide_next(m, out)
+        assert (int(reply["next"]), int(reply["rerun"])) == (expected, int(policy.rerun)), (cfg, t, m)
+        return expected
+
+    used = []
+    for t in range(len(small)):
+        nxt = decide(t, model, small[t] if model == SMALL else big[t])
+        if policy.rerun:
+            nxt = decide(t, BIG, big[t])
+            used.append(RUN_BOTH)
+        else:
+            used.append(model)
+        model = nxt
+    return used
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c if isinstance(c, str) else c["policy"])
+def test_recorded_sequences_same_decisions_in_c_and_python(host_exe, cfg):
+    fw = FirmwareHost(host_exe)
+    try:
+        for seed in (1, 2):
+            small, big = recorded_outputs(150, seed)
+            used = replay(fw, cfg, small, big)
+            assert used == simulate(cfg, small, big, SMALL_FL)
+            if isinstance(cfg, dict) and cfg["policy"] in ("temporal", "aux"):
+                assert SMALL in used and (BIG in used or RUN_BOTH in used), "the sequence never switched"
+    finally:
+        assert fw.close() == 0
+
+
+def test_extreme_outputs_and_weights_agree(host_exe):
+    # weights near 2^27 and deltas near 2^32: distances near 2^61
+    cfg = {"policy": "temporal", "weights": [200000, 200000, 100000, 200000], "threshold": 2.0**35, "k": 1,
+           "rerun": True}
+    assert max(quantize_policy(cfg, SMALL_FL).weight) > 2**26
+    fw = FirmwareHost(host_exe)
+    try:
+        small, big = extreme_outputs(200, 5)
+        used = replay(fw, cfg, small, big)
+        assert used == simulate(cfg, small, big, SMALL_FL)
+        assert SMALL in used and RUN_BOTH in used
+    finally:
+        assert fw.close() == 0
+
+
+def batch_outputs(exe, frames, tmp_path):
+    (tmp_path / "frames.u8").write_bytes(frames.tobytes())
+    outs = []
+    for model, n in ((0, 5), (1, 4)):
+        done = subprocess.run([exe, "--infer", str(model), tmp_path / "frames.u8", tmp_path / f"o{model}.i32"],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        outs.append(np.fromfile(tmp_path / f"o{model}.i32", dtype="<i4").reshape(len(frames), n).astype(np.int64))
+    return outs
+
+
+def middle_threshold(small, weights):
+    """A threshold (real units) between the small model's typical and largest frame-to-frame moves,
+    so that both branches occur."""
+    q = quantize_policy({"policy": "temporal", "weights": weights, "threshold": 0.0}, SMALL_FL)
+    d = [sum(w * abs(int(a) - int(b)) for w, a, b in zip(q.weight, x, y)) for x, y in zip(small[1:], small[:-1])]
+    return (float(np.median(d)) + max(d)) / 2 / 2**q.scale_bits
+
+
+def test_device_steps_match_the_python_simulation(host_exe, tmp_path):
+    frames = random_frames(36, seed=21)
+    small, big = batch_outputs(host_exe, frames, tmp_path)
+    weights = [1, 1, 1, 1]
+    threshold = middle_threshold(small, weights)
+    configs = [
+        {"policy": "temporal", "weights": weights, "threshold": threshold, "k": 2, "rerun": False},
+        {"policy": "temporal", "weights": weights, "threshold": threshold, "k": 1, "rerun": True},
+        {"policy": "aux", "threshold": float(np.median(small[:, 4])) / 2**SMALL_FL[4], "k": 1, "rerun": False},
+        {"policy": "random", "p": 0.4, "seed": 77},
+    ]
+    fw = FirmwareHost(host_exe)
+    try:
+        for cfg in configs:
+            expected = simulate(cfg, small, big, SMALL_FL)
+            assert SMALL in expected and len(set(expected)) > 1, cfg  # a sequence that really switches
+            install(fw, cfg)
+            for t, frame in enumerate(frames):
+                data = frame.tobytes()
+                fw.send(f"ld {len(data)} {zlib.crc32(data):08x}%".encode())
+                assert fw.read_line().startswith("m-ld-ready")
+                fw.send(data)
+                assert fw.read_until_ready() == ["m-load-done"]
+                lines = fw.command("ea-step")
+                step = parse_fields(lines[0], "m-step")
+                assert int(step["frame"]) == t and int(step["model"]) == expected[t], (cfg, t)
+                final = big[t] if expected[t] in (BIG, RUN_BOTH) else small[t]
+                assert parse_list(lines[1], "m-outputs") == final.tolist()
+                if t + 1 < len(frames):
+                    assert int(step["next"]) == (expected[t + 1] if expected[t + 1] != RUN_BOTH else SMALL)
+    finally:
+        assert fw.close() == 0
