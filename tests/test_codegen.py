@@ -176,8 +176,8 @@ def test_pair_too_big_for_the_target_names_memory_need_and_overflow(pair):
 
 
 def test_models_with_different_inputs_are_refused(pair):
-    other = quick_quantize(import_torch(TinyConv(4, 2).eval(), (48, 80), "other"))
-    with pytest.raises(EdgeadaptError, match=r"input \(24, 40\) and small input \(48, 80\) differ"):
+    other = quick_quantize(import_torch(TinyConv(4, 2).eval(), (24, 40), "other"))
+    with pytest.raises(EdgeadaptError, match=r"input \(48, 80\) and small input \(24, 40\) differ"):
         generate(pair[0], other, "host")
 
 

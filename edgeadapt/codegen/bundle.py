@@ -122,18 +122,10 @@ def _check_bounds(graph) -> None:
 
 
 def _policy_source(policy, output_fl_small) -> tuple:
-    """(ea_policy_default.c text, description) from a policy file/name, or always-small."""
+    """(ea_policy_default.c text, description) from a policy file or name, or always-small."""
     if policy is None:
         return ALWAYS_SMALL_POLICY, "always-small (no --policy given)"
-    try:
-        from edgeadapt.policy import load_policy_config, to_c_initializer
-    except ImportError as exc:
-        raise EdgeadaptError(f"--policy {policy}: policy support is not available ({exc})") from None
+    from edgeadapt.policy import load_policy_config, policy_default_c_source
+
     config = load_policy_config(policy)
-    text = to_c_initializer(config, output_fl_small)
-    if "ea_policy_default" not in text:  # an initializer only: wrap it into the definition
-        text = (
-            "/* ea_policy_default.c: the policy baked in at export. Generated; do not edit. */\n"
-            '#include "ea_policy.h"\n\nconst ea_policy_config_t ea_policy_default = ' + text.strip().rstrip(";") + ";\n"
-        )
-    return text, str(policy)
+    return policy_default_c_source(config, output_fl_small, f"from {policy}"), config.to_dict()
