@@ -479,3 +479,89 @@ def test_kernels_compile_warning_free(compiler, flags, tmp_path):
     assert done.returncode == 0, done.stderr
     objects = sorted(p.stem for p in tmp_path.glob("*.o"))
     assert objects == sorted(p.stem for p in KERNEL_SOURCES)
+
+
+# ------------------------------------------------------------------ emulated targets
+
+BENCH_TOOLS = {"cm4": ("arm-none-eabi-gcc", "qemu-system-arm"),
+               "rv32": ("riscv64-unknown-elf-gcc", "qemu-system-riscv32")}
+
+
+def _bench_act(n, seed):
+    return ((np.arange(n, dtype=np.int64) * 37 + seed * 11) & 0xFF).astype(np.uint8).view(np.int8)
+
+
+def _bench_weights(shape, bits, seed):
+    rows, row_len = shape[0], int(np.prod(shape[1:]))
+    nbytes = rows * intops.packed_row_bytes(row_len, bits)
+    packed = ((np.arange(nbytes, dtype=np.int64) * 13 + 5 + seed) & 0xFF).astype(np.uint8)
+    return intops.unpack_weights(packed.reshape(rows, -1), bits, shape)
+
+
+def _bench_bias_shift(n, base):
+    bias = (np.arange(n, dtype=np.int64) * 7919 % 2001 - 1000).astype(np.int32)
+    return bias, base + np.arange(n) % 4
+
+
+def _fnv1a(array):
+    h = 2166136261
+    for byte in np.ascontiguousarray(array).view(np.uint8).ravel().tolist():
+        h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
+    return f"{h:08x}"
+
+
+def bench_expected_outputs():
+    """intops' result for every call of firmware/tests/kernel_runner/bench/kernel_bench.c,
+    from the same operand formulas (see its header comment)."""
+    out = {}
+    x = _bench_act(96 * 160, 1).reshape(1, 96, 160, 1)
+    bias, shift = _bench_bias_shift(32, 11)
+    conv = intops.conv2d(x, _bench_weights((32, 5, 5, 1), 8, 1), bias, shift, (2, 2), (2, 2, 2, 2), 1, "relu")
+    out["conv5x5s2_maxpool_w8"] = intops.maxpool2d(conv, (2, 2), (2, 2))
+    x = _bench_act(24 * 40 * 32, 2).reshape(1, 24, 40, 32)
+    bias, shift = _bench_bias_shift(32, 8)
+    out["conv3x3s2_w4"] = intops.conv2d(x, _bench_weights((32, 3, 3, 32), 4, 2), bias, shift, (2, 2),
+                                        (1, 1, 1, 1), 1, "relu")
+    x = _bench_act(12 * 20 * 64, 3).reshape(1, 12, 20, 64)
+    bias, shift = _bench_bias_shift(64, 7)
+    dw = intops.conv2d(x, _bench_weights((64, 3, 3, 1), 8, 3), bias, shift, (1, 1), (1, 1, 1, 1), 64, "relu6",
+                       fl_out=4)
+    out["depthwise3x3_w8"] = out["depthwise3x3_w8_conv2d"] = dw
+    x = _bench_act(12 * 20 * 64, 4).reshape(1, 12, 20, 64)
+    bias, shift = _bench_bias_shift(64, 4)
+    out["pointwise_w2"] = intops.conv2d(x, _bench_weights((64, 1, 1, 64), 2, 4), bias, shift)
+    bias, _ = _bench_bias_shift(4, 0)
+    out["fc_s32_w8"] = intops.fully_connected(_bench_act(1920, 5)[None], _bench_weights((4, 1920), 8, 5), bias,
+                                              None, out_dtype="int32").astype("<i4")
+    x = _bench_act(24 * 40 * 32, 6)
+    out["max_pool3x3s2"] = intops.maxpool2d(x.reshape(1, 24, 40, 32), (3, 3), (2, 2), (1, 1, 1, 1))
+    assert intops.avgpool_multiplier(12 * 20) == 273  # the bench's constants: M and 16 + 1 - 0
+    out["global_avg_pool"] = intops.global_avgpool(x[: 12 * 20 * 64].reshape(1, 12, 20, 64), 1, 0)
+    a = _bench_act(12 * 20 * 64, 7)
+    b = _bench_act(12 * 20 * 64, 8)
+    out["add"] = intops.add(a.reshape(1, 12, 20, 64), 5, b.reshape(1, 12, 20, 64), 3, 4, "relu")
+    half = 12 * 20 * 32
+    out["concat"] = intops.concat([a[:half].reshape(1, 12, 20, 32), b[:half].reshape(1, 12, 20, 32)], [6, 2], 4)
+    return {name: _fnv1a(v) for name, v in out.items()}
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("target", ["cm4", "rv32"])
+def test_kernels_bit_exact_on_emulated_targets(target, tmp_path):
+    """The kernels cross-compiled for Cortex-M4 and RV32IMC, run under QEMU, give intops' bytes."""
+    missing = [tool for tool in BENCH_TOOLS[target] if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed: cannot run the {target} kernel benchmark")
+    done = subprocess.run(["make", "-s", "-C", str(RUNNER_SOURCE.parent), f"run-bench-{target}",
+                           f"BUILD={tmp_path}"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line.split() for line in (done.stdout + done.stderr).splitlines() if line.startswith("layer ")]
+    measured = {f[1]: {"insns": int(f[3]), "macs": int(f[5]), "fnv": f[7], "ok": len(f) == 8} for f in lines}
+    expected = bench_expected_outputs()
+    assert sorted(measured) == sorted(expected)
+    for name, want in expected.items():
+        assert measured[name]["ok"], f"{target} {name}: kernel returned an error"
+        assert measured[name]["fnv"] == want, f"{target} {name}: output differs from intops"
+    for name, m in measured.items():  # the figures, visible with pytest -s
+        per_mac = f"{m['insns'] / m['macs']:.1f} insn/MAC" if m["macs"] else ""
+        print(f"{target} {name}: {m['insns']} instructions {per_mac}")
