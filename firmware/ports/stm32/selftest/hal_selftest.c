@@ -9,7 +9,11 @@
  *   'f' len:u32le bytes      -> "frame n=<len> crc=<crc32 hex> cycles=<receive cycles>"
  *   'e' len:u32le bytes      -> the same bytes back (byte-exact echo), then nothing else
  *   'b' reps:u8              -> "bench sum=<hex> cycles=<c> cores=<n> core0=<c0> ..."
+ *   'x'                      -> reads an unmapped address: the port's fault report and exit
  *   'q' code:u8              -> ea_hal_exit(code)
+ *
+ * EA_SELFTEST_FLASH_BALLAST / EA_SELFTEST_RAM_BALLAST (bytes) add a const / a zeroed array, so
+ * the tests can check that the linker scripts refuse what does not fit the chip.
  */
 #include <stdint.h>
 
@@ -22,6 +26,20 @@
 static uint8_t frame[FRAME_MAX];
 static int8_t bench_w[BENCH_ROWS * 8];  /* expanded on the fly: keeps RAM small on the STM32 */
 static int32_t bench_out[BENCH_ROWS];
+
+#ifdef EA_SELFTEST_FLASH_BALLAST
+const uint8_t selftest_flash_ballast[EA_SELFTEST_FLASH_BALLAST] = {1};
+#endif
+#ifdef EA_SELFTEST_RAM_BALLAST
+uint8_t selftest_ram_ballast[EA_SELFTEST_RAM_BALLAST];
+#endif
+
+/* An address no port maps: Cortex-M external RAM window, below RAM on RISC-V virt. */
+#if defined(__riscv)
+#define UNMAPPED_ADDRESS 0x00080000u
+#else
+#define UNMAPPED_ADDRESS 0x60000000u
+#endif
 
 /* ---- output helpers (no printf: the HAL is all this firmware may rely on) ---- */
 static char line[256];
@@ -149,6 +167,12 @@ int ea_app_main(void);
 int ea_app_main(void)
 {
     ea_hal_init();
+#ifdef EA_SELFTEST_FLASH_BALLAST
+    put_hex32(selftest_flash_ballast[frame[0]]);
+#endif
+#ifdef EA_SELFTEST_RAM_BALLAST
+    put_hex32(selftest_ram_ballast[frame[0]]);
+#endif
     put_str("EA-SELFTEST cores=");
     put_u64(ea_hal_num_cores());
     end_line();
@@ -174,6 +198,11 @@ int ea_app_main(void)
             ea_hal_write(frame, n);
         } else if (cmd == 'b') {
             bench((uint32_t)(ea_hal_getc() & 0xFF));
+        } else if (cmd == 'x') {
+            put_str("faulting");
+            end_line();
+            put_hex32(*(volatile uint32_t *)UNMAPPED_ADDRESS);
+            end_line();
         } else if (cmd == 'q') {
             ea_hal_exit(ea_hal_getc() & 0xFF);
         }
