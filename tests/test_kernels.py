@@ -468,9 +468,10 @@ RV32 = ["-march=rv32imc", "-mabi=ilp32", "-misa-spec=2.2", "-ffreestanding"]
 
 @pytest.mark.parametrize("compiler, flags", [
     ("gcc", ["-Wpedantic"]),
+    ("gcc", ["-Wpedantic", "-DEA_KERNELS_NO_CHECKS"]),
     ("arm-none-eabi-gcc", CORTEX_M4),
     ("riscv64-unknown-elf-gcc", RV32),
-], ids=["host", "cortex-m4", "rv32imc"])
+], ids=["host", "host-nochecks", "cortex-m4", "rv32imc"])
 def test_kernels_compile_warning_free(compiler, flags, tmp_path):
     if shutil.which(compiler) is None:
         pytest.skip(f"{compiler} not installed: cannot check the kernels build for this target")
