@@ -1,6 +1,7 @@
 /*
- * ea_conv_core.h - private to firmware/kernels/: parameter checks and the row loop shared by
- * ea_conv2d_s8 and ea_conv2d_maxpool_s8 (a header of static inline functions, not a kernel).
+ * ea_conv_core.h - private to firmware/kernels/: the checks and geometry shared by the convolution
+ * kernels, and the im2col row loop of ea_conv2d_s8 and ea_conv2d_maxpool_s8 (static inline
+ * functions, not a kernel).
  */
 #ifndef EA_CONV_CORE_H
 #define EA_CONV_CORE_H
