@@ -97,3 +97,23 @@ def test_bundle_problems_are_one_line_errors(bundles, dataset, tmp_path, capsys)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "small.eaq: sha256" in err[0] and "differs from the manifest" in err[0]
+
+
+@pytest.mark.slow
+def test_realistic_size_pair_on_200_frames_8_cores(tmp_path):
+    """The shipped pair's architectures (mobilenet-160x16 big at 8 bits, frontnet-160x16 small at
+    4 bits) exported for the GAP8 cluster, validated on 200 frames (the default run keeps the tiny
+    pair above)."""
+    from edgeadapt.codegen.quickquant import quick_quantize
+    from edgeadapt.ir.onnx_import import import_torch
+    from edgeadapt.models import registry
+
+    hw = (96, 160)
+    big = quick_quantize(import_torch(registry.build("mobilenet-160x16").eval(), hw, "mobilenet-160x16"), frames(8, hw))
+    small = quick_quantize(import_torch(registry.build("frontnet-160x16").eval(), hw, "frontnet-160x16"), frames(8, hw), 4)
+    paths = {"big": save_eaq(big, tmp_path / "big.eaq"), "small": save_eaq(small, tmp_path / "small.eaq")}
+    manifest = export_pair(big, small, "gap8", tmp_path / "gap8", sources=paths)
+    assert manifest["arena_bytes"] <= 96 * 1024
+    result = validate_export(tmp_path / "gap8", None, 200, images=frames(200, hw, seed=4))
+    assert result["first_mismatch"] is None
+    assert result["bit_exact_frames"] == 200 and result["layers_compared"] == 200 * (18 + 8)
