@@ -255,7 +255,7 @@ def test_banner_and_identity(fw):
     assert fw.command("profile") == ["m-profile-[ULPMark for tinyML Firmware V0.0.1]",
                                      "m-model-[fixture-small+fixture-big]"]
     helps = fw.command("help")
-    assert len(helps) == 15 and all(h.startswith("m-help-[") for h in helps)
+    assert len(helps) == 16 and all(h.startswith("m-help-[") for h in helps)
     info, models = model_info(fw)
     assert info["target"] == "host" and int(info["height"]) == 96 and int(info["width"]) == 160
     assert int(info["cmd"]) == 80 and int(info["arena"]) == 61440
@@ -418,6 +418,14 @@ def test_decide_verb_checks_its_arguments(fw):
     assert fw.command("ea-decide 0 1,2,3,4,5,6,7,8,9") == ["e-[ea-decide: too many outputs]"]
     assert fw.command("ea-decide 0 2147483648,0,0,0") == ["e-[ea-decide: bad output: 2147483648]"]
     assert fw.command("ea-decide 0 0,0,0,0") == ["m-decide-[next=0,rerun=0]"]
+
+
+def test_exit_verb_ends_the_program_with_its_code(host_exe):
+    fw = FirmwareHost(host_exe)
+    assert fw.command("ea-exit 300") == ["e-[Usage: ea-exit [code 0..255]]"]
+    assert fw.command("ea-exit 3") == ["m-exit-[code=3]"]
+    assert fw.proc.wait(timeout=10) == 3
+    fw.close()
 
 
 # ------------------------------------------------------------------ tests: host batch mode

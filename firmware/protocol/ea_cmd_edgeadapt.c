@@ -192,3 +192,20 @@ int ea_cmd_ld(int argc, char **argv)
     ea_put_eol();
     return EA_CMD_PENDING;
 }
+
+/* Ends the program through the HAL (semihosting or the test finisher under QEMU), so a client can
+ * stop an emulated board cleanly. The reply comes first: nothing follows ea_hal_exit. */
+int ea_cmd_exit(int argc, char **argv)
+{
+    uint32_t code = 0;
+    if (argc > 2 || (argc == 2 && (ea_parse_u32(argv[1], &code) || code > 255u))) {
+        ea_put_error("Usage: ea-exit [code 0..255]");
+        return EA_CMD_DONE;
+    }
+    put_kv("m-exit-[code", code);
+    ea_put_char(']');
+    ea_put_eol();
+    ea_put_line("m-ready");
+    ea_hal_exit((int)code);
+    return EA_CMD_DONE;  /* not reached: ea_hal_exit does not return on any port */
+}

@@ -21,5 +21,6 @@ const ea_cmd_t ea_commands[] = {
     {"ea-layers", ea_cmd_layers, "ea-layers: per-layer cycles of the last model run"},
     {"ea-decide", ea_cmd_decide, "ea-decide <model> <o0,o1,...>: feed outputs to the policy"},
     {"ld", ea_cmd_ld, "ld <nbytes> <crc32hex>: binary load of the frame buffer"},
+    {"ea-exit", ea_cmd_exit, "ea-exit [code]: end the program (QEMU exits)"},
     {0, 0, 0},
 };

@@ -28,6 +28,7 @@ int ea_cmd_layers(int argc, char **argv);
 int ea_cmd_ld(int argc, char **argv);
 int ea_cmd_policy(int argc, char **argv);
 int ea_cmd_decide(int argc, char **argv);
+int ea_cmd_exit(int argc, char **argv);
 
 /* m-results-[...] of a step: its outputs dequantized to 3 decimals */
 void ea_put_results(const ea_step_t *step);
