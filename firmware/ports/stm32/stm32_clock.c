@@ -29,8 +29,9 @@ uint32_t stm32_clock_init(uint32_t *apb2_hz)
     PWR_CR |= 1u << 14;             /* VOS: scale 1 for 168 MHz */
     FLASH_ACR = 5u | (1u << 8) | (1u << 9) | (1u << 10); /* 5 WS, prefetch, I/D caches */
     RCC_CFGR = (RCC_CFGR & ~0xFCF0u) | (5u << 10) | (4u << 13); /* AHB /1, APB1 /4, APB2 /2 */
-    /* PLLM 16, PLLN 336, PLLP /2, source HSI, PLLQ 7 (48 MHz for USB). */
-    RCC_PLLCFGR = 16u | (336u << 6) | (0u << 16) | (0u << 22) | (7u << 24);
+    /* PLLM 16, PLLN 336, PLLP /2, source HSI, PLLQ 7 (48 MHz for USB); bit 29 keeps its
+     * reset value as RM0090 asks. */
+    RCC_PLLCFGR = (1u << 29) | 16u | (336u << 6) | (0u << 16) | (0u << 22) | (7u << 24);
     RCC_CR |= 1u << 24;             /* PLLON */
     if (!wait_flag(&RCC_CR, 1u << 25, 1u << 25))
         return HSI_HZ;
