@@ -24,13 +24,6 @@ from test_codegen_support import TINY_HW, have, tiny_pair
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
-# compiler -> flags for the target it stands for
-COMPILERS = {
-    "host": ("gcc", []),
-    "stm32f405": ("arm-none-eabi-gcc", ["-mcpu=cortex-m4", "-mthumb", "-ffreestanding"]),
-    "gap8": ("riscv64-unknown-elf-gcc", ["-march=rv32imc", "-mabi=ilp32", "-ffreestanding"]),
-    "mps2-an386": ("arm-none-eabi-gcc", ["-mcpu=cortex-m4", "-mthumb", "-ffreestanding"]),
-}
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +203,10 @@ def _frontnet16():
 
 @pytest.mark.parametrize("target", ["host", "stm32f405", "gap8", "mps2-an386"])
 def test_generated_c_compiles_warning_free(pair, target, tmp_path):
-    cc, flags = COMPILERS[target]
+    """With the compiler and flags of the target description (host cc, arm-none-eabi Cortex-M4,
+    riscv64-unknown-elf -march=rv32imc -mabi=ilp32)."""
+    desc = load_target(target)
+    cc, flags = desc["compiler"]["cc"], desc["compiler"]["cflags"]
     if not have(cc):
         pytest.skip(f"{cc} not installed")
     files, _ = generate(*pair, target)
@@ -219,7 +215,7 @@ def test_generated_c_compiles_warning_free(pair, target, tmp_path):
     includes = [f"-I{FIRMWARE / 'include'}", f"-I{FIRMWARE / 'policy'}", f"-I{tmp_path}"]
     for name in files:
         if name.endswith(".c"):
-            r = subprocess.run([cc, *STRICT, "-Os", *flags, *includes, "-c", str(tmp_path / name), "-o",
+            r = subprocess.run([cc, *STRICT, *flags, *includes, "-c", str(tmp_path / name), "-o",
                                 str(tmp_path / (name + ".o"))], capture_output=True, text=True)
             assert r.returncode == 0, f"{cc} {name}:\n{r.stderr}"
             assert r.stderr == ""
