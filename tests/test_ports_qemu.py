@@ -321,3 +321,34 @@ def test_app_outputs_are_the_same_on_every_port(build_root, tmp_path):
             boot(link)
             outputs[target] = [result[1] for result in run_steps(link, frame_bytes(3))]
     assert outputs["stm32"] == outputs["mps2"] == outputs["gap8"], outputs
+
+
+@pytest.mark.slow
+def test_realistic_pair_fits_the_chips_and_matches_the_reference(build_root, tmp_path):
+    """The shipped pair's architectures (mobilenet-160x16 big at 8 bits, frontnet-160x16 small at
+    4 bits), exported for the STM32F405 and the GAP8, link within the chips' memories and give the
+    numpy reference's outputs bit for bit under QEMU."""
+    import numpy as np
+
+    from edgeadapt.codegen import export_pair
+    from edgeadapt.codegen.quickquant import quick_quantize
+    from edgeadapt.ir.onnx_import import import_torch
+    from edgeadapt.models import registry
+    from edgeadapt.quant import reference
+    from test_codegen_support import frames
+
+    for target in ("stm32", "gap8"):
+        require_tools(target)
+    hw = (96, 160)
+    big = quick_quantize(import_torch(registry.build("mobilenet-160x16").eval(), hw, "mobilenet-160x16"), frames(8, hw))
+    small = quick_quantize(import_torch(registry.build("frontnet-160x16").eval(), hw, "frontnet-160x16"), frames(8, hw), 4)
+    frame = frames(1, hw, seed=7)
+    expected = [",".join(str(v) for v in reference.run_int(graph, frame)[0]) for graph in (small, small, big)]
+    for target in ("stm32", "gap8"):
+        export_pair(big, small, target, tmp_path / target)
+        args = [f"TARGET={target}", f"EXPORT={tmp_path / target}", f"BUILD={build_root / ('real-' + target)}", "CFLAGS=-Werror"]
+        make("-j2", *args, "all")
+        with QemuLink(args, tmp_path / f"{target}.log") as link:
+            boot(link)
+            results = run_steps(link, frame.tobytes())
+        assert [outputs for _, outputs, _ in results] == expected, target
