@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgeadapt.data import compute_metrics, load_split, normalize, train_label_mean
+from edgeadapt.data import compute_metrics, dataset_kind, load_split, normalize, train_label_mean
 from edgeadapt.errors import EdgeadaptError
-from edgeadapt.models import load_checkpoint, resolve_model_path
+from edgeadapt.models import load_checkpoint, read_checkpoint, resolve_model_path
 from edgeadapt.textio import format_table
 
 POSE_OUTPUTS = 4
@@ -61,10 +61,22 @@ def predict(model_spec, frames) -> np.ndarray:
 
 def evaluate(model_spec, data_dir, split: str = "test") -> dict:
     """Score a model on one split: the eval JSON schema (model, split, frames, mae, r2, trivial_mae)."""
-    frames = load_split(data_dir, split)
+    size = frames_size_for(model_spec, data_dir)
+    frames = load_split(data_dir, split, size)
     pred = predict(model_spec, frames)
-    metrics = compute_metrics(pred, frames.labels, train_label_mean(data_dir))
+    metrics = compute_metrics(pred, frames.labels, train_label_mean(data_dir, size))
     return {"model": str(model_spec), "split": split, "frames": int(len(frames.labels)), **metrics}
+
+
+def frames_size_for(model_spec, data_dir):
+    """A PULP-Frontnet folder may hold both 160x96 and 80x48 pickles: pick the model's size.
+
+    Synthetic folders hold one size; None lets a mismatch surface as the model-vs-data error."""
+    if model_kind(model_spec) != "torch" or dataset_kind(data_dir) != "frontnet":
+        return None
+    ckpt, _ = read_checkpoint(model_spec)
+    h, w = ckpt["config"]["input"]
+    return f"{w}x{h}"
 
 
 def check_input_size(images, input_hw, where):

@@ -20,7 +20,7 @@ import torch
 from scipy.stats import rankdata
 from tqdm import tqdm
 
-from edgeadapt.data import compute_metrics, load_split, normalize, train_label_mean
+from edgeadapt.data import compute_metrics, dataset_kind, load_split, normalize, train_label_mean
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.evaluate import check_input_size, predict_outputs
 from edgeadapt.models import build_from_config, export_onnx, load_checkpoint, model_config, save_checkpoint
@@ -57,10 +57,12 @@ def train(
 
     config = model_config(model_name, outputs=POSE + 1 if aux_head else POSE)
     model = build_from_config(config)
-    splits = {s: load_split(data_dir, s) for s in ("train", "val", "test")}
+    h, w = config["input"]
+    size = f"{w}x{h}" if dataset_kind(data_dir) == "frontnet" else None  # Frontnet folders hold two sizes
+    splits = {s: load_split(data_dir, s, size) for s in ("train", "val", "test")}
     for split, frames in splits.items():
         check_input_size(frames.images, config["input"], f"{data_dir} ({split} split), model '{model_name}'")
-    train_mean = np.asarray(train_label_mean(data_dir), dtype=np.float32)
+    train_mean = np.asarray(train_label_mean(data_dir, size), dtype=np.float32)
 
     aux = None
     if aux_head:
@@ -84,7 +86,8 @@ def train(
         order = rng.permutation(n)
         flips = rng.random(n) < 0.5
         total = 0.0
-        for start in range(0, n, batch_size):
+        batches = tqdm(range(0, n, batch_size), desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress)
+        for start in batches:
             idx = order[start : start + batch_size]
             x, y, a = _batch(train_set, idx, flips[idx], aux, "train")
             optimizer.zero_grad(set_to_none=True)
