@@ -3,7 +3,8 @@
  *
  * The reset handler picks the stack, copies .data from flash, zeroes .bss, enables the FPU (the
  * hard-float ABI needs it even though the inference path has no float), runs the application's
- * main() and ends with ea_hal_exit(main's return value). No interrupt is enabled by the port.
+ * main() and ends with ea_hal_exit(main's return value). Interrupts are masked (PRIMASK, set by
+ * the UART init): the UART's RX interrupt only wakes the core from WFI, no handler ever runs.
  */
 #include <stdint.h>
 
@@ -25,7 +26,7 @@ void SVC_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void PendSV_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void SysTick_Handler(void) __attribute__((weak, alias("Default_Handler")));
 
-/* The 16 system exceptions; the ports enable no peripheral interrupt, so none follow. */
+/* The 16 system exceptions; no peripheral handler ever runs (PRIMASK), so none follow. */
 __attribute__((section(".isr_vector"), used)) void (*const cm4_vectors[16])(void) = {
     (void (*)(void))&_estack,
     Reset_Handler,
