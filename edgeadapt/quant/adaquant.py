@@ -20,6 +20,9 @@ from edgeadapt.quant.qsim import ACT_HI, ACT_LO, linear_op
 
 DEFAULT_ITERATIONS = 150
 DEFAULT_BATCH = 16
+# forward multiply-accumulates one layer's optimization may spend (iterations x batch x MACs per
+# frame): layers with large feature maps get smaller batches, so the time per layer stays bounded
+MAC_BUDGET = 6e8
 LR_CODES = 0.01  # Adam step on the weight codes, in LSBs
 LR_BIAS = 0.05  # Adam step on the bias, in output LSBs
 HOLDOUT_FRACTION = 0.125
@@ -107,6 +110,8 @@ def optimize_layer(node, x_q, fl_in, fl_out, target, iterations=DEFAULT_ITERATIO
     with torch.no_grad():
         before = float(problem.loss(problem.output(problem.x[hold], *realize(start_codes, bias0 / out_lsb)), problem.target[hold]))
 
+    macs_per_frame = problem.target[0].numel() * int(np.prod(node.weight.shape[1:]))
+    batch = int(np.clip(MAC_BUDGET / max(1, int(iterations) * macs_per_frame), 2, batch))
     optimizer = torch.optim.Adam([{"params": [codes], "lr": LR_CODES}, {"params": [bias_units], "lr": LR_BIAS}])
     generator = torch.Generator().manual_seed(int(seed))
     for _ in range(int(iterations)):

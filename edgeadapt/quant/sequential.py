@@ -105,8 +105,7 @@ def run_pass(graph, float_acts, bits, options: PassOptions, keep=None, input_val
             graph.tensors[node.output].fl = [int(fl_out + f) for f in node.weight_fl]
             graph.tensors[node.output].dtype = "int32"
         values[node.output] = out
-        if node.has_weights or node.op in ("avgpool", "gap", "add", "concat"):
-            result.qsnr_db[node.name] = qsnr_db(out, target)
+        result.qsnr_db[node.name] = qsnr_db(out, target)
         if node.output in wanted:
             result.outputs[node.output] = out
         for t in node.inputs:
