@@ -7,6 +7,7 @@ import torch
 from edgeadapt.ir.graph import Graph, Node, Tensor
 from edgeadapt.quant import intops
 from edgeadapt.quant.pipeline import run_quantized
+from edgeadapt.quant.artifact import check_bounds
 from edgeadapt.quant.reference import dequantize_outputs, run_int
 from edgeadapt.quant.calibrate import float_activations
 from edgeadapt.quant.qsim import hwc_flat, images_to_input
@@ -91,3 +92,45 @@ def test_float_activations_follow_the_torch_layers():
     ref = torch.relu(torch.nn.functional.conv2d(x, w, torch.as_tensor(conv1.bias), padding=1))
     torch.testing.assert_close(acts["c1"], ref)
     assert acts["flat"].shape == (4, graph.tensors["flat"].size)
+
+
+def branchy_graph(seed=0, h=12, w=16, c=4, outputs=2):
+    """Residual add, concat, padded average pool, global average pool and a depthwise conv."""
+    rng = np.random.default_rng(seed)
+    conv = {"kernel": (3, 3), "stride": (1, 1), "pads": (1, 1, 1, 1), "groups": 1, "act": "relu"}
+
+    def weights(shape, scale):
+        return rng.normal(0, scale, shape).astype(np.float32)
+
+    tensors = {name: Tensor(name, shape) for name, shape in {
+        "image": (h, w, 1), "a": (h, w, c), "b": (h, w, c), "s": (h, w, c), "cat": (h, w, 2 * c),
+        "dw": (h, w, 2 * c), "avg": (h // 2, w // 2, 2 * c), "g": (1, 1, 2 * c), "pose": (1, 1, outputs)}.items()}
+    nodes = [
+        Node("conv_a", "conv", ["image"], "a", conv, weight=weights((c, 3, 3, 1), 0.6), bias=weights(c, 0.05)),
+        Node("conv_b", "conv", ["a"], "b", conv, weight=weights((c, 3, 3, c), 0.3), bias=weights(c, 0.05)),
+        Node("add", "add", ["a", "b"], "s", {"act": "relu"}),
+        Node("cat", "concat", ["s", "a"], "cat"),
+        Node("dw", "conv", ["cat"], "dw", {**conv, "groups": 2 * c, "act": "relu6"},
+             weight=weights((2 * c, 3, 3, 1), 0.5), bias=weights(2 * c, 0.05)),
+        Node("avg", "avgpool", ["dw"], "avg", {"kernel": (3, 3), "stride": (2, 2), "pads": (1, 1, 0, 0), "act": "none"}),
+        Node("gap", "gap", ["avg"], "g", {"act": "none"}),
+        Node("fc", "fc", ["g"], "pose", {"act": "none", "out_dtype": "int32"},
+             weight=weights((outputs, 2 * c), 0.5), bias=weights(outputs, 0.1)),
+    ]
+    return Graph("branchy", "image", ["pose"], tensors, nodes)
+
+
+def test_every_op_is_bit_exact_with_the_integer_reference():
+    graph = branchy_graph()
+    images = toy_images()
+    acts = float_activations(graph, images)
+    keep = ["a", "b", "s", "cat", "dw", "avg", "g"]
+    result = run_pass(graph, acts, {"conv_a": 8, "conv_b": 4, "dw": 8, "fc": 8},
+                      PassOptions(adaquant=False), keep=keep)
+    check_bounds(graph)
+    out, golden = run_int(graph, images, dump=True)
+    for name in keep:
+        sim_codes = torch.round(hwc_flat(result.outputs[name]) * 2.0 ** graph.tensors[name].fl).numpy()
+        np.testing.assert_array_equal(sim_codes, golden[name].reshape(len(images), -1), err_msg=name)
+        assert result.qsnr_db[graph.producer(name).name] > 15, name
+    np.testing.assert_array_equal(result.outputs["pose"].numpy(), dequantize_outputs(graph, out).astype(np.float64))

@@ -96,7 +96,11 @@ def _maxpool(node, x):
 
 
 def _avgpool_sum(node, x):
+    """Window sums; padded cells count as zeros (count_include_pad, docs/fixed-point.md 4.4)."""
     kh, kw = node.attrs["kernel"]
+    top, left, bottom, right = node.attrs.get("pads", (0, 0, 0, 0))
+    if any((top, left, bottom, right)):
+        x = F.pad(x, (left, right, top, bottom))
     return F.avg_pool2d(x, (kh, kw), tuple(node.attrs.get("stride", (kh, kw)))) * (kh * kw)
 
 
