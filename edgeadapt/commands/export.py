@@ -43,7 +43,7 @@ def summary_table(manifest):
 def memory_table(manifest):
     headers = ["memory", "size B", "reserved B", "models B", "used B", "free B", "used %"]
     rows = [
-        [name, u["size"], u["reserved"], u["placed"], u["used"], u["free"], round(100.0 * u["used"] / u["size"], 1)]
+        [name, u["size"], u["reserved"], u["placed"], u["used"], u["free"], f"{100.0 * u['used'] / u['size']:.1f}"]
         for name, u in manifest["memories"].items()
     ]
     return headers, rows
