@@ -62,11 +62,28 @@ def shifts_of(graph, layer) -> np.ndarray:
     return shift
 
 
-def _window(kernel, stride, pads) -> str:
-    kh, kw = kernel
-    sh, sw = stride
+def _window(kernel, stride, pads) -> dict:
+    """ea_window_t fields (designated, so the generated code reads like the params it holds)."""
     top, left, bottom, right = pads
-    return f"{{{kh}, {kw}, {sh}, {sw}, {top}, {left}, {bottom}, {right}}}"
+    return {"kernel_h": kernel[0], "kernel_w": kernel[1], "stride_h": stride[0], "stride_w": stride[1],
+            "pad_top": top, "pad_left": left, "pad_bottom": bottom, "pad_right": right}
+
+
+def c_initializer(fields: dict, indent: int = 0) -> str:
+    """A C99 designated initializer: one field per line; a nested struct of plain values (a
+    window) stays on one line."""
+    if indent and not any(isinstance(v, dict) for v in fields.values()):
+        return "{" + ", ".join(f".{k} = {v}" for k, v in fields.items()) + "}"
+    pad = "    " * (indent + 1)
+    parts = []
+    for key, value in fields.items():
+        text = c_initializer(value, indent + 1) if isinstance(value, dict) else str(value)
+        parts.append(f"{pad}.{key} = {text},")
+    return "{\n" + "\n".join(parts) + "\n" + "    " * indent + "}"
+
+
+def c_struct(ctype: str, name: str, fields: dict) -> str:
+    return f"static const {ctype} {name} = {c_initializer(fields)};\n"
 
 
 class ModelEmitter:
@@ -119,42 +136,36 @@ class ModelEmitter:
         node = layer.main
         in_h, in_w, in_c = self.shape(layer.inputs[0])
         a = node.attrs
-        out_c = node.qweight.shape[0]
-        fl_out = self.graph.tensors[node.output].fl
         text = self._weights(layer, p)
         text += c_array("int8_t", f"{p}_shift", shifts_of(self.graph, layer), "EA_L2_DATA")
-        conv = (
-            f"{{{in_h}, {in_w}, {in_c}, {out_c}, {_window(a['kernel'], a['stride'], a.get('pads', (0, 0, 0, 0)))}, "
-            f"{a.get('groups', 1)}, {node.weight_bits}, {ACT_C[node.act]}, {fl_out}, {p}_shift}}"
-        )
+        conv = {
+            "in_h": in_h, "in_w": in_w, "in_c": in_c, "out_c": node.qweight.shape[0],
+            "win": _window(a["kernel"], a["stride"], a.get("pads", (0, 0, 0, 0))),
+            "groups": a.get("groups", 1), "weight_bits": node.weight_bits, "act": ACT_C[node.act],
+            "fl_out": self.graph.tensors[node.output].fl, "shift": f"{p}_shift",
+        }
         args = f"{self.addr(layer.inputs[0], 'const int8_t')}, {p}_weights, {p}_bias, {self.addr(layer.output)}"
         if layer.kind == "conv_maxpool":
-            pool = layer.nodes[1]
-            pa = pool.attrs
-            text += (
-                f"static const ea_conv_maxpool_params_t {p}_params = {{\n    {conv},\n"
-                f"    {_window(pa['kernel'], pa['stride'], pa.get('pads', (0, 0, 0, 0)))}\n}};\n"
-            )
+            pa = layer.nodes[1].attrs
+            pool = _window(pa["kernel"], pa["stride"], pa.get("pads", (0, 0, 0, 0)))
+            text += c_struct("ea_conv_maxpool_params_t", f"{p}_params", {"conv": conv, "pool": pool})
             return text, f"ea_conv2d_maxpool_s8(&c, &{p}_params, {args})"
-        text += f"static const ea_conv_params_t {p}_params = {conv};\n"
+        text += c_struct("ea_conv_params_t", f"{p}_params", conv)
         kernel = "ea_pointwise_conv2d_s8" if is_pointwise(node) else "ea_conv2d_s8"
         return text, f"{kernel}(&c, &{p}_params, {args})"
 
     def _fc(self, layer, p):
         node = layer.main
-        k = node.qweight.shape[1]
-        out_c = node.qweight.shape[0]
         raw = self.graph.tensors[node.output].dtype == "int32"
         text = self._weights(layer, p)
-        if raw:
-            shift = "NULL"
-            fl_out = 0
+        fields = {"in_features": node.qweight.shape[1], "out_features": node.qweight.shape[0],
+                  "weight_bits": node.weight_bits}
+        if raw:  # raw accumulators: no shift, no activation (docs/fixed-point.md 4.2)
+            fields.update({"act": "EA_ACT_NONE", "fl_out": 0, "shift": "NULL"})
         else:
             text += c_array("int8_t", f"{p}_shift", shifts_of(self.graph, layer), "EA_L2_DATA")
-            shift = f"{p}_shift"
-            fl_out = self.graph.tensors[node.output].fl
-        act = "EA_ACT_NONE" if raw else ACT_C[node.act]
-        text += f"static const ea_fc_params_t {p}_params = {{{k}, {out_c}, {node.weight_bits}, {act}, {fl_out}, {shift}}};\n"
+            fields.update({"act": ACT_C[node.act], "fl_out": self.graph.tensors[node.output].fl, "shift": f"{p}_shift"})
+        text += c_struct("ea_fc_params_t", f"{p}_params", fields)
         src = self.addr(layer.inputs[0], "const int8_t")
         if raw:
             return text, f"ea_fully_connected_s8_s32(&c, &{p}_params, {src}, {p}_weights, {p}_bias, {self.addr(layer.output, 'int32_t')})"
@@ -164,7 +175,8 @@ class ModelEmitter:
         node = layer.main
         h, w, c = self.shape(layer.inputs[0])
         a = node.attrs
-        text = f"static const ea_max_pool_params_t {p}_params = {{{h}, {w}, {c}, {_window(a['kernel'], a['stride'], a.get('pads', (0, 0, 0, 0)))}}};\n"
+        win = _window(a["kernel"], a["stride"], a.get("pads", (0, 0, 0, 0)))
+        text = c_struct("ea_max_pool_params_t", f"{p}_params", {"in_h": h, "in_w": w, "channels": c, "win": win})
         return text, f"ea_max_pool_s8(&c, &{p}_params, {self.addr(layer.inputs[0], 'const int8_t')}, {self.addr(layer.output)})"
 
     def _avgpool(self, layer, p):
@@ -179,19 +191,21 @@ class ModelEmitter:
         shift = 16 + fl_in - fl_out
         if not 1 <= shift <= 30:
             raise EdgeadaptError(f"node '{node.name}': average-pool shift 16 + {fl_in} - {fl_out} = {shift} outside [1, 30]")
-        mult = avgpool_multiplier(int(kernel[0]) * int(kernel[1]))
-        text = (
-            f"static const ea_avg_pool_params_t {p}_params = {{{h}, {w}, {c}, {_window(kernel, stride, (0, 0, 0, 0))}, "
-            f"{mult}, {shift}, {ACT_C[node.act]}, {fl_out}}};\n"
-        )
+        fields = {
+            "in_h": h, "in_w": w, "channels": c, "win": _window(kernel, stride, (0, 0, 0, 0)),
+            "multiplier": avgpool_multiplier(int(kernel[0]) * int(kernel[1])), "shift": shift,
+            "act": ACT_C[node.act], "fl_out": fl_out,
+        }
+        text = c_struct("ea_avg_pool_params_t", f"{p}_params", fields)
         return text, f"ea_avg_pool_s8(&c, &{p}_params, {self.addr(layer.inputs[0], 'const int8_t')}, {self.addr(layer.output)})"
 
     def _add(self, layer, p):
         node = layer.main
         h, w, c = self.shape(layer.output)
         fl_a, fl_b = (self.graph.tensors[t].fl for t in layer.inputs)
-        fl_out = self.graph.tensors[node.output].fl
-        text = f"static const ea_add_params_t {p}_params = {{{h}, {w}, {c}, {fl_a}, {fl_b}, {fl_out}, {ACT_C[node.act]}}};\n"
+        fields = {"h": h, "w": w, "c": c, "fl_a": fl_a, "fl_b": fl_b, "fl_out": self.graph.tensors[node.output].fl,
+                  "act": ACT_C[node.act]}
+        text = c_struct("ea_add_params_t", f"{p}_params", fields)
         a, b = (self.addr(t, "const int8_t") for t in layer.inputs)
         return text, f"ea_add_s8(&c, &{p}_params, {a}, {b}, {self.addr(layer.output)})"
 
@@ -203,14 +217,22 @@ class ModelEmitter:
         fl_out = self.graph.tensors[node.output].fl
         text = c_array("int32_t", f"{p}_channels", channels)
         text += c_array("int8_t", f"{p}_fl_in", fls)
-        text += (
-            f"static const ea_concat_params_t {p}_params = {{{h}, {w}, {len(channels)}, {p}_channels, {p}_fl_in, {fl_out}}};\n"
-        )
+        fields = {"h": h, "w": w, "num_inputs": len(channels), "channels": f"{p}_channels", "fl_in": f"{p}_fl_in",
+                  "fl_out": fl_out}
+        text += c_struct("ea_concat_params_t", f"{p}_params", fields)
         inputs = ", ".join(self.addr(t, "const int8_t") for t in layer.inputs)
         call = f"ea_concat_s8(&c, &{p}_params, {p}_inputs, {self.addr(layer.output)})"
         return text, (f"const int8_t *const {p}_inputs[{len(channels)}] = {{{inputs}}};", call)
 
     # -------------------------------------------------------------- the file
+
+    def describe(self, layer) -> str:
+        """One comment line: index, nodes, kind, shapes, weight bits."""
+        shapes = " + ".join("x".join(map(str, self.shape(t))) for t in layer.inputs)
+        out = "x".join(map(str, self.shape(layer.output)))
+        bits = f", {layer.main.weight_bits}-bit weights" if layer.main.op in ("conv", "fc") else ""
+        dtype = " int32" if self.graph.tensors[layer.output].dtype == "int32" else ""
+        return f"layer {layer.index}: {layer.name} ({layer.kind}) {shapes} -> {out}{dtype}{bits}"
 
     def layer_function(self, layer, call) -> str:
         fn = f"{self.prefix}layer{layer.index}"
@@ -228,7 +250,6 @@ class ModelEmitter:
         else:
             scratch = "    c.buf = NULL;\n    c.buf_size = 0;\n"
         return (
-            f"/* layer {layer.index}: {layer.name} ({layer.kind}) */\n"
             f"static void {fn}(const ea_ctx_t *ctx, void *arg)\n{{\n"
             f"    ea_ctx_t c = *ctx;\n{scratch}{prelude}"
             f"    ea_status_t status = {call};\n"
@@ -280,7 +301,7 @@ class ModelEmitter:
         ]
         for layer in self.mp.layers:
             data, call = self.layer_data(layer)
-            parts.append(f"/* ---- layer {layer.index}: {layer.name} */\n{data}")
+            parts.append(f"/* ---- {self.describe(layer)} */\n{data}")
             parts.append(self.layer_function(layer, call))
         parts.append(self.run_function())
         return "\n".join(parts)
@@ -310,7 +331,7 @@ def models_header(target: dict, pair: dict, input_hw, arena_bytes: int) -> str:
 
 /* Where the const weights go ({target['placement']['weights']}); a port may predefine it. */
 #ifndef EA_L2_DATA
-#define EA_L2_DATA {attr}
+#define EA_L2_DATA {attr or "/* nothing: const data stays where the linker puts it */"}
 #endif
 
 typedef struct {{
