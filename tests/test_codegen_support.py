@@ -1,7 +1,7 @@
 """Shared helpers of the exporter tests (no tests here): tiny quantized model pairs.
 
 The pair covers every layer kind the runtime has: fused conv + max pool, depthwise and pointwise
-convs, residual add, concat, average pool, global average pool, relu6, 8/4/2-bit weights and raw
+convs, residual add, concat, zero-padded average pool, global average pool, relu6, 8/4/2-bit weights and raw
 int32 outputs. Inputs are 48x80 (a dataset size) and the nets tiny, so an export builds and validates in seconds.
 """
 
@@ -23,7 +23,7 @@ class TinyBig(nn.Module):
         self.stem = nn.Sequential(nn.Conv2d(1, 8, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2))
         self.dw = nn.Sequential(nn.Conv2d(8, 8, 3, 1, 1, groups=8), nn.ReLU())
         self.pw = nn.Conv2d(8, 8, 1)
-        self.pool = nn.AvgPool2d(2)
+        self.pool = nn.AvgPool2d(3, 2, 1)  # zero padding counted in every window
         self.conv = nn.Sequential(nn.Conv2d(16, 16, 3, 2, 1), nn.ReLU6())
         self.fc = nn.Linear(16 * 6 * 10, outputs)
 

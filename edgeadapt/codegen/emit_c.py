@@ -183,16 +183,16 @@ class ModelEmitter:
         node = layer.main
         h, w, c = self.shape(layer.inputs[0])
         if layer.kind == "gap":
-            kernel, stride = (h, w), (1, 1)
-        else:
-            kernel, stride = node.attrs["kernel"], node.attrs["stride"]
+            kernel, stride, pads = (h, w), (1, 1), (0, 0, 0, 0)
+        else:  # padding counts as zeros in every window (count_include_pad=1)
+            kernel, stride, pads = node.attrs["kernel"], node.attrs["stride"], node.attrs.get("pads", (0, 0, 0, 0))
         fl_in = self.graph.tensors[layer.inputs[0]].fl
         fl_out = self.graph.tensors[node.output].fl
         shift = 16 + fl_in - fl_out
         if not 1 <= shift <= 30:
             raise EdgeadaptError(f"node '{node.name}': average-pool shift 16 + {fl_in} - {fl_out} = {shift} outside [1, 30]")
         fields = {
-            "in_h": h, "in_w": w, "channels": c, "win": _window(kernel, stride, (0, 0, 0, 0)),
+            "in_h": h, "in_w": w, "channels": c, "win": _window(kernel, stride, pads),
             "multiplier": avgpool_multiplier(int(kernel[0]) * int(kernel[1])), "shift": shift,
             "act": ACT_C[node.act], "fl_out": fl_out,
         }

@@ -53,8 +53,6 @@ def check_supported(graph) -> None:
                 raise EdgeadaptError(f"{where}: node '{node.name}' has {node.weight_bits}-bit weights (runtime: 8, 4 or 2)")
             if node.qweight is None or node.qbias is None or node.weight_fl is None:
                 raise EdgeadaptError(f"{where}: node '{node.name}' is not quantized (integer weights missing)")
-        if node.op == "avgpool" and any(node.attrs.get("pads", (0, 0, 0, 0))):
-            raise EdgeadaptError(f"{where}: node '{node.name}': average pooling with padding is not supported")
         if node.op in ("avgpool", "maxpool", "conv") and "kernel" not in node.attrs:
             raise EdgeadaptError(f"{where}: node '{node.name}' lacks its kernel size")
         out = graph.tensors[node.output]
