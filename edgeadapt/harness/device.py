@@ -265,9 +265,9 @@ class Device:
         lines = self.exchange(text)
         m = re.fullmatch(r"m-decide-\[next=([01]),rerun=([01])\]", lines[0]) if len(lines) == 1 else None
         if not m:
-            if lines and lines[0].startswith("e-[ea-decide"):
-                raise DeviceError(f"device refused {text}: {lines[0]}")
-            raise LinkError(f"ea-decide: unexpected reply {lines}", executed=None)
+            # the harness only sends well-formed decisions: a refusal means the command was garbled
+            executed = False if lines and lines[0].startswith("e-[") else None
+            raise LinkError(f"ea-decide: unexpected reply {lines}", executed=executed)
         return int(m.group(1)), int(m.group(2))
 
     def load_frame(self, frame: bytes) -> None:

@@ -15,7 +15,6 @@ faults (timeouts, garbled lines, CRC failures of the frame upload) resync the li
 """
 
 import copy
-import hashlib
 import signal
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from edgeadapt.errors import EdgeadaptError
 from edgeadapt.harness.device import RUN_BOTH, Device, LinkError, same_policy
 from edgeadapt.harness.energy import operating_point
 from edgeadapt.harness.qemu import FirmwareProcess
-from edgeadapt.harness.reference import reference_outputs
+from edgeadapt.harness.reference import frames_sha256, reference_outputs
 from edgeadapt.harness.results import ResultsLog
 from edgeadapt.harness.summary import summarize
 from edgeadapt.harness.transport import LinkClosed, SerialTransport
@@ -124,7 +123,7 @@ def run_hil(spec: RunSpec) -> dict:
                    for r in MODEL_IDS},
         "output_fl": {str(m): fls[m] for m in fls},
         "frames": n,
-        "frames_sha256": hashlib.sha256(images.tobytes()).hexdigest(),
+        "frames_sha256": frames_sha256(images),
         "data": spec.data_desc,
         "policy": policy_desc,
         "policy_int": None if int_cfg is None else _int_cfg_dict(int_cfg),
@@ -260,10 +259,10 @@ class Session:
 
     # ------------------------------------------------------------------ helpers
 
-    def _retrying(self, what, fn):
+    def _retrying(self, what, fn, budget=None):
         """fn() with link-fault retries (resync in between); DeviceError and others pass through."""
         last = None
-        for _ in range(self.spec.max_attempts):
+        for _ in range(budget or self.spec.max_attempts):
             try:
                 return fn()
             except LinkError as exc:
@@ -303,7 +302,7 @@ class Session:
         self._retrying("policy install", self._install)
         start = len(self.log.frames)
         self.echo(f"{'resuming at' if start else 'streaming from'} frame {start} of {len(self.images)}")
-        self._retrying("restore", lambda: self._restore(start))
+        self._retrying("restore", lambda: self._restore(start), budget=4 * self.spec.max_attempts)
         for t in range(start, len(self.images)):
             record = self._frame(t)
             self.log.append(record)
@@ -423,18 +422,19 @@ class Session:
     def _frame(self, t) -> dict:
         dev = self.dev
         if t == self._seq_start(t) and t > 0:
-            self._retrying("ea-reset", lambda: self._restore(t))
+            self._retrying("ea-reset", lambda: self._restore(t), budget=4 * self.spec.max_attempts)
         readings, attempts, need_restore = [], 0, False
         while True:
-            attempts += 1
-            if attempts > self.spec.max_attempts:
-                raise EdgeadaptError(f"frame {t}: no good reply after {self.spec.max_attempts} attempts "
+            if attempts == self.spec.max_attempts:
+                raise EdgeadaptError(f"frame {t}: no good reply after {attempts} attempts "
                                      f"({self.retry_reasons[-1] if self.retry_reasons else '?'})")
+            if need_restore:
+                # a replay is long (the sequence so far): it gets its own, larger retry budget
+                self._retrying(f"frame {t}: restore", lambda: self._restore(t), budget=4 * self.spec.max_attempts)
+                need_restore = False
+            attempts += 1
             step_sent = False
             try:
-                if need_restore:
-                    self._restore(t)
-                    need_restore = False
                 dev.load_frame(self.images[t].tobytes())
                 stamp = dev.timestamp_us()
                 expected = self._expected_model(self.twin, t)

@@ -1,0 +1,166 @@
+"""`edgeadapt policy`: choose a switching policy by simulating them all on the integer reference."""
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from edgeadapt.errors import EdgeadaptError
+from edgeadapt.textio import format_table, write_json
+
+
+@click.group("policy")
+def command():
+    """Model-switching policies: sweep, select, predict."""
+
+
+@command.command("sweep")
+@click.option("--big", "big_path", required=True, type=click.Path(dir_okay=False), help="Big model (.eaq).")
+@click.option("--small", "small_path", required=True, type=click.Path(dir_okay=False), help="Small model (.eaq).")
+@click.option("--data", "data_dir", required=True, type=click.Path(), help="Dataset folder.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--frames", type=int, help="First N frames of the split (default: all).")
+@click.option("--cycles", "cycles_source", default=None,
+              help="A manifest.json (cycles ~ MACs), or 'measured' with --runs (default: manifest.json beside --big).")
+@click.option("--runs", "run_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="HIL run folders (always-small and always-big) for --cycles measured.")
+@click.option("--select", "rule", default="iso-mae", show_default=True, type=click.Choice(["iso-mae", "iso-latency"]),
+              help="Operating point: cheapest at always-big's MAE, or best MAE at its latency.")
+@click.option("--latency-budget", type=float, help="Instead: the best MAE within this mean latency [ms].")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="policy.json to write.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="The front, selection and metrics.")
+def sweep_command(big_path, small_path, data_dir, split, frames, cycles_source, run_dirs, rule, latency_budget,
+                  out_path, json_path):
+    """Simulate every policy of the grid, print the Pareto front, pick the operating point."""
+    from edgeadapt.data import load_split
+    from edgeadapt.harness.reference import reference_outputs
+    from edgeadapt.policy.sweep import SweepData, run_sweep, selected_policy_json
+    from edgeadapt.quant.artifact import load_eaq
+    from edgeadapt.quant.reference import output_fls
+
+    split_frames = load_split(data_dir, split)
+    n = len(split_frames) if frames is None else min(frames, len(split_frames))
+    if n < 2:
+        raise EdgeadaptError(f"{data_dir} ({split}): the sweep needs at least 2 frames, got {n}")
+    images = split_frames.images[:n]
+    graphs = {role: load_eaq(path) for role, path in (("big", big_path), ("small", small_path))}
+    for role, g in graphs.items():
+        if tuple(g.tensors[g.input].shape[:2]) != images.shape[1:]:
+            raise EdgeadaptError(f"--{role} {g.name} reads {g.tensors[g.input].shape[:2]} frames, "
+                                 f"the data has {images.shape[1:]}")
+    ref = {role: reference_outputs(path, images, graphs[role])
+           for role, path in (("big", big_path), ("small", small_path))}
+    sequences = split_frames.subset(np.arange(n)).sequences()
+    cycles = cycle_model(cycles_source, run_dirs, big_path, small_path, images)
+    data = SweepData(ref["small"], ref["big"], [int(f) for f in output_fls(graphs["small"])],
+                     [int(f) for f in output_fls(graphs["big"])], split_frames.labels[:n], sequences, cycles)
+    rule = "latency-budget" if latency_budget is not None else rule
+    result = run_sweep(data, rule=rule, latency_budget_ms=latency_budget)
+    policy = selected_policy_json(result, {"data": f"{data_dir} ({split}, first {n} frames)",
+                                           "big": str(big_path), "small": str(small_path)})
+    write_json(out_path, policy)
+    doc = result.to_dict()
+    _print(doc)
+    click.echo(f"selected ({doc['selected']['rule']}): {_describe(doc['selected'])} -> {out_path}")
+    if json_path:
+        write_json(json_path, doc)
+
+
+def cycle_model(source, run_dirs, big_path, small_path, images):
+    """The CycleModel from a manifest (MAC counts or cycle estimates) or from measured HIL runs."""
+    from edgeadapt.policy.sweep import CycleModel
+
+    if source == "measured":
+        if not run_dirs:
+            raise EdgeadaptError("--cycles measured needs --runs with the always-small and always-big run folders")
+        return measured_cycles(run_dirs, images)
+    if run_dirs:
+        raise EdgeadaptError("--runs is only read with --cycles measured")
+    path = Path(source) if source else Path(big_path).parent / "manifest.json"
+    if not path.is_file():
+        raise EdgeadaptError(f"{path}: no manifest (give --cycles manifest.json, or --cycles measured --runs ...)")
+    try:
+        manifest = json.loads(path.read_text())
+        models = manifest["models"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise EdgeadaptError(f"{path}: not an export manifest.json") from None
+    from edgeadapt.harness.reference import file_sha256
+
+    for role, eaq in (("big", big_path), ("small", small_path)):
+        want = (models[role].get("source") or {}).get("sha256")
+        if want and want != file_sha256(eaq):
+            raise EdgeadaptError(f"{path}: its {role} model is not {eaq} (sha256 differs)")
+    key = "cycles" if all("cycles" in models[r] for r in ("small", "big")) else "macs"
+    unit = "cycle estimate" if key == "cycles" else "MACs (cycles taken proportional to MACs)"
+    return CycleModel(float(models["small"][key]), float(models["big"][key]), 0.0,
+                      source=f"manifest {path.name}: {unit}", clock_hz=None)
+
+
+def measured_cycles(run_dirs, images):
+    """Per-frame cycles of each model from HIL runs (frames matched by index when the runs used these
+    frames; else each model's mean), the mean decision overhead, and the runs' clock."""
+    from edgeadapt.harness.reference import frames_sha256
+    from edgeadapt.harness.results import ResultsLog
+    from edgeadapt.policy.sweep import CycleModel
+
+    n = len(images)
+    per_frame = {0: np.full(n, np.nan), 1: np.full(n, np.nan)}
+    overhead, clocks, means = [], set(), {0: [], 1: []}
+    for run in run_dirs:
+        path = Path(run) / "results.jsonl"
+        if not path.is_file():
+            raise EdgeadaptError(f"{run}: no results.jsonl (not a `hil run` folder)")
+        log = ResultsLog.read(path)
+        clocks.add(log.header["clock_hz"])
+        k = log.header.get("frames", 0)
+        same_frames = 0 < k <= n and log.header.get("frames_sha256") == frames_sha256(images[:k])
+        for r in log.frames:
+            overhead.append(r["policy_cycles"])
+            if r["model"] in (0, 1):
+                means[r["model"]].append(r["cycles"])
+                if same_frames and r["frame"] < n:
+                    per_frame[r["model"]][r["frame"]] = r["cycles"]
+    if len(clocks) > 1:
+        raise EdgeadaptError(f"--runs were measured at different clocks ({sorted(clocks)} Hz)")
+    for m, name in ((0, "small"), (1, "big")):
+        if not means[m]:
+            raise EdgeadaptError(f"--runs hold no frame run on the {name} model (add an always-{name} run)")
+        filled = per_frame[m]
+        filled[np.isnan(filled)] = float(np.mean(means[m]))
+    return CycleModel(per_frame[0], per_frame[1], float(np.mean(overhead)) if overhead else 0.0,
+                      source=f"measured ({', '.join(Path(r).name for r in run_dirs)})", clock_hz=clocks.pop())
+
+
+def _describe(p) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in p["params"].items())
+    lat = f", {p['latency_ms']:.3f} ms" if p.get("latency_ms") is not None else ""
+    return (f"{p['policy']}({params}) big share {p['big_share']:.3f}, MAE {p['mae_sum']:.4f}, "
+            f"{p['cycles_mean']:,.0f} cycles{lat}")
+
+
+def _print(doc):
+    has_ms = doc["clock_hz"] is not None
+    head = ["policy", "params", "big share", "MAE sum", "cycles mean"] + (["latency ms"] if has_ms else [])
+    rows = []
+    for p in doc["front"]:
+        params = ", ".join(f"{k}={v}" for k, v in p["params"].items())
+        rows.append([p["policy"], params, p["big_share"], p["mae_sum"], round(p["cycles_mean"])] +
+                    ([p["latency_ms"]] if has_ms else []))
+    click.echo(f"{doc['evaluated']} policies on {doc['frames']} frames ({doc['sequences']} sequences); "
+               f"cycles: {doc['cycles_source']}")
+    click.echo("Pareto front (mean cycles vs MAE):")
+    click.echo(format_table(head, rows))
+    m = doc["metrics"]
+    cut, iso, best = m["latency_cut_at_big_mae"], m["mae_change_at_big_latency"], m["best_mae"]
+    cut_text = "no policy reaches it" if cut is None else "{:.1f}%".format(cut["value"] * 100)
+    iso_text = "n/a" if iso is None else "{:+.2f}%".format(iso["value"] * 100)
+    best_text = "n/a" if best is None else "{:.4f} ({:+.2f}%)".format(best["value"], best["change"] * 100)
+    click.echo("paper metrics against always-big "
+               f"(MAE {doc['big']['mae_sum']:.4f}, {doc['big']['cycles_mean']:,.0f} cycles):")
+    click.echo(f"  latency cut at its MAE:    {cut_text}")
+    click.echo(f"  MAE change at its latency: {iso_text}")
+    click.echo(f"  best MAE:                  {best_text}")
+    b = doc["baselines"]
+    click.echo(f"baselines at the selected big share {b['big_share']:.3f}: random MAE {b['random']['mae_sum']:.4f}"
+               f" (share {b['random']['big_share']:.3f}), oracle MAE {b['oracle']['mae_sum']:.4f}")

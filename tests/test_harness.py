@@ -1,0 +1,249 @@
+"""The HIL harness over the firmware's host build: whole runs, bit-exactness and policy checks,
+fault injection on the link, resume after a killed device, results log, CLI."""
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from edgeadapt.errors import EdgeadaptError
+from edgeadapt.harness.faults import FaultyTransport
+from edgeadapt.harness.qemu import live_processes
+from edgeadapt.harness.results import ResultsLog
+from edgeadapt.harness.runner import RunSpec, run_hil
+from edgeadapt.policy import simulate
+from edgeadapt.policy.sweep import CycleModel, SweepData, evaluate
+from test_harness_support import blob_sequence, tiny_export, write_dataset
+
+pytestmark = pytest.mark.timeout(300)
+
+N = 24
+CONTRACT = {"target", "emulated", "policy", "frames", "bit_exact_frames", "big_share", "latency_ms", "cycles",
+            "mae", "energy_mj", "operating_point"}
+
+
+@pytest.fixture(scope="module")
+def export_host(tmp_path_factory):
+    return tiny_export("host", tmp_path_factory.mktemp("hil"))
+
+
+@pytest.fixture(scope="module")
+def sequence():
+    images, labels = blob_sequence(N, seed=3)
+    return images, labels, np.repeat([0, 1], N // 2)
+
+
+@pytest.fixture(scope="module")
+def temporal_policy(tmp_path_factory, export_host, sequence):
+    """A temporal policy (with rerun) whose threshold makes the big model run on some frames."""
+    from edgeadapt.policy.sweep import consecutive_distances
+
+    data = _sweep_data(export_host, sequence)
+    threshold = float(np.quantile(consecutive_distances(data, [1, 1, 1, 1]), 0.6))
+    path = tmp_path_factory.mktemp("policy") / "temporal.json"
+    path.write_text(json.dumps({"policy": "temporal", "weights": [1, 1, 1, 1], "threshold": threshold,
+                                "k": 2, "rerun": True}))
+    return path
+
+
+def _sweep_data(export_dir, sequence):
+    from edgeadapt.harness.reference import reference_outputs
+    from edgeadapt.harness.report import sequences_of
+
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    images, labels, seq = sequence
+    ref = {r: reference_outputs(export_dir / f"{r}.eaq", images) for r in ("small", "big")}
+    return SweepData(ref["small"], ref["big"], manifest["models"]["small"]["output_fl"],
+                     manifest["models"]["big"]["output_fl"], labels, sequences_of(seq),
+                     CycleModel(1.0, 3.0))
+
+
+def _spec(export_dir, sequence, out, policy, **kw):
+    images, labels, seq = sequence
+    return RunSpec(target="host", export_dir=export_dir, images=images, labels=labels, sequence=seq,
+                   out_dir=out, link="host", policy=str(policy), **kw)
+
+
+def _frames(out):
+    return ResultsLog.read(out / "results.jsonl").frames
+
+
+def _decisions(out):
+    return [(r["model"], r["outputs"], r["next"]) for r in _frames(out)]
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory, export_host, sequence, temporal_policy):
+    out = tmp_path_factory.mktemp("clean") / "run"
+    return out, run_hil(_spec(export_host, sequence, out, temporal_policy))
+
+
+def test_run_is_bit_exact_and_follows_the_policy_twin(clean_run, export_host, sequence, temporal_policy):
+    out, summary = clean_run
+    assert CONTRACT <= set(summary)
+    assert summary["frames"] == N and summary["bit_exact_frames"] == N
+    assert summary["policy_agreement_frames"] == N and summary["complete"]
+    assert summary["target"] == "host" and summary["emulated"] is False
+    # the device's model choices are exactly the Python simulation, sequence by sequence
+    from edgeadapt.policy import load_policy_config
+
+    data = _sweep_data(export_host, sequence)
+    cfg = load_policy_config(temporal_policy)
+    expected = []
+    for idx in data.sequences:
+        expected += simulate(cfg, data.small_int[idx], data.big_int[idx], data.small_fl)
+    frames = _frames(out)
+    assert [r["model"] for r in frames] == expected
+    assert {0, 2} <= set(expected)  # small frames and reruns on big both happened
+    # MAE and big share are the sweep's prediction, exactly
+    predicted = evaluate(cfg, data)
+    assert summary["mae"] == predicted.mae
+    assert summary["big_share"] == predicted.big_share
+    # latency is cycles / clock of the operating point (host: ns)
+    cycles = np.array([r["cycles"] + r["policy_cycles"] for r in frames], dtype=float)
+    assert summary["latency_ms"]["mean"] == pytest.approx(cycles.mean() / 1e6)
+    assert summary["cycles"]["mean"] == pytest.approx(cycles.mean())
+    for name in ("results.jsonl", "summary.json", "report.md", "plane.png", "timeline.png", "reference.npz"):
+        assert (out / name).is_file(), name
+    assert "bit-exact" in (out / "report.md").read_text()
+
+
+def test_every_frame_record_holds_outputs_models_and_cycles(clean_run, export_host):
+    out, _ = clean_run
+    manifest = json.loads((export_host / "manifest.json").read_text())
+    r = _frames(out)[5]
+    fl = manifest["models"]["big" if r["out_model"] == 1 else "small"]["output_fl"]
+    assert r["outputs_real"] == [q * 2.0 ** -f for q, f in zip(r["outputs"], fl)]
+    assert r["abs_err"] == [abs(a - b) for a, b in zip(r["outputs_real"][:4], r["label"])]
+    assert r["cycles"] > 0 and r["bit_exact"] and r["policy_agrees"] and r["attempts"] == 1
+
+
+def test_faulty_link_is_detected_retried_and_gives_the_same_results(tmp_path, export_host, sequence,
+                                                                     temporal_policy, clean_run):
+    """1% of the link's transfers (commands, frame payloads, reply lines) get a byte corrupted or
+    dropped, both ways; the run must finish with exactly the clean run's frames."""
+    spec = _spec(export_host, sequence, tmp_path / "faulty", temporal_policy, timeout=0.5, step_timeout=3.0,
+                 wrap_transport=lambda t: FaultyTransport(t, rate=0.01, seed=1))
+    summary = run_hil(spec)
+    faults = spec.transports[0].summary()["faults"]
+    assert set(faults) == {"tx_corrupt", "tx_drop", "rx_corrupt", "rx_drop"}, faults  # every kind happened
+    assert _decisions(tmp_path / "faulty") == _decisions(clean_run[0])
+    clean = clean_run[1]
+    for key in ("frames", "bit_exact_frames", "big_share", "mae", "policy_agreement_frames"):
+        assert summary[key] == clean[key], key
+    assert summary["link"]["retries"] >= 1
+
+
+@pytest.mark.slow
+def test_a_much_noisier_link_still_gives_the_same_results(tmp_path, export_host, sequence, temporal_policy,
+                                                          clean_run):
+    spec = _spec(export_host, sequence, tmp_path / "noisy", temporal_policy, timeout=0.3, step_timeout=2.0,
+                 max_attempts=30, wrap_transport=lambda t: FaultyTransport(t, rate=0.04, seed=2))
+    summary = run_hil(spec)
+    assert sum(spec.transports[0].summary()["faults"].values()) >= 20
+    assert _decisions(tmp_path / "noisy") == _decisions(clean_run[0])
+    assert summary["mae"] == clean_run[1]["mae"]
+
+
+def test_killed_device_then_resume_gives_the_same_results(tmp_path, export_host, sequence, temporal_policy,
+                                                          clean_run):
+    out = tmp_path / "killed"
+    spec = _spec(export_host, sequence, out, temporal_policy)
+
+    def kill_after(t):
+        if t == 15:  # inside the second sequence, so the resume must replay its policy state
+            for pid in live_processes():
+                os.kill(pid, signal.SIGKILL)
+
+    spec.frame_hook = kill_after
+    with pytest.raises(EdgeadaptError, match="--resume"):
+        run_hil(spec)
+    assert len(_frames(out)) == 16
+    assert live_processes() == []
+    summary = run_hil(_spec(export_host, sequence, out, temporal_policy, resume=True))
+    assert _decisions(out) == _decisions(clean_run[0])
+    assert [r["session"] for r in _frames(out)] == [0] * 16 + [1] * (N - 16)
+    for key in ("frames", "bit_exact_frames", "big_share", "mae", "policy_agreement_frames"):
+        assert summary[key] == clean_run[1][key], key
+
+
+def test_a_reference_mismatch_is_reported_and_fails(tmp_path, export_host, sequence, monkeypatch):
+    """A device whose outputs differ from the reference on one frame: recorded, not retried away."""
+    import edgeadapt.harness.runner as runner
+
+    real = runner.reference_outputs
+
+    def off_by_one(path, images, graph=None, use_cache=True):
+        out = real(path, images, graph, use_cache).copy()
+        out[7, 1] += 1
+        return out
+
+    monkeypatch.setattr(runner, "reference_outputs", off_by_one)
+    summary = run_hil(_spec(export_host, sequence, tmp_path / "bad", "always-small"))
+    assert summary["bit_exact_frames"] == N - 1 and summary["mismatch_frames"] == [7]
+    record = _frames(tmp_path / "bad")[7]
+    assert not record["bit_exact"] and "differ from the reference" in record["problem"]
+    assert record["attempts"] == 2  # read twice, the same both times: a real mismatch
+    assert "MISMATCH" in (tmp_path / "bad" / "report.md").read_text()
+
+
+def test_existing_run_needs_resume_and_resume_needs_the_same_run(tmp_path, export_host, sequence, clean_run):
+    out, _ = clean_run
+    with pytest.raises(EdgeadaptError, match="--resume"):
+        run_hil(_spec(export_host, sequence, out, "always-big"))
+    with pytest.raises(EdgeadaptError, match="policy_int differs"):
+        run_hil(_spec(export_host, sequence, out, "always-big", resume=True))
+
+
+def test_results_log_drops_a_torn_last_line(tmp_path):
+    log = ResultsLog.create(tmp_path / "results.jsonl", {"target": "host", "frames": 3})
+    log.append({"kind": "frame", "frame": 0, "x": 1})
+    log.append({"kind": "frame", "frame": 1, "x": 2})
+    log.close()
+    with open(tmp_path / "results.jsonl", "a") as f:
+        f.write('{"kind": "frame", "frame": 2, "x"')  # the crash came mid-line
+    resumed = ResultsLog.resume(tmp_path / "results.jsonl", {"target": "host", "frames": 3})
+    assert [r["frame"] for r in resumed.frames] == [0, 1]
+    assert (tmp_path / "results.jsonl").read_text().count("\n") == 3
+    with pytest.raises(EdgeadaptError, match="frames differs"):
+        ResultsLog.resume(tmp_path / "results.jsonl", {"target": "host", "frames": 4})
+    (tmp_path / "bad.jsonl").write_text('{"kind": "run", "format": "edgeadapt-hil-results"}\n{"kind": "frame", '
+                                        '"frame": 3}\n')
+    with pytest.raises(EdgeadaptError, match="frame 3 where 0 was due"):
+        ResultsLog.read(tmp_path / "bad.jsonl")
+
+
+def test_cli_run_report_and_one_line_errors(tmp_path, export_host):
+    from click.testing import CliRunner
+
+    from edgeadapt.cli import cli
+
+    data = write_dataset(tmp_path / "data", n_test=10)
+    runner = CliRunner()
+    out = tmp_path / "cli-run"
+    args = ["hil", "run", "--target", "host", "--emulator", "host", "--export", str(export_host), "--data",
+            str(data), "--frames", "6", "--policy", "always-big", "--out", str(out), "--json", str(tmp_path / "s.json")]
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "bit-exact frames" in result.output
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary == json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 6 and summary["big_share"] == 1.0
+    result = runner.invoke(cli, ["hil", "report", "--run", str(out), "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "r.json").read_text()) == summary
+
+    import subprocess
+    import sys
+
+    bad = subprocess.run([sys.executable, "-m", "edgeadapt", "hil", "run", "--target", "host", "--export",
+                          str(export_host), "--data", str(data), "--port", "/dev/null-x", "--emulator", "qemu"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip() == "edgeadapt: error: give exactly one of --port and --emulator"
+    bad = subprocess.run([sys.executable, "-m", "edgeadapt", "hil", "run", "--target", "stm32", "--export",
+                          str(export_host), "--data", str(data), "--emulator", "qemu"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "exported for target 'host', not 'stm32f405'" in bad.stderr
+    assert "Traceback" not in bad.stderr
