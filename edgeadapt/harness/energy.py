@@ -223,8 +223,20 @@ def align_offset(trace: PowerTrace, windows_s) -> float:
     indicator -= indicator.mean()
     centred = power - power.mean()
     scores = np.correlate(centred, indicator, mode="valid")
-    lag = int(np.argmax(scores))
-    return float(grid[lag] - windows[0, 0])
+    coarse = float(grid[int(np.argmax(scores))] - windows[0, 0])
+    # refine at the trace's own resolution: the offset that puts the most energy inside the windows
+    step = float(np.median(np.diff(trace.time_s)))
+    candidates = np.arange(coarse - 2 * dt, coarse + 2 * dt + step, step)
+    cumulative = np.concatenate([[0.0], np.cumsum((trace.power_w[1:] + trace.power_w[:-1]) * np.diff(trace.time_s) / 2)])
+    lo, hi = trace.time_s[0], trace.time_s[-1]
+    starts = windows[:, 0][None, :] + candidates[:, None]
+    ends = starts + windows[:, 1][None, :]
+    inside = (starts.min(axis=1) >= lo) & (ends.max(axis=1) <= hi)
+    if not inside.any():
+        return coarse
+    energy = (np.interp(ends, trace.time_s, cumulative) - np.interp(starts, trace.time_s, cumulative)).sum(axis=1)
+    energy[~inside] = -np.inf
+    return float(candidates[int(np.argmax(energy))])
 
 
 def trace_frame_energies_mj(trace: PowerTrace, windows_s, offset_s) -> np.ndarray:

@@ -1,0 +1,162 @@
+"""The policy sweep on constructed outputs (every figure known by hand), then the CLI on a tiny pair."""
+
+import json
+
+import numpy as np
+import pytest
+
+from edgeadapt.errors import EdgeadaptError
+from edgeadapt.policy import load_policy_config
+from edgeadapt.policy.config import PolicyConfig, validate_policy_config
+from edgeadapt.policy.sweep import (
+    CycleModel, PolicyPoint, SweepData, dequantize, evaluate, oracle_at_share, paper_metrics, pareto_front,
+    policy_grid, random_at_share, run_sweep, select_point, selected_policy_json,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+# One sequence of 10 frames, all labels 0. Big is exact; small is off by x = 5 on frames 3-5.
+# Output FLs are 0, so raw integers are real values.
+SMALL_X = [0, 0, 0, 5, 5, 5, 0, 0, 0, 0]
+
+
+def constructed(small_cycles=1.0, big_cycles=3.0, overhead=0.0, sequences=None):
+    n = len(SMALL_X)
+    small = np.zeros((n, 4), dtype=np.int64)
+    small[:, 0] = SMALL_X
+    big = np.zeros((n, 4), dtype=np.int64)
+    return SweepData(small, big, [0, 0, 0, 0], [0, 0, 0, 0], np.zeros((n, 4)),
+                     sequences or [np.arange(n)], CycleModel(small_cycles, big_cycles, overhead, "test", 1000.0))
+
+
+def temporal(threshold, k=1, rerun=False):
+    return validate_policy_config({"policy": "temporal", "weights": [1, 1, 1, 1], "threshold": threshold,
+                                   "k": k, "rerun": rerun})
+
+
+def test_always_small_and_always_big_by_hand():
+    data = constructed()
+    small = evaluate(PolicyConfig("always-small"), data)
+    big = evaluate(PolicyConfig("always-big"), data)
+    assert small.mae == {"x": 1.5, "y": 0.0, "z": 0.0, "phi": 0.0, "sum": 1.5}  # 3 frames off by 5, / 10
+    assert small.cycles_mean == 1.0 and small.big_share == 0.0
+    assert big.mae["sum"] == 0.0 and big.cycles_mean == 3.0 and big.big_share == 1.0
+
+
+def test_temporal_policy_by_hand():
+    # threshold 2, k 1: frame 3 jumps (5 > 2) -> frame 4 big; frame 5 is compared with frame 3's
+    # small output (0 change); frame 6 jumps back -> frame 7 big.
+    p = evaluate(temporal(2.0), constructed())
+    assert p.used.tolist() == [0, 0, 0, 0, 1, 0, 0, 1, 0, 0]
+    assert p.mae["sum"] == pytest.approx(1.0)  # frames 3 and 5 keep the small model's error of 5
+    assert p.cycles_mean == pytest.approx((8 * 1 + 2 * 3) / 10)
+    assert p.big_share == 0.2
+    # rerun: the triggering frame itself is redone on big (small + big cycles), k = 1 more big frame
+    r = evaluate(temporal(2.0, k=1, rerun=True), constructed(overhead=0.5))
+    # (frame 6's jump back now reruns frame 6 itself)
+    assert r.used.tolist() == [0, 0, 0, 2, 1, 0, 2, 1, 0, 0]
+    assert r.mae["sum"] == pytest.approx(0.5)  # only frame 5 keeps an error of 5
+    # frames: 6 small (1), 2 big (3), 2 both (4); decisions 12 x 0.5 (a rerun frame decides twice)
+    assert r.cycles_mean == pytest.approx((6 * 1 + 2 * 3 + 2 * 4 + 12 * 0.5) / 10)
+
+
+def test_sequences_restart_the_policy():
+    # cut before frame 6: the jump back to 0 is now a sequence start, which never triggers
+    data = constructed(sequences=[np.arange(6), np.arange(6, 10)])
+    assert evaluate(temporal(2.0), data).used.tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
+
+
+def test_pareto_front_and_selection_rules():
+    cfg = PolicyConfig("always-small")
+
+    def pt(cycles, mae):
+        return PolicyPoint(cfg, np.zeros(2), {"sum": mae}, cycles)
+
+    a, b, c, d, e = pt(1, 2.0), pt(2, 1.0), pt(2, 1.5), pt(3, 1.2), pt(4, 0.5)
+    assert pareto_front([e, d, c, b, a]) == [a, b, e]
+    big = pt(4, 1.0)
+    assert select_point([a, b, c, d, e, big], big, "iso-mae") is b  # cheapest with MAE <= 1.0
+    assert select_point([a, b, c, d, e, big], big, "iso-latency") is e  # best MAE within 4 cycles
+    assert select_point([a, b, c, d, e, big], big, "latency-budget", budget_cycles=2.5) is b
+    with pytest.raises(EdgeadaptError, match="no policy fits the latency budget"):
+        select_point([b, c], big, "latency-budget", budget_cycles=0.5)
+    m = paper_metrics([b, c, d, e], big)
+    assert m["latency_cut_at_big_mae"]["value"] == pytest.approx(0.5)  # b: 2 cycles vs 4
+    assert m["mae_change_at_big_latency"]["value"] == pytest.approx(-0.5)  # e: 0.5 vs 1.0
+    assert m["best_mae"]["value"] == 0.5 and m["best_mae"]["point"] is e
+    assert paper_metrics([a], big)["latency_cut_at_big_mae"] is None
+
+
+def test_oracle_and_random_baselines():
+    data = constructed()
+    oracle = oracle_at_share(data, 0.2)  # big on the two frames that gain most: 3 and 4 (ties: first)
+    assert oracle.used.tolist() == [0, 0, 0, 1, 1, 0, 0, 0, 0, 0]
+    assert oracle.mae["sum"] == pytest.approx(0.5) and oracle.big_share == 0.2
+    assert oracle_at_share(data, 0.3).mae["sum"] == 0.0
+    r1, r2 = random_at_share(data, 0.4), random_at_share(data, 0.4)
+    assert r1.used.tolist() == r2.used.tolist()  # fixed seed
+    assert r1.config.p == 0.4
+
+
+def test_grid_covers_both_ends_and_the_selection_is_the_cheapest_at_big_mae():
+    rng = np.random.default_rng(0)
+    n = 400
+    labels = np.cumsum(rng.normal(0, 0.02, (n, 4)), axis=0)
+    hard = rng.random(n) < 0.2  # hard frames: the small model is far off, and its output jumps
+    small_err = np.where(hard[:, None], rng.normal(0, 0.5, (n, 4)), rng.normal(0, 0.02, (n, 4)))
+    small = np.round((labels + small_err) * 2**12).astype(np.int64)
+    small = np.concatenate([small, (hard * 100)[:, None]], axis=1)  # an aux output that flags them
+    big = np.round((labels + rng.normal(0, 0.03, (n, 4))) * 2**12).astype(np.int64)
+    data = SweepData(small, big, [12] * 5, [12] * 4, labels, [np.arange(200), np.arange(200, 400)],
+                     CycleModel(1e6, 3e6, 100.0, "test", 170e6))
+    configs = policy_grid(data)
+    kinds = {c.policy for c in configs}
+    assert kinds == {"always-small", "always-big", "temporal", "aux"}
+    result = run_sweep(data, configs=configs)
+    front = result.front
+    assert front[0].cycles_mean == min(p.cycles_mean for p in result.points)
+    assert all(x.mae_sum > y.mae_sum for x, y in zip(front, front[1:]))  # cheaper points are worse
+    ok = [p for p in result.points if p.mae_sum <= result.big.mae_sum]
+    assert result.selected.cycles_mean == min(p.cycles_mean for p in ok)
+    assert result.selected.config.policy in ("temporal", "aux")
+    cut = result.metrics["latency_cut_at_big_mae"]["value"]
+    assert cut == pytest.approx(1 - result.selected.cycles_mean / result.big.cycles_mean)
+    assert cut > 0.28  # this construction rewards switching on the flagged frames
+    doc = result.to_dict()
+    assert doc["selected"]["latency_ms"] == pytest.approx(result.selected.cycles_mean / 170e6 * 1e3)
+    assert {"policy", "params", "big_share", "mae_sum", "cycles_mean"} <= set(doc["front"][0])
+    policy = selected_policy_json(result)
+    assert load_policy_config(policy).policy == result.selected.config.policy
+    assert policy["meta"]["predicted"]["mae"]["sum"] == result.selected.mae_sum
+
+
+def test_dequantize_is_exact():
+    q = np.array([[3, -5, 2**30, 1]])
+    assert dequantize(q, [1, 2, 30, -3]).tolist() == [[1.5, -1.25, 1.0, 8.0]]
+
+
+def test_cli_sweep_on_a_tiny_pair(tmp_path):
+    from click.testing import CliRunner
+
+    from edgeadapt.cli import cli
+    from test_harness_support import tiny_export, write_dataset
+
+    export_dir = tiny_export("host", tmp_path)
+    data = write_dataset(tmp_path / "data", n_test=30, sequences=3)
+    runner = CliRunner()
+    args = ["policy", "sweep", "--big", str(export_dir / "big.eaq"), "--small", str(export_dir / "small.eaq"),
+            "--data", str(data), "--out", str(tmp_path / "policy.json"), "--json", str(tmp_path / "s.json")]
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Pareto front" in result.output and "latency cut at its MAE" in result.output
+    doc = json.loads((tmp_path / "s.json").read_text())
+    assert doc["frames"] == 30 and doc["sequences"] == 3
+    assert doc["cycles_source"].startswith("manifest manifest.json: MACs")
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    assert doc["big"]["cycles_mean"] == manifest["models"]["big"]["macs"]
+    assert set(doc["metrics"]) == {"latency_cut_at_big_mae", "mae_change_at_big_latency", "best_mae"}
+    assert {"random", "oracle", "big_share"} <= set(doc["baselines"])
+    cfg = load_policy_config(str(tmp_path / "policy.json"))
+    assert cfg.policy == doc["selected"]["policy"]
+    result = runner.invoke(cli, args[:-4] + ["--cycles", "measured", "--out", str(tmp_path / "p2.json")])
+    assert result.exit_code != 0 and "--runs" in str(result.exception or result.output)
