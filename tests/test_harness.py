@@ -247,3 +247,60 @@ def test_cli_run_report_and_one_line_errors(tmp_path, export_host):
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "exported for target 'host', not 'stm32f405'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.fixture(scope="module")
+def single_model_runs(tmp_path_factory, export_host, sequence):
+    root = tmp_path_factory.mktemp("single")
+    for name in ("always-small", "always-big"):
+        run_hil(_spec(export_host, sequence, root / name, name))
+    return root
+
+
+def test_sweep_with_measured_cycles_predicts_the_single_model_runs(tmp_path, export_host, single_model_runs):
+    from click.testing import CliRunner
+
+    from edgeadapt.cli import cli
+
+    data = write_dataset(tmp_path / "data", n_test=N, seed=3, sequences=2)  # the frames of `sequence`
+    runs = [single_model_runs / "always-small", single_model_runs / "always-big"]
+    args = ["policy", "sweep", "--big", str(export_host / "big.eaq"), "--small", str(export_host / "small.eaq"),
+            "--data", str(data), "--cycles", "measured", "--runs", str(runs[0]), "--runs", str(runs[1]),
+            "--out", str(tmp_path / "p.json"), "--json", str(tmp_path / "s.json")]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "s.json").read_text())
+    assert doc["cycles_source"].startswith("measured") and doc["clock_hz"] == 1e9
+    records = {run.name: _frames(run) for run in runs}
+    overhead = np.mean([r["policy_cycles"] for rs in records.values() for r in rs])
+    for name, key in (("always-small", "small"), ("always-big", "big")):
+        measured = json.loads((single_model_runs / name / "summary.json").read_text())
+        assert doc[key]["mae"] == measured["mae"]  # exact
+        model_cycles = np.mean([r["cycles"] for r in records[name]])
+        assert doc[key]["cycles_mean"] == pytest.approx(model_cycles + overhead)
+
+
+def test_energy_from_a_measured_trace(tmp_path, single_model_runs):
+    from click.testing import CliRunner
+
+    from edgeadapt.cli import cli
+
+    run = single_model_runs / "always-big"
+    frames = _frames(run)
+    start = frames[0]["device_us"] / 1e6
+    windows = [(r["device_us"] / 1e6 - start, r["latency_ms"] / 1e3) for r in frames]
+    rate, offset = 200_000.0, 0.004  # 5 us samples; the monitor started 4 ms before frame 0
+    t = np.arange(0, windows[-1][0] + windows[-1][1] + 2 * offset, 1 / rate)
+    p = np.full_like(t, 0.01)
+    for s, d in windows:
+        p[(t >= s + offset) & (t < s + offset + d)] = 0.25
+    csv = tmp_path / "trace.csv"
+    csv.write_text("time (s),current (mA),voltage (V)\n" + "".join(
+        f"{a:.6f},{b / 3.3 * 1e3:.6f},3.3\n" for a, b in zip(t, p)))
+    result = CliRunner().invoke(cli, ["hil", "energy", "--run", str(run), "--trace", str(csv), "--offset-s",
+                                      str(offset - start)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((run / "summary.json").read_text())
+    expected = np.mean([0.25 * d * 1e3 for _, d in windows])
+    assert summary["energy_mj"]["mean"] == pytest.approx(expected, rel=0.05)
+    assert summary["energy_source"].startswith("measured trace trace.csv")

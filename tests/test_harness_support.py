@@ -6,7 +6,6 @@ The frames are a bright blob drifting over noise that jumps now and then, so a t
 has consecutive-output changes to react to.
 """
 
-import fcntl
 import shutil
 from pathlib import Path
 
@@ -95,15 +94,6 @@ def write_dataset(folder, n_test=24, seed=0, sequences=2):
     store.write_meta(folder, {"format": store.FORMAT_NAME, "format_version": store.FORMAT_VERSION,
                               "size": "80x48", "width": 80, "height": 48, "frames": n_test * 3})
     return folder
-
-
-def build_lock(name):
-    """A file lock serializing firmware builds of one folder across concurrent test sessions."""
-    path = ROOT / "build" / f".{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "w")
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    return handle
 
 
 def have(tool):

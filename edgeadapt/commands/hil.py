@@ -25,7 +25,8 @@ def command():
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
 @click.option("--frames", default=60, show_default=True, type=int, help="First N frames of the split.")
 @click.option("--policy", help="always-small, always-big or a policy.json (default: the device's baked policy).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder (default results/<target>-<policy>).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Run folder (default results/<target>-<policy>).")
 @click.option("--operating-point", help="Operating point of the target (default: its default one).")
 @click.option("--frame-period-ms", type=float, help="Frame period for the idle energy (default: back to back).")
 @click.option("--resume", is_flag=True, help="Continue the run recorded in --out.")

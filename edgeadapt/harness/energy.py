@@ -227,7 +227,8 @@ def align_offset(trace: PowerTrace, windows_s) -> float:
     # refine at the trace's own resolution: the offset that puts the most energy inside the windows
     step = float(np.median(np.diff(trace.time_s)))
     candidates = np.arange(coarse - 2 * dt, coarse + 2 * dt + step, step)
-    cumulative = np.concatenate([[0.0], np.cumsum((trace.power_w[1:] + trace.power_w[:-1]) * np.diff(trace.time_s) / 2)])
+    segments = (trace.power_w[1:] + trace.power_w[:-1]) * np.diff(trace.time_s) / 2
+    cumulative = np.concatenate([[0.0], np.cumsum(segments)])
     lo, hi = trace.time_s[0], trace.time_s[-1]
     starts = windows[:, 0][None, :] + candidates[:, None]
     ends = starts + windows[:, 1][None, :]

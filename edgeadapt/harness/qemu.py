@@ -13,7 +13,6 @@ import shlex
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 from edgeadapt.errors import EdgeadaptError
@@ -185,11 +184,3 @@ def _stop_leftovers():
     for process in list(_LIVE.values()):
         _stop_process(process, grace=0.5)
 
-
-def wait_exit(process, timeout) -> int | None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return process.returncode
-        time.sleep(0.02)
-    return None

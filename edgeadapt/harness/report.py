@@ -195,7 +195,8 @@ def _markdown(header, s, pred, plots) -> str:
         lines += ["## Prediction on these frames (policy sweep, calibrated cycles)", "",
                   "| point | big share | MAE sum | mean latency [ms] |", "|---|---|---|---|"]
         clock = header["clock_hz"]
-        for name, p in (("always-small", pred.small), ("always-big", pred.big), ("sweep's iso-MAE choice", pred.selected)):
+        points = (("always-small", pred.small), ("always-big", pred.big), ("sweep's iso-MAE choice", pred.selected))
+        for name, p in points:
             lines.append(f"| {name} | {p.big_share:.3f} | {p.mae_sum:.4f} | {p.cycles_mean / clock * 1e3:.3f} |")
         lines.append("")
     for p in plots:

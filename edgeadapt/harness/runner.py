@@ -86,7 +86,8 @@ def run_hil(spec: RunSpec) -> dict:
     target = load_target(spec.target)
     manifest = read_manifest(spec.export_dir)
     if manifest["target"] != target["name"]:
-        raise EdgeadaptError(f"{spec.export_dir} was exported for target '{manifest['target']}', not '{target['name']}'")
+        raise EdgeadaptError(f"{spec.export_dir} was exported for target '{manifest['target']}', "
+                             f"not '{target['name']}'")
     graphs = load_bundle_models(spec.export_dir, manifest)
     images = np.ascontiguousarray(spec.images, dtype=np.uint8)
     h, w = manifest["input_shape"][:2]
@@ -240,7 +241,8 @@ def _drive(spec, target, images, labels, sequence, ref, fls, int_cfg, log, op, t
             dev = Device(transport, timeout=spec.timeout, step_timeout=spec.step_timeout, log=transcript)
             Session(spec, dev, images, labels, sequence, ref, fls, int_cfg, log, op, echo, session_no).run(booting)
     except LinkClosed as exc:
-        raise EdgeadaptError(f"device link lost: {exc} ({len(log.frames)} frames recorded; --resume continues)") from None
+        raise EdgeadaptError(f"device link lost: {exc} ({len(log.frames)} frames recorded; "
+                             f"--resume continues)") from None
 
 
 class Session:
