@@ -189,6 +189,15 @@ def test_a_reference_mismatch_is_reported_and_fails(tmp_path, export_host, seque
     assert "MISMATCH" in (tmp_path / "bad" / "report.md").read_text()
 
 
+def test_without_a_policy_the_firmwares_baked_one_runs(tmp_path, export_host, sequence):
+    spec = _spec(export_host, sequence, tmp_path / "baked", None)
+    spec.policy = None
+    summary = run_hil(spec)
+    assert summary["policy"]["baked"]["kind"] == "always-small"  # exported without --policy
+    assert summary["big_share"] == 0.0 and summary["bit_exact_frames"] == N
+    assert "baked into the firmware" in (tmp_path / "baked" / "report.md").read_text()
+
+
 def test_existing_run_needs_resume_and_resume_needs_the_same_run(tmp_path, export_host, sequence, clean_run):
     out, _ = clean_run
     with pytest.raises(EdgeadaptError, match="--resume"):

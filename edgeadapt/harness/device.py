@@ -242,6 +242,13 @@ class Device:
             raise LinkError(f"ea-policy: unexpected reply {lines}", executed=False)
         return parse_policy_line(lines[0])
 
+    def baked_policy(self) -> IntPolicyConfig:
+        """Reinstate the policy baked in at export (`ea-policy default`) and return it."""
+        lines = self.exchange("ea-policy default")
+        if len(lines) != 1:
+            raise LinkError(f"ea-policy default: unexpected reply {lines}", executed=None)
+        return parse_policy_line(lines[0])
+
     def install_policy(self, config: IntPolicyConfig, command_lines: list) -> None:
         """Send `ea-policy` lines and check the device's read-back equals config (resets the sequence)."""
         last = None

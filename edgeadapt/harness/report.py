@@ -72,6 +72,8 @@ def write_report(out_dir, header, frames, summary, ref=None, labels=None, sequen
 
 
 def _policy_label(policy) -> str:
+    if isinstance(policy, dict) and "baked" in policy:
+        return f"baked into the firmware ({(policy['baked'] or {}).get('kind', '?')})"
     if isinstance(policy, dict):
         params = {k: v for k, v in policy.items() if k not in ("policy", "meta")}
         short = ", ".join(f"{k}={v}" for k, v in params.items())

@@ -291,15 +291,17 @@ class Session:
             self._retrying("sync", lambda: dev.resync(self.frame_bytes))
         info = self._retrying("ea-info", dev.query_info)
         self._check_info(info)
-        if self.int_cfg is None:
-            self.int_cfg = self._retrying("ea-policy", dev.policy)
-            recorded = self.log.header.get("device_policy")
-            if recorded is not None and recorded != _int_cfg_dict(self.int_cfg):
-                raise EdgeadaptError("cannot resume: the device's policy differs from the recorded one")
-            self.log.header["device_policy"] = _int_cfg_dict(self.int_cfg)
+        baked = None
+        if self.int_cfg is None:  # no --policy: the one baked into the firmware at export
+            self.int_cfg = self._retrying("ea-policy default", dev.baked_policy)
+            baked = _int_cfg_dict(self.int_cfg)
+            recorded = (self.log.calibration or {}).get("device_policy")
+            if recorded is not None and recorded != baked:
+                raise EdgeadaptError("cannot resume: the firmware's baked policy differs from the recorded one")
         self.lines = protocol_commands(self.int_cfg, self.fls[SMALL])
         if self.log.calibration is None:
-            self.log.append({"kind": "calibration", **self._retrying("calibration", self._calibrate)})
+            calibration = self._retrying("calibration", self._calibrate)
+            self.log.append({"kind": "calibration", **calibration, "device_policy": baked})
         self.calib = self.log.calibration["cycles"]
         self._retrying("policy install", self._install)
         start = len(self.log.frames)

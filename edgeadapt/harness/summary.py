@@ -52,7 +52,8 @@ def summarize(header: dict, frames: list, calibration=None, energy=None) -> dict
     summary = {
         "target": header["target"],
         "emulated": emulated,
-        "policy": header["policy"],
+        "policy": header["policy"] if header["policy"] is not None else {
+            "baked": (calibration or {}).get("device_policy")},
         "frames": n,
         "bit_exact_frames": n - len(mismatches),
         "big_share": float(np.mean(models != 0)) if n else None,
