@@ -94,8 +94,11 @@ def run_hil(spec: RunSpec) -> dict:
     if images.ndim != 3 or images.shape[1:] != (h, w) or len(images) == 0:
         raise EdgeadaptError(f"frames are {images.shape}, the exported models read {h}x{w} (N, {h}, {w})")
     n = len(images)
-    labels = np.asarray(spec.labels, dtype=np.float64)[:n]
-    sequence = np.asarray(spec.sequence)[:n]
+    labels = np.asarray(spec.labels, dtype=np.float64)
+    sequence = np.asarray(spec.sequence)
+    if labels.shape != (n, 4) or sequence.shape != (n,):
+        raise EdgeadaptError(f"{n} frames need (N, 4) labels and (N,) sequence ids, got {labels.shape} "
+                             f"and {sequence.shape}")
     fls = {MODEL_IDS[r]: [int(f) for f in manifest["models"][r]["output_fl"]] for r in MODEL_IDS}
     emulated = spec.link == "qemu"
     if spec.link == "host" and target["name"] != "host":
@@ -114,7 +117,6 @@ def run_hil(spec: RunSpec) -> dict:
 
     out = Path(spec.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    save_run_arrays(out / "reference.npz", ref, labels, sequence)
     header = {
         "target": target["name"],
         "emulated": emulated,
@@ -135,8 +137,9 @@ def run_hil(spec: RunSpec) -> dict:
         "energy_source": _energy_source(op, spec.frame_period_s),
     }
     results_path = out / "results.jsonl"
-    session = _open_log(results_path, header, spec.resume)
+    session = _open_log(results_path, header, spec.resume)  # refuses a run that is not this one
     log = session["log"]
+    save_run_arrays(out / "reference.npz", ref, labels, sequence)
     if len(log.frames) >= n:
         echo(f"{results_path}: all {n} frames already recorded")
     else:
