@@ -39,6 +39,7 @@ class QuantizeOptions:
     iterations: int = PassOptions.iterations
     batch: int = PassOptions.batch
     seed: int = 0
+    layer_bits: dict = field(default_factory=dict)  # node name -> bits, overriding weight_bits
 
     def pass_options(self, iterations=None) -> PassOptions:
         return PassOptions(
@@ -97,6 +98,10 @@ def quantize_graph(graph, calib_images, options: QuantizeOptions | None = None) 
         if width not in WIDTHS:
             raise EdgeadaptError(f"weight bits {options.weight_bits} (expected 8, 4, 2 or auto)")
         bits = {n.name: width for n in weighted_nodes(graph)}
+        for name, b in options.layer_bits.items():
+            if name not in bits or int(b) not in WIDTHS:
+                raise EdgeadaptError(f"layer bits {name}={b}: no such weighted layer or width (8, 4, 2)")
+            bits[name] = int(b)
         if options.flash_budget is not None:
             budget = parse_size(options.flash_budget, weight_bytes(graph, _all(graph, 8)))
             if weight_bytes(graph, bits) > budget:
