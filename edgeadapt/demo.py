@@ -1,0 +1,161 @@
+"""`make demo`: the whole pipeline on the shipped defaults, stage by stage.
+
+data -> shipped pair (float MAE) -> quantize (int8 and mixed) -> export host + validate ->
+policy sweep -> export stm32 and gap8 -> firmware build -> HIL on QEMU for always-small,
+always-big and the selected policy -> one table and a report.
+
+Each stage is the public CLI, run as a subprocess, so what the demo prints is exactly what a user
+would see. Intermediate files go to build/demo/, HIL runs to results/demo/.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from edgeadapt.textio import format_table
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "datasets" / "cache" / "synth-160x96"
+DATA_FRAMES, DATA_SEED = 8000, 1  # the recipe the shipped pair was trained on (edgeadapt/zoo/README.md)
+WORK = ROOT / "build" / "demo"
+RESULTS = ROOT / "results" / "demo"
+HIL_FRAMES = int(os.environ.get("EDGEADAPT_DEMO_FRAMES", "120"))
+TARGETS = ("stm32", "gap8")
+
+
+def main():
+    started = time.monotonic()
+    WORK.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+
+    stage("1/8 data: synthetic test sequences")
+    from edgeadapt.data import ensure_synth
+
+    ensure_synth(DATA, DATA_FRAMES, DATA_SEED)
+    print(f"dataset: {DATA.relative_to(ROOT)} ({DATA_FRAMES} frames, seed {DATA_SEED})")
+
+    stage("2/8 the shipped pair, float")
+    float_mae = {}
+    for role in ("big", "small"):
+        out = WORK / f"eval-float-{role}.json"
+        edgeadapt("eval", "--model", f"zoo:{role}", "--data", DATA, "--split", "test", "--json", out)
+        float_mae[role] = load(out)
+    print_pair_summary(float_mae)
+
+    stage("3/8 quantize: int8 and mixed precision (integer reference on the test split)")
+    reports = {}
+    for role in ("big", "small"):
+        int8 = WORK / f"{role}.eaq"
+        edgeadapt("quantize", f"zoo:{role}", "--calib", DATA, "--out", int8, "--weight-bits", "8",
+                  "--report", WORK / f"quant-{role}-int8.json")
+        reports[(role, "int8")] = load(WORK / f"quant-{role}-int8.json")
+        budget = reports[(role, "int8")]["weight_bytes"] // 2
+        edgeadapt("quantize", f"zoo:{role}", "--calib", DATA, "--out", WORK / f"{role}-mixed.eaq",
+                  "--weight-bits", "auto", "--flash-budget", str(budget),
+                  "--report", WORK / f"quant-{role}-mixed.json")
+        reports[(role, "mixed")] = load(WORK / f"quant-{role}-mixed.json")
+    print_quant_summary(reports)
+
+    stage("4/8 export for the host and validate the C code against the integer reference")
+    host_dir = WORK / "export-host"
+    edgeadapt("export", "--target", "host", "--big", WORK / "big.eaq", "--small", WORK / "small.eaq",
+              "--out", host_dir, "--json", WORK / "export-host.json")
+    edgeadapt("validate", "--export", host_dir, "--data", DATA, "--frames", "200",
+              "--json", WORK / "validate-host.json")
+
+    stage("5/8 policy sweep: simulate every policy with the integer reference")
+    policy = WORK / "policy.json"
+    edgeadapt("policy", "sweep", "--big", WORK / "big.eaq", "--small", WORK / "small.eaq", "--data", DATA,
+              "--frames", str(HIL_FRAMES), "--cycles", host_dir / "manifest.json", "--select", "iso-mae",
+              "--out", policy, "--json", WORK / "sweep.json")
+
+    stage("6/8 export the pair for stm32 and gap8, policy baked in")
+    for target in TARGETS:
+        edgeadapt("export", "--target", target, "--big", WORK / "big.eaq", "--small", WORK / "small.eaq",
+                  "--policy", policy, "--out", ROOT / "export" / target)
+
+    stage("7/8 build the firmware")
+    for target in TARGETS:
+        run(["make", "-s", "-C", ROOT / "firmware", f"TARGET={target}", f"EXPORT={ROOT / 'export' / target}"])
+        run(["make", "-s", "-C", ROOT / "firmware", f"TARGET={target}", f"EXPORT={ROOT / 'export' / target}", "size"])
+
+    stage(f"8/8 hardware-in-the-loop on QEMU: {HIL_FRAMES} test frames per run")
+    summaries = {}
+    for target in TARGETS:
+        for name, pol in (("always-small", "always-small"), ("always-big", "always-big"), ("adaptive", policy)):
+            out = RESULTS / f"{target}-{name}"
+            edgeadapt("hil", "run", "--target", target, "--emulator", "qemu", "--export", ROOT / "export" / target,
+                      "--data", DATA, "--frames", str(HIL_FRAMES), "--policy", pol, "--out", out)
+            summaries[(target, name)] = load(out / "summary.json")
+    print_hil_summary(summaries)
+    print(f"\nreports: {', '.join(str((RESULTS / f'{t}-adaptive' / 'report.md').relative_to(ROOT)) for t in TARGETS)}")
+    print(f"demo finished in {time.monotonic() - started:.0f} s")
+
+
+def print_pair_summary(float_mae):
+    big, small = float_mae["big"], float_mae["small"]
+    gain = 1 - big["mae"]["sum"] / small["mae"]["sum"]
+    print(f"\nfloat: big sum-MAE {big['mae']['sum']:.4f}, small {small['mae']['sum']:.4f} "
+          f"({gain:.1%} lower for big); mean predictor {big['trivial_mae']['sum']:.4f}")
+
+
+def print_quant_summary(reports):
+    rows = []
+    for role in ("big", "small"):
+        r8, rm = reports[(role, "int8")], reports[(role, "mixed")]
+        f = r8["mae_float"]["sum"]
+        rows.append([role, f, r8["mae_quant"]["sum"], pct(r8["mae_quant"]["sum"], f), r8["weight_bytes"],
+                     rm["mae_quant"]["sum"], pct(rm["mae_quant"]["sum"], f), rm["weight_bytes"]])
+    print()
+    print(format_table(["model", "float MAE", "int8 MAE", "int8 d", "int8 B", "mixed MAE", "mixed d", "mixed B"],
+                       rows))
+
+
+def print_hil_summary(summaries):
+    rows = []
+    for (target, name), s in summaries.items():
+        rows.append([target, name, s["frames"], f"{s['bit_exact_frames']}/{s['frames']}", s["big_share"],
+                     s["cycles"]["mean"], s["latency_ms"]["mean"], s["mae"]["sum"], s["energy_mj"]["mean"]])
+    print()
+    print("latency from QEMU instruction counts (-icount): an estimate, not silicon cycles")
+    print(format_table(["target", "system", "frames", "bit-exact", "big share", "cycles", "latency ms",
+                        "MAE sum", "energy mJ"], rows))
+    for target in TARGETS:
+        big, ada = summaries[(target, "always-big")], summaries[(target, "adaptive")]
+        cut = 1 - ada["latency_ms"]["mean"] / big["latency_ms"]["mean"]
+        print(f"{target}: adaptive vs always-big: latency {-cut:+.1%}, MAE "
+              f"{pct(ada['mae']['sum'], big['mae']['sum'])}, energy "
+              f"{pct(ada['energy_mj']['mean'], big['energy_mj']['mean'])}")
+
+
+def pct(value, ref):
+    return f"{(value - ref) / ref:+.2%}"
+
+
+def stage(title):
+    print(f"\n=== {title}", flush=True)
+
+
+def edgeadapt(*args):
+    run([sys.executable, "-m", "edgeadapt", *args])
+
+
+def run(cmd):
+    cmd = [str(c) for c in cmd]
+    result = subprocess.run(cmd, cwd=ROOT)
+    if result.returncode != 0:
+        print(f"demo: stage failed: {' '.join(Path(c).name if c.startswith(str(ROOT)) else c for c in cmd)}",
+              file=sys.stderr)
+        sys.exit(result.returncode)
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+if __name__ == "__main__":
+    main()
