@@ -45,6 +45,7 @@ def train(
     init=None,
     aux_margin: float = 0.1,
     aux_weight: float = 0.1,
+    photometric_aug: bool = False,
     progress: bool = True,
 ) -> dict:
     """Train, save the best-validation checkpoint to `out` (and ONNX to `onnx`), return the record."""
@@ -89,7 +90,7 @@ def train(
         batches = tqdm(range(0, n, batch_size), desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress)
         for start in batches:
             idx = order[start : start + batch_size]
-            x, y, a = _batch(train_set, idx, flips[idx], aux, "train")
+            x, y, a = _batch(train_set, idx, flips[idx], aux, "train", rng if photometric_aug else None)
             optimizer.zero_grad(set_to_none=True)
             loss = _loss(model(x), y, a, aux_weight)
             loss.backward()
@@ -116,6 +117,7 @@ def train(
         "best_epoch": best["epoch"],
         "batch_size": batch_size,
         "lr": lr,
+        "photometric": photometric_aug,
         "seconds": round(time.time() - started, 1),
         "frames": {s: int(len(f.labels)) for s, f in splits.items()},
     }
@@ -135,17 +137,39 @@ def train(
     return record
 
 
-def _batch(frames, idx, flip, aux, split):
+def _batch(frames, idx, flip, aux, split, rng=None):
     images = frames.images[idx]
     labels = frames.labels[idx].astype(np.float32)
     if flip.any():
         images = images.copy()
         images[flip] = images[flip][:, :, ::-1]
         labels[flip] *= FLIP_SIGN
+    if rng is not None:
+        images = photometric(images, rng)
     x = torch.from_numpy(normalize(images))
     y = torch.from_numpy(np.ascontiguousarray(labels))
     a = None if aux is None else torch.from_numpy(aux.labels(split, idx, flip))
     return x, y, a
+
+
+def photometric(images, rng):
+    """Random exposure, contrast, gamma and sensor noise per frame (the label is unchanged).
+
+    The PULP-Frontnet training set carries the same kinds of photometric augmentation, applied
+    offline; here it is drawn fresh every epoch. Output stays uint8 so the network input keeps
+    its exact (p - 128) / 256 form.
+    """
+    n = len(images)
+    v = images.astype(np.float32) * (1.0 / 255.0)
+    gamma = np.exp(rng.uniform(np.log(0.6), np.log(1.6), n)).astype(np.float32)
+    v = v ** gamma[:, None, None]
+    gain = rng.uniform(0.6, 1.4, n).astype(np.float32)
+    offset = rng.uniform(-0.15, 0.15, n).astype(np.float32)
+    mean = v.mean(axis=(1, 2), keepdims=True)
+    v = (v - mean) * gain[:, None, None] + mean + offset[:, None, None]
+    sigma = rng.uniform(0.0, 0.04, n).astype(np.float32)
+    v += rng.standard_normal(v.shape, dtype=np.float32) * sigma[:, None, None]
+    return np.clip(np.rint(v * 255.0), 0, 255).astype(np.uint8)
 
 
 def _loss(output, y, aux_target, aux_weight):

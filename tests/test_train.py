@@ -9,7 +9,7 @@ from edgeadapt.cli import main
 from edgeadapt.data import ensure_synth, load_split
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.evaluate import evaluate, predict_outputs
-from edgeadapt.train import AuxLabels, _batch, _loss, roc_auc, train
+from edgeadapt.train import AuxLabels, _batch, _loss, photometric, roc_auc, train
 
 SMALL = "frontnet-160x8"  # the cheapest registered model keeps these tests fast
 
@@ -37,6 +37,20 @@ def test_flip_mirrors_the_frame_and_negates_y_and_phi(data):
     lab = frames.labels
     np.testing.assert_array_equal(y[0].numpy(), lab[0] * np.array([1, -1, 1, -1], np.float32))
     np.testing.assert_array_equal(y[1].numpy(), lab[1])
+
+
+def test_photometric_augmentation_is_seeded_and_keeps_uint8_frames(data):
+    images = load_split(data, "val").images[:8]
+    a = photometric(images, np.random.default_rng(1))
+    b = photometric(images, np.random.default_rng(1))
+    assert a.dtype == np.uint8 and a.shape == images.shape
+    np.testing.assert_array_equal(a, b)
+    # each frame gets its own exposure: mean brightness moves, but differently per frame
+    shift = a.reshape(8, -1).mean(1) - images.reshape(8, -1).mean(1)
+    assert np.abs(shift).max() > 5 and np.ptp(shift) > 5
+    # the scene survives: augmented and original frames stay strongly correlated
+    for i in range(8):
+        assert np.corrcoef(a[i].ravel(), images[i].ravel())[0, 1] > 0.6
 
 
 def test_loss_is_l1_summed_over_outputs_averaged_over_frames():

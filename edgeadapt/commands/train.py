@@ -19,10 +19,11 @@ from edgeadapt.textio import write_json
 @click.option("--teacher", help="Big model whose per-frame errors label the aux head (.pt or zoo:big).")
 @click.option("--aux-margin", default=0.1, show_default=True, type=float, help="Error gap (sum over outputs) that makes a frame positive.")
 @click.option("--aux-weight", default=0.1, show_default=True, type=float, help="Weight of the aux BCE loss.")
+@click.option("--photometric", is_flag=True, help="Also randomize exposure, contrast, gamma and noise per frame.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the training record to this JSON file.")
 def command(model_name, data_dir, out, epochs, seed, batch_size, lr, onnx_path, init, aux_head, teacher, aux_margin,
-            aux_weight, quiet, json_path):
+            aux_weight, photometric, quiet, json_path):
     """Train MODEL on DATA; print the per-output MAE table on val and test."""
     from edgeadapt.errors import EdgeadaptError
     from edgeadapt.evaluate import metrics_table
@@ -32,7 +33,7 @@ def command(model_name, data_dir, out, epochs, seed, batch_size, lr, onnx_path, 
         raise EdgeadaptError("--teacher is only used with --aux-head")
     record = train(
         model_name, data_dir, out, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, onnx=onnx_path,
-        aux_head=aux_head, teacher=teacher, init=init, aux_margin=aux_margin, aux_weight=aux_weight,
+        aux_head=aux_head, teacher=teacher, init=init, aux_margin=aux_margin, aux_weight=aux_weight, photometric_aug=photometric,
         progress=not quiet,
     )
     click.echo(
