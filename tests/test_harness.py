@@ -243,6 +243,12 @@ def test_cli_run_report_and_one_line_errors(tmp_path, export_host):
     result = runner.invoke(cli, ["hil", "report", "--run", str(out), "--json", str(tmp_path / "r.json")])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "r.json").read_text()) == summary
+    (out / "notes.txt").write_text("mine")
+    args[args.index("always-big")] = "always-small"
+    result = runner.invoke(cli, args + ["--overwrite"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "summary.json").read_text())["big_share"] == 0.0
+    assert (out / "notes.txt").read_text() == "mine"
 
     import subprocess
     import sys

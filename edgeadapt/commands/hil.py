@@ -30,10 +30,11 @@ def command():
 @click.option("--operating-point", help="Operating point of the target (default: its default one).")
 @click.option("--frame-period-ms", type=float, help="Frame period for the idle energy (default: back to back).")
 @click.option("--resume", is_flag=True, help="Continue the run recorded in --out.")
+@click.option("--overwrite", is_flag=True, help="Discard a run recorded in --out and start again.")
 @click.option("--timeout", default=5.0, show_default=True, type=float, help="Seconds to wait for a reply.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary here.")
 def run_command(target, port, baud, emulator, export_dir, data_dir, split, frames, policy, out_dir,
-                operating_point, frame_period_ms, resume, timeout, json_path):
+                operating_point, frame_period_ms, resume, overwrite, timeout, json_path):
     """Stream frames through the device, check each against the integer reference, write
     results.jsonl, summary.json and report.md."""
     from edgeadapt.data import load_split
@@ -41,6 +42,8 @@ def run_command(target, port, baud, emulator, export_dir, data_dir, split, frame
 
     if (port is None) == (emulator is None):
         raise EdgeadaptError("give exactly one of --port and --emulator")
+    if resume and overwrite:
+        raise EdgeadaptError("--resume and --overwrite exclude each other")
     if frames < 1:
         raise EdgeadaptError(f"--frames must be >= 1, got {frames}")
     if frame_period_ms is not None and frame_period_ms <= 0:
@@ -49,6 +52,8 @@ def run_command(target, port, baud, emulator, export_dir, data_dir, split, frame
     n = min(frames, len(split_frames))
     if out_dir is None:
         out_dir = Path("results") / f"{target}-{Path(policy).stem if policy else 'device-policy'}"
+    if overwrite:
+        _discard_run(Path(out_dir))
     spec = RunSpec(
         target=target, export_dir=Path(export_dir), images=split_frames.images[:n], labels=split_frames.labels[:n],
         sequence=split_frames.sequence[:n], out_dir=Path(out_dir), link=emulator or port, policy=policy, baud=baud,
@@ -99,6 +104,16 @@ def energy_command(run_dir, trace_path, voltage, offset_s, json_path):
     _print_summary(summary, run_dir)
     if json_path:
         write_json(json_path, summary)
+
+
+RUN_FILES = ("results.jsonl", "summary.json", "report.md", "plane.png", "energy.png", "timeline.png",
+             "reference.npz", "energy_trace.json", "link.log", "qemu.log", "host.log")
+
+
+def _discard_run(run_dir: Path):
+    """Remove the files of a previous run (only those a run writes; anything else stays)."""
+    for name in RUN_FILES:
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def _read_log(run_dir: Path):
