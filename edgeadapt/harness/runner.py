@@ -315,6 +315,10 @@ class Session:
             self.log.append(record)
             if self.spec.frame_hook is not None:
                 self.spec.frame_hook(t)
+            done = t + 1
+            if done == len(self.images) or done % max(1, len(self.images) // 10) == 0:
+                self.echo(f"frame {done}/{len(self.images)}: model {record['model']}, "
+                          f"{record['latency_ms']:.3f} ms, retries so far {len(self.retry_reasons)}")
             if not record["bit_exact"] or not record["policy_agrees"]:
                 self.echo(f"MISMATCH at frame {t}: {record['problem']}")
             if not record["policy_agrees"]:
