@@ -92,3 +92,26 @@ def test_bad_buffers_are_refused():
         plan_buffers([Buffer("x", 4, 3, 1)])
     with pytest.raises(EdgeadaptError, match="planned twice"):
         plan_buffers([Buffer("x", 4, 0, 1), Buffer("x", 4, 2, 3)])
+
+
+@pytest.mark.slow
+def test_memory_benchmark_never_worse_than_greedy(tmp_path):
+    """benchmarks/memory.py on every registered model, the pair and random sets: exit 0 means
+    ours <= greedy everywhere; the pair's shared arena fits the 96 KiB budget."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "memory.py"
+    spec = importlib.util.spec_from_file_location("memory_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    code = bench.main(["--big", "mobilenet-160x16", "--small", "frontnet-160x16", "--random", "40",
+                       "--out", str(tmp_path / "memory.md"), "--json", str(tmp_path / "memory.json")])
+    assert code == 0
+    result = json.loads((tmp_path / "memory.json").read_text())
+    for rows in result["tables"].values():
+        pair = rows[-1]
+        assert pair["model"] == "pair (shared arena)" and pair["ours_bytes"] <= 96 * 1024
+        assert all(r["ours_bytes"] <= r["greedy_bytes"] <= r["sum_bytes"] for r in rows)
+    assert "| frontnet-160x32 |" in (tmp_path / "memory.md").read_text()
