@@ -57,6 +57,11 @@ def info(data_dir, size, json_path):
             lab = d["labels"][name]
             rows.append([name, split, lab["mean"], lab["std"], lab["min"], lab["max"], d["trivial_mae"][name]])
     click.echo(format_table(["output", "split", "mean", "std", "min", "max", "trivial MAE"], rows))
+    shares = {s: d.get("conditions") for s, d in summary["splits"].items() if d.get("conditions")}
+    if shares:
+        names = list(next(iter(shares.values())))
+        click.echo("\nshare of frames in difficulty episodes")
+        click.echo(format_table(["split"] + names, [[s] + [v[n] for n in names] for s, v in shares.items()]))
     summary["seconds"] = round(time.time() - started, 2)
     if json_path:
         write_json(json_path, summary)

@@ -8,8 +8,9 @@ where the label says.
 Yaw convention: phi is the person's heading relative to facing the drone (phi = 0: looking straight
 into the camera); positive phi turns the person counter-clockwise seen from above, so a horizontal
 image flip maps (y, phi) to (-y, -phi) exactly, as the training augmentation assumes. The face
-(skin) patch sits on the front of a hair-coloured head, so where it sits in the head shows the sign
-and size of phi; the torso's apparent width and which arm is in front show its magnitude.
+(skin) patch sits on the front of a hair-coloured head and a collar opening on the front of the
+chest, so where they sit shows the sign and size of phi; the torso's apparent width and which arm
+is in front show its magnitude.
 """
 
 import math
@@ -43,6 +44,7 @@ class Subject:
     shoes: float
     short_sleeves: bool
     long_hair: bool
+    neckline: float  # radius of the skin opening at the front collar, fraction of H (0: closed)
 
     @property
     def head_height(self) -> float:
@@ -67,6 +69,7 @@ def make_subject(rng: np.random.Generator, subject_id: int) -> Subject:
         shoes=float(rng.uniform(0.02, 0.5)),
         short_sleeves=bool(rng.random() < 0.35),
         long_hair=bool(rng.random() < 0.3),
+        neckline=float(rng.uniform(0.012, 0.032)) if rng.random() < 0.85 else 0.0,
     )
 
 
@@ -121,6 +124,13 @@ def draw_person(layer: Layer, cam: Camera, pitch: float, subject: Subject, pose:
     parts.append(_limb(shoulder_l, shoulder_r, 0.038 * H * b, subject.shirt, proj, cam, light, -0.001))
     neck_a, neck_b = at(0.0, 0.0, (SHOULDER + 0.01) * H), at(0.0, 0.0, (HEAD_CENTRE - 0.04) * H)
     parts.append(_limb(neck_a, neck_b, 0.03 * H, subject.skin, proj, cam, light, 0.02))
+    # the collar opening on the chest: seen only from the front, its offset from the torso's
+    # centre line shows which way the body is turned
+    to_cam = -head / max(np.linalg.norm(head), 1e-6)
+    if subject.neckline > 0 and float(fwd @ to_cam) > 0.15:
+        collar_a = at(0.06 * H * b, 0.0, (SHOULDER + 0.005) * H)
+        collar_b = at(0.065 * H * b, 0.0, (SHOULDER - 0.045) * H)
+        parts.append(_limb(collar_a, collar_b, subject.neckline * H, subject.skin, proj, cam, light, 0.005))
 
     # arms: swing opposite the legs; sleeves cover the upper arm (and the forearm unless short)
     for sign, raise_angle in ((1.0, pose.arm_raise[0]), (-1.0, pose.arm_raise[1])):
@@ -197,7 +207,7 @@ def _head(centre, hfwd, subject, proj, cam, light):
     c, depth = proj(centre)
     top, _ = proj(centre + np.array([0.0, 0.0, half]))
     bottom, _ = proj(centre - np.array([0.0, 0.0, half]))
-    face3 = centre + 0.55 * rh * hfwd + np.array([0.0, 0.0, -0.2 * rh])
+    face3 = centre + 0.7 * rh * hfwd + np.array([0.0, 0.0, -0.2 * rh])
     face, _ = proj(face3)
     to_cam = -centre / max(np.linalg.norm(centre), 1e-6)
     facing = float(hfwd @ to_cam)  # cos of the angle between the face and the line of sight

@@ -3,7 +3,7 @@
 The room is a panorama of the back wall and floor, built once per sequence and wide enough for the
 drone's yaw range: each frame crops it at the offset the drone's yaw, altitude and pitch imply
 (so clutter shifts coherently with the drone's motion). Intensities are linear reflectances; the
-sensor model turns them into uint8 pixels with exposure gain, an uneven light field, vignetting,
+sensor model turns them into uint8 pixels with lens blur, exposure gain and flicker, an uneven light field, vignetting,
 shot and read noise, row noise, gamma, and saturation.
 """
 
@@ -51,42 +51,54 @@ def make_room(rng: np.random.Generator, cam: Camera) -> Room:
 
     rows = np.arange(h, dtype=np.float32)[:, None]
     cols = np.arange(w, dtype=np.float32)[None, :]
-    wall = float(rng.uniform(0.2, 0.8))
+    wall = float(rng.uniform(0.15, 0.65))
     pano = wall * (1.0 + float(rng.uniform(-0.25, 0.25)) * (rows / h - 0.5) + float(rng.uniform(-0.3, 0.3)) * (cols / w - 0.5))
     pano = pano * _smooth_noise(rng, h, w, 0.15)
     # wall segments (room corners, alcoves): piecewise brightness steps across columns
     for c in np.sort(rng.integers(0, w, size=rng.integers(0, 3))):
         pano[:, c:] *= float(rng.uniform(0.7, 1.3))
     # the floor below the wall's base line, brighter or darker, with a distance gradient
-    floor = float(rng.uniform(0.1, 0.7))
+    floor = float(rng.uniform(0.08, 0.55))
     depth_ramp = (rows[floor_row:] - floor_row) / max(h - floor_row, 1)
     pano[floor_row:] = floor * (1.0 + float(rng.uniform(-0.4, 0.4)) * depth_ramp) * _smooth_noise(rng, h - floor_row, w, 0.1)
 
-    for _ in range(int(rng.integers(3, 11))):  # doors, windows, posters, shelves on the wall
+    def tone():  # most clutter is near the wall's own tone; some stands out
+        return float(np.clip(wall * math.exp(rng.normal(0.0, 0.35)), 0.03, 0.95)) if rng.random() < 0.75 else float(rng.uniform(0.03, 0.95))
+
+    for _ in range(int(rng.integers(2, 9))):  # doors, windows, posters, shelves on the wall
         rw, rh = rng.uniform(8, 45) * scale, rng.uniform(8, 50) * scale
         c0 = rng.uniform(-rw / 2, w - rw / 2)
         on_floor = rng.random() < 0.35
         r1 = floor_row if on_floor else rng.uniform(pad_v - 10 * scale, floor_row - 4 * scale)
         r0 = r1 - rh
-        value = float(rng.uniform(1.1, 2.0)) if rng.random() < 0.15 else float(rng.uniform(0.03, 0.95))
+        value = float(rng.uniform(1.1, 2.0)) if rng.random() < 0.08 else tone()
         _rect(pano, r0, r1, c0, c0 + rw, value)
         if rng.random() < 0.35:  # stripes: shelves, blinds, frames
             n = int(rng.integers(2, 6))
             for k in range(n):
                 rr = r0 + (k + 1) * rh / (n + 1)
-                _rect(pano, rr, rr + max(1.0, scale), c0, c0 + rw, float(rng.uniform(0.03, 0.9)))
-    for _ in range(int(rng.integers(0, 5))):  # furniture standing on the floor, in front of the wall
+                _rect(pano, rr, rr + max(1.0, scale), c0, c0 + rw, tone())
+    for _ in range(int(rng.integers(0, 4))):  # furniture standing on the floor, in front of the wall
         rw, rh = rng.uniform(15, 60) * scale, rng.uniform(6, 30) * scale
         c0 = rng.uniform(-rw / 2, w - rw / 2)
         r1 = floor_row + rng.uniform(0, 12) * scale
-        _rect(pano, r1 - rh, r1, c0, c0 + rw, float(rng.uniform(0.03, 0.9)))
-    for _ in range(int(rng.integers(1, 8))):  # thin lines: cables, edges, pipes
+        _rect(pano, r1 - rh, r1, c0, c0 + rw, tone())
+    blobs = Layer(h, w)  # round things: lamps, plants, coats on hooks (person-like dark blobs)
+    for _ in range(int(rng.integers(0, 4))):
+        cu, cv = rng.uniform(0, w), rng.uniform(pad_v, floor_row)
+        if rng.random() < 0.6:
+            blobs.paint(blobs.ellipse((cu, cv), rng.uniform(2, 12) * scale, rng.uniform(2, 12) * scale), tone())
+        else:
+            length = rng.uniform(8, 30) * scale
+            blobs.paint(blobs.capsule((cu, cv), (cu, cv + length), rng.uniform(2, 6) * scale), tone())
+    pano = blobs.value + pano * (1.0 - blobs.alpha)
+    for _ in range(int(rng.integers(0, 6))):  # thin lines: cables, edges, pipes
         if rng.random() < 0.5:
             c = rng.uniform(0, w)
-            _rect(pano, rng.uniform(0, h / 2), rng.uniform(h / 2, h), c, c + max(1.0, scale * rng.uniform(0.5, 2)), float(rng.uniform(0.03, 0.9)))
+            _rect(pano, rng.uniform(0, h / 2), rng.uniform(h / 2, h), c, c + max(1.0, scale * rng.uniform(0.5, 2)), tone())
         else:
             r = rng.uniform(0, h)
-            _rect(pano, r, r + max(1.0, scale * rng.uniform(0.5, 2)), rng.uniform(0, w / 2), rng.uniform(w / 2, w), float(rng.uniform(0.03, 0.9)))
+            _rect(pano, r, r + max(1.0, scale * rng.uniform(0.5, 2)), rng.uniform(0, w / 2), rng.uniform(w / 2, w), tone())
     return Room(pano.astype(np.float32), pad_u, pad_v, wall_distance)
 
 
@@ -135,10 +147,14 @@ class Sensor:
     read_noise: float
     shot_noise: float
     row_noise: float
+    optical_blur: float  # Gaussian sigma [px]
     light_field: np.ndarray  # (H, W): uneven illumination times vignetting
 
     def capture(self, rng: np.random.Generator, scene: np.ndarray, log_gain: float) -> np.ndarray:
-        lin = scene * self.light_field * (self.exposure * math.exp(log_gain))
+        if self.optical_blur > 0:  # the small plastic lens is never quite sharp
+            scene = ndimage.gaussian_filter(scene, self.optical_blur, mode="nearest", truncate=2.5)
+        flicker = 1.0 + 0.02 * float(rng.standard_normal())
+        lin = scene * self.light_field * (self.exposure * flicker * math.exp(log_gain))
         sigma = np.sqrt(self.read_noise**2 + self.shot_noise * np.maximum(lin, 0.0))
         lin = lin + sigma * rng.standard_normal(lin.shape, dtype=np.float32)
         lin += self.row_noise * rng.standard_normal((lin.shape[0], 1), dtype=np.float32)
@@ -150,12 +166,13 @@ def make_sensor(rng: np.random.Generator, cam: Camera) -> Sensor:
     u = (np.arange(cam.width, dtype=np.float32)[None, :] + 0.5 - cam.cx) / cam.cx
     v = (np.arange(cam.height, dtype=np.float32)[:, None] + 0.5 - cam.cy) / cam.cx
     vignetting = 1.0 - float(rng.uniform(0.1, 0.45)) * (u * u + v * v)
-    light = 1.0 + float(rng.uniform(-0.3, 0.3)) * u + float(rng.uniform(-0.2, 0.2)) * v
+    light = 1.0 + float(rng.uniform(-0.25, 0.25)) * u + float(rng.uniform(-0.2, 0.2)) * v
     return Sensor(
-        exposure=float(rng.uniform(0.75, 1.15)),
+        exposure=float(rng.uniform(0.65, 1.0)),
         gamma=float(rng.uniform(0.8, 1.3)),
         read_noise=float(rng.uniform(0.008, 0.025)),
         shot_noise=float(rng.uniform(0.0005, 0.003)),
         row_noise=float(rng.uniform(0.0, 0.01)),
+        optical_blur=float(rng.uniform(0.35, 0.9)) * cam.width / 160.0,
         light_field=(vignetting * light).astype(np.float32),
     )

@@ -51,7 +51,9 @@ def read_meta(data_dir) -> dict:
 
 
 def write_meta(data_dir, meta: dict) -> None:
-    write_json(meta_path(data_dir), meta)
+    path = meta_path(data_dir)
+    write_json(path, meta)
+    _readable(path)
 
 
 def write_split(path, arrays: dict) -> None:
@@ -67,10 +69,18 @@ def write_split(path, arrays: dict) -> None:
                 info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
                 info.external_attr = 0o644 << 16
                 zf.writestr(info, buf.getvalue())
+        _readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _readable(path) -> None:
+    """Temporary files are created 0600; give the result the permissions of a normal new file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def read_split(data_dir, split: str) -> Frames:

@@ -5,6 +5,7 @@ import numpy as np
 from edgeadapt.data.frames import OUTPUT_NAMES
 from edgeadapt.data.loader import SPLITS, dataset_kind, load_split
 from edgeadapt.data.metrics import compute_metrics
+from edgeadapt.data.store import read_extra, read_meta
 
 
 def describe(data_dir, size=None) -> dict:
@@ -30,8 +31,21 @@ def describe(data_dir, size=None) -> dict:
             trivial = compute_metrics(np.broadcast_to(train_mean, labels.shape), labels, train_mean)["trivial_mae"]
             entry["trivial_mae"] = trivial
             entry["trivial_mae_sum"] = trivial["sum"]
+        if kind == "synthetic":
+            entry["conditions"] = _condition_shares(data_dir, split)
         out["splits"][split] = entry
     return out
+
+
+def _condition_shares(data_dir, split) -> dict:
+    """Share of the split's frames inside each difficulty episode, and inside any."""
+    mask = read_extra(data_dir, split, "conditions")
+    if mask is None or len(mask) == 0:
+        return {}
+    bits = read_meta(data_dir).get("conditions", {})
+    shares = {name: float(((mask & bit) > 0).mean()) for name, bit in bits.items()}
+    shares["any"] = float((mask > 0).mean())
+    return shares
 
 
 def _named(values):

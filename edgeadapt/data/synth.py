@@ -1,14 +1,20 @@
 """The synthetic stand-in for the PULP-Frontnet data: sequences of a rendered person.
 
 Layout and split rules (docs/artifacts.md, "Datasets"): `frames` is the total over the splits,
-70 / 15 / 15 % train / val / test; each split is cut into sequences of 100-300 frames (15 fps);
-every subject belongs to exactly one split (train subjects appear in about two sequences each,
-val and test subjects in one), so val and test subjects are never seen in training, like the
-"Strangers" test set. Every sequence and subject draws from its own seeded generator, so the files
-are a pure function of (frames, seed, size, GENERATOR_VERSION) and byte-identical across runs.
+70 / 15 / 15 % train / val / test; each split is cut into sequences of 100-200 frames (15 fps),
+each with its own subject, so val and test subjects are never seen in training, like the
+"Strangers" test set. Rooms come from a small pool shared by all splits (one lab, many people):
+with few sequences, a room per sequence lets a network recognise the sequence instead of the pose.
+Every sequence, subject and room draws from its own seeded generator, so the files are a pure
+function of (frames, seed, size, GENERATOR_VERSION) and byte-identical across runs. Frames are
+always rendered at 160x96; the 80x48 set is the same frames downscaled 2x2 (as the released
+Frontnet data is), with the same labels.
 """
 
 import math
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +29,12 @@ from edgeadapt.data.scene import draw_occluder, make_room, make_sensor
 from edgeadapt.data.trajectory import CONDITIONS, FPS, make_script
 from edgeadapt.errors import EdgeadaptError
 
-GENERATOR_VERSION = 1  # bump whenever the output for a given seed changes
+GENERATOR_VERSION = 2  # bump whenever the output for a given seed changes
 SPLIT_FRACTIONS = (("train", 0.70), ("val", 0.15), ("test", 0.15))
-SEQUENCE_FRAMES = (100, 300)
+SEQUENCE_FRAMES = (100, 200)
+ROOM_POOL = 4  # rooms per seed, shared by all splits (like one motion-capture lab)
 MIN_FRAMES = 30
+RENDER_SIZE = "160x96"
 EXPOSURE_FRACTION = 0.6  # of the frame time: sets motion blur length
 
 
@@ -35,6 +43,7 @@ class SequencePlan:
     split: str
     sequence: int
     subject: int
+    room: int
     length: int
 
 
@@ -46,16 +55,13 @@ def plan_sequences(frames: int, seed: int) -> list:
     n_val = int(round(frames * SPLIT_FRACTIONS[1][1]))
     n_test = int(round(frames * SPLIT_FRACTIONS[2][1]))
     counts = {"train": frames - n_val - n_test, "val": n_val, "test": n_test}
-    plans, seq_id, subject_base = [], 0, 0
+    plans, seq_id = [], 0
     for split, _ in SPLIT_FRACTIONS:
-        lengths = _cut(rng, counts[split])
-        n_subjects = max(1, math.ceil(len(lengths) / 2)) if split == "train" else len(lengths)
-        owners = subject_base + (np.arange(len(lengths)) % n_subjects)
-        owners = owners[rng.permutation(len(lengths))]
-        for length, owner in zip(lengths, owners):
-            plans.append(SequencePlan(split, seq_id, int(owner), int(length)))
+        for length in _cut(rng, counts[split]):
+            room = int(rng.integers(ROOM_POOL)) if ROOM_POOL else seq_id
+            # one subject per sequence: subject ids never repeat, so no split shares a subject
+            plans.append(SequencePlan(split, seq_id, seq_id, room, int(length)))
             seq_id += 1
-        subject_base += n_subjects
     return plans
 
 
@@ -76,7 +82,7 @@ def render_sequence(plan: SequencePlan, seed: int, cam: Camera):
     subject = make_subject(np.random.default_rng([seed, 2, plan.subject]), plan.subject)
     rng = np.random.default_rng([seed, 1, plan.sequence])
     script = make_script(rng, plan.length, subject.head_height)
-    room = make_room(rng, cam)
+    room = make_room(np.random.default_rng([seed, 4, plan.room]), cam)
     sensor = make_sensor(rng, cam)
     light = float(rng.uniform(-1.0, 1.0))
     noise_rng = np.random.default_rng([seed, 3, plan.sequence])
@@ -117,67 +123,94 @@ def render_sequence(plan: SequencePlan, seed: int, cam: Camera):
 
 
 def generate(out_dir, frames: int, seed: int, size: str = "160x96", progress=None) -> dict:
-    """Render the three splits into out_dir; returns the metadata written to meta.json."""
+    """Render the three splits into out_dir; returns the metadata written to meta.json.
+
+    Everything is rendered into a hidden staging folder first and moved in at the end, so an
+    interrupted run leaves an existing dataset in out_dir untouched."""
     width, height = parse_size(size)
-    cam = Camera.for_size(size)
+    cam = Camera.for_size(RENDER_SIZE)  # 80x48 is the 160x96 rendering downscaled, like Frontnet's
     plans = plan_sequences(frames, seed)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    store.meta_path(out_dir).unlink(missing_ok=True)  # the folder is incomplete until meta is back
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EdgeadaptError(f"{out_dir}: cannot create the output folder ({exc.strerror or type(exc).__name__})") from None
     started = time.time()
-    meta_splits = {}
-    label_mean_train = None
-    done = 0
-    for split, _ in SPLIT_FRACTIONS:
-        parts = [p for p in plans if p.split == split]
-        n = sum(p.length for p in parts)
-        images = np.empty((n, height, width), np.uint8)
-        labels = np.empty((n, 4), np.float32)
-        sequence = np.empty(n, np.int32)
-        subject = np.empty(n, np.int32)
-        conditions = np.empty(n, np.uint8)
-        pitch = np.empty(n, np.float32)
-        pos = 0
-        for plan in parts:
-            imgs, labs, cond, pit = render_sequence(plan, seed, cam)
-            sl = slice(pos, pos + plan.length)
-            images[sl], labels[sl], conditions[sl], pitch[sl] = imgs, labs, cond, pit
-            sequence[sl], subject[sl] = plan.sequence, plan.subject
-            pos += plan.length
-            done += plan.length
-            if progress is not None:
-                progress(plan.length)
-        store.write_split(out_dir / f"{split}.npz", {
-            "images": images, "labels": labels, "sequence": sequence, "subject": subject, "conditions": conditions,
-            "pitch": pitch,
-        })
-        if split == "train":
-            label_mean_train = labels.astype(np.float64).mean(axis=0)
-        meta_splits[split] = {
-            "frames": int(n),
-            "sequences": [int(p.sequence) for p in parts],
-            "subjects": sorted({int(p.subject) for p in parts}),
+    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".synth-"))
+    try:
+        meta_splits, label_mean_train = {}, None
+        for split, _ in SPLIT_FRACTIONS:
+            arrays = _render_split([p for p in plans if p.split == split], seed, cam, (width, height), progress)
+            store.write_split(staging / f"{split}.npz", arrays)
+            if split == "train":
+                label_mean_train = arrays["labels"].astype(np.float64).mean(axis=0)
+            meta_splits[split] = {
+                "frames": int(len(arrays["labels"])),
+                "sequences": [int(p.sequence) for p in plans if p.split == split],
+                "subjects": sorted({int(p.subject) for p in plans if p.split == split}),
+            }
+        meta = {
+            "format": store.FORMAT_NAME,
+            "format_version": store.FORMAT_VERSION,
+            "generator_version": GENERATOR_VERSION,
+            "seed": int(seed),
+            "frames": int(frames),
+            "size": size,
+            "width": width,
+            "height": height,
+            "fps": FPS,
+            "labels": ["x [m]", "y [m]", "z [m]", "phi [rad]"],
+            "label_origin": "centre of the subject's head, drone horizontal frame (x forward, y left, z up)",
+            "camera": Camera.for_size(size).to_dict(),
+            "label_mean_train": [round(float(v), 7) for v in label_mean_train],
+            "conditions": dict(CONDITIONS),
+            "splits": meta_splits,
         }
-    meta = {
-        "format": store.FORMAT_NAME,
-        "format_version": store.FORMAT_VERSION,
-        "generator_version": GENERATOR_VERSION,
-        "seed": int(seed),
-        "frames": int(frames),
-        "size": size,
-        "width": width,
-        "height": height,
-        "fps": FPS,
-        "labels": ["x [m]", "y [m]", "z [m]", "phi [rad]"],
-        "label_origin": "centre of the subject's head, drone horizontal frame (x forward, y left, z up)",
-        "camera": cam.to_dict(),
-        "label_mean_train": [round(float(v), 7) for v in label_mean_train],
-        "conditions": dict(CONDITIONS),
-        "splits": meta_splits,
-    }
-    store.write_meta(out_dir, meta)
+        # meta.json marks a complete folder: drop it, move the splits in, write it back last
+        store.meta_path(out_dir).unlink(missing_ok=True)
+        for split in store.SPLITS:
+            os.replace(staging / f"{split}.npz", out_dir / f"{split}.npz")
+        store.write_meta(out_dir, meta)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     meta["seconds"] = round(time.time() - started, 2)  # reported, never written (files stay identical)
     return meta
+
+
+def _render_split(plans, seed, cam, size_wh, progress) -> dict:
+    width, height = size_wh
+    n = sum(p.length for p in plans)
+    out = {
+        "images": np.empty((n, height, width), np.uint8),
+        "labels": np.empty((n, 4), np.float32),
+        "sequence": np.empty(n, np.int32),
+        "subject": np.empty(n, np.int32),
+        "conditions": np.empty(n, np.uint8),
+        "pitch": np.empty(n, np.float32),
+    }
+    pos = 0
+    for plan in plans:
+        images, labels, conditions, pitch = render_sequence(plan, seed, cam)
+        if (images.shape[2], images.shape[1]) != (width, height):
+            images = downscale(images, cam.width // width)
+        sl = slice(pos, pos + plan.length)
+        out["images"][sl], out["labels"][sl] = images, labels
+        out["conditions"][sl], out["pitch"][sl] = conditions, pitch
+        out["sequence"][sl], out["subject"][sl] = plan.sequence, plan.subject
+        pos += plan.length
+        if progress is not None:
+            progress(plan.length)
+    return out
+
+
+def downscale(images: np.ndarray, factor: int) -> np.ndarray:
+    """uint8 (N, H, W) -> (N, H / f, W / f): mean of each f x f block, rounded half up. Pixel i of
+    the small image covers pixels [f i, f i + f) of the large one, so the camera's intrinsics
+    simply divide by f."""
+    n, h, w = images.shape
+    blocks = images.reshape(n, h // factor, factor, w // factor, factor).astype(np.uint32).sum(axis=(2, 4))
+    area = factor * factor
+    return ((blocks + area // 2) // area).astype(np.uint8)
 
 
 def ensure_synth(data_dir, frames: int, seed: int, size: str = "160x96") -> Path:

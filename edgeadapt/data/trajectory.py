@@ -1,6 +1,6 @@
 """Per-sequence scripts: smooth random pose trajectories and episodes of difficulty.
 
-Every quantity follows a critically damped spring towards a target that is redrawn every 1-3.5 s
+Every quantity follows a critically damped spring towards a target that is redrawn every 0.7-2.5 s
 (0.25-0.7 s and a 4x stiffer spring during a fast-motion burst), plus a little hover jitter, so
 motion is smooth with occasional fast moves. Difficulty comes in EPISODES of 1-3.5 s (fast motion,
 an occluder crossing, a dark or over-exposed stretch, a far, near or off-centre subject), so hard
@@ -105,7 +105,7 @@ def make_script(rng: np.random.Generator, length: int, head_height: float) -> Sc
     out = {k: np.zeros(length) for k in ("x", "y", "z", "phi", "torso_phi", "pitch", "altitude", "ego_yaw", "log_gain",
                                           "walk_phase", "walk_amplitude")}
     arm_raise = np.zeros((length, 2))
-    next_pose, next_alt, next_light, next_arm = 0, 0, 0, 0
+    next_pose, next_ego, next_alt, next_light, next_arm = 0, 0, 0, 0, 0
     pitch = 0.0
     prev_mask = None
     for t in range(length):
@@ -115,9 +115,11 @@ def make_script(rng: np.random.Generator, length: int, head_height: float) -> Sc
             x.target = _distance_target(rng, m)
             bearing.target = _bearing_target(rng, m)
             phi.target = float(np.clip(rng.normal(0.0, 0.8), -PHI_LIMIT, PHI_LIMIT))
-            ego.target = float(np.clip(ego.p + rng.normal(0.0, 0.25), -0.55, 0.55))
-            hold = rng.uniform(0.25, 0.7) if fast[t] else rng.uniform(1.0, 3.5)
+            hold = rng.uniform(0.25, 0.7) if fast[t] else rng.uniform(0.7, 2.5)
             next_pose = t + max(int(hold * FPS), 1)
+        if t >= next_ego:  # the drone's heading drifts on its own clock, not the subject's
+            ego.target = float(np.clip(ego.p + rng.normal(0.0, 0.25), -0.55, 0.55))
+            next_ego = t + int(rng.uniform(1.0, 4.0) * FPS)
         if t >= next_alt:
             altitude.target = float(rng.uniform(1.0, 1.8))
             next_alt = t + int(rng.uniform(3.0, 7.0) * FPS)
@@ -131,11 +133,11 @@ def make_script(rng: np.random.Generator, length: int, head_height: float) -> Sc
             next_arm = t + int(rng.uniform(1.0, 3.0) * FPS)
         prev_mask = m
 
-        stiff = 6.0 if fast[t] else 1.6
+        stiff = 6.0 if fast[t] else 2.2
         x.step(stiff, dt)
         bearing.step(stiff, dt)
         phi.step(stiff * 1.2, dt)
-        ego.step(stiff, dt)
+        ego.step(6.0 if fast[t] else 1.6, dt)
         altitude.step(1.0, dt)
         gain.step(2.5 if m & (CONDITIONS["dark"] | CONDITIONS["bright"]) else 1.0, dt)
         raise_l.step(3.0, dt)
@@ -220,7 +222,9 @@ def _occluders(rng, mask, xs):
         else:  # something held up: a board in mid air
             z0 = float(rng.uniform(-0.6, 0.0))
             z1, width = z0 + float(rng.uniform(0.25, 0.6)), float(rng.uniform(0.2, 0.5))
-        width = min(width, 0.6 * depth)  # at most ~30 % of the view: the subject stays partly visible
+        # at most ~30 % of the view and ~2/3 of the subject's shoulder width (0.45 m), so the
+        # subject always stays partly visible
+        width = min(width, 0.6 * depth, 0.3 * depth / x_min)
         result.append(Occluder(start, t, depth, -side * span, side * span, width, z0, z1,
                                float(rng.uniform(0.05, 0.9)), bool(kind == 0)))
     return result

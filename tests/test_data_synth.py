@@ -1,0 +1,253 @@
+"""The synthetic generator: determinism, camera and label geometry, splits, caching, errors."""
+
+import hashlib
+import json
+import math
+
+import numpy as np
+import pytest
+
+from edgeadapt.cli import main
+from edgeadapt.data import Camera, ensure_synth, load_split, train_label_mean
+from edgeadapt.data.body import HEAD_CENTRE, BodyPose, Subject, draw_person
+from edgeadapt.data.raster import Layer
+from edgeadapt.data.store import read_extra
+from edgeadapt.data.synth import downscale, plan_sequences
+from edgeadapt.errors import EdgeadaptError
+
+SMALL = 60  # frames: one short sequence per split, about 0.3 s to render
+
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth") / "ds"
+    with pytest.raises(SystemExit) as exc:
+        main(["dataset", "synth", "--out", str(out), "--frames", str(SMALL), "--seed", "7", "--quiet"])
+    assert exc.value.code == 0
+    return out
+
+
+def digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_same_seed_gives_byte_identical_files(small_set, tmp_path):
+    again = tmp_path / "again"
+    with pytest.raises(SystemExit):
+        main(["dataset", "synth", "--out", str(again), "--frames", str(SMALL), "--seed", "7", "--quiet"])
+    assert digest(again) == digest(small_set)
+    assert sorted(digest(again)) == ["meta.json", "test.npz", "train.npz", "val.npz"]
+    other = tmp_path / "other"
+    with pytest.raises(SystemExit):
+        main(["dataset", "synth", "--out", str(other), "--frames", str(SMALL), "--seed", "8", "--quiet"])
+    assert digest(other)["train.npz"] != digest(small_set)["train.npz"]
+
+
+def test_splits_load_with_the_contract_types(small_set):
+    meta = json.loads((small_set / "meta.json").read_text())
+    total = 0
+    for split in ("train", "val", "test"):
+        f = load_split(small_set, split)
+        assert f.images.dtype == np.uint8 and f.images.shape[1:] == (96, 160)
+        assert f.labels.dtype == np.float32 and f.labels.shape == (len(f), 4)
+        assert f.sequence.dtype == np.int32 and f.subject.dtype == np.int32
+        assert len(f) == meta["splits"][split]["frames"]
+        total += len(f)
+        x, y, z, phi = f.labels.T
+        assert x.min() >= 0.5 and x.max() <= 4.0 and np.abs(phi).max() <= math.pi / 2 + 1e-6
+        # 15 fps and smooth motion: consecutive labels within a sequence are close
+        same = f.sequence[1:] == f.sequence[:-1]
+        assert np.abs(np.diff(f.labels, axis=0)[same]).max() < 0.5
+        assert f.images.std() > 10  # not blank frames
+    assert total == SMALL
+    np.testing.assert_allclose(train_label_mean(small_set), load_split(small_set, "train").labels.mean(0), atol=1e-5)
+    assert meta["camera"]["fx"] == pytest.approx(87.3, abs=0.05)
+
+
+def test_splits_are_disjoint_by_sequence_and_subject(small_set):
+    loaded = {s: load_split(small_set, s) for s in ("train", "val", "test")}
+    meta = json.loads((small_set / "meta.json").read_text())
+    for a in loaded:
+        assert sorted(set(loaded[a].subject.tolist())) == meta["splits"][a]["subjects"]
+        for b in loaded:
+            if a < b:
+                assert not set(loaded[a].sequence.tolist()) & set(loaded[b].sequence.tolist())
+                assert not set(loaded[a].subject.tolist()) & set(loaded[b].subject.tolist())
+
+
+def test_plan_for_the_shipped_size_has_many_subjects_and_no_leaks():
+    plans = plan_sequences(8000, 1)
+    by_split = {s: [p for p in plans if p.split == s] for s in ("train", "val", "test")}
+    assert [sum(p.length for p in v) for v in by_split.values()] == [5600, 1200, 1200]
+    assert all(50 <= p.length <= 250 for p in plans)
+    subjects = {s: {p.subject for p in v} for s, v in by_split.items()}
+    assert len(subjects["train"]) >= 25 and len(subjects["test"]) >= 6 and len(subjects["val"]) >= 6
+    assert not subjects["train"] & subjects["test"] and not subjects["train"] & subjects["val"]
+    assert not subjects["val"] & subjects["test"]
+    assert len({p.sequence for p in plans}) == len(plans)
+    # test subjects are new people in the rooms the training data shows
+    assert {p.room for p in by_split["test"]} <= {p.room for p in by_split["train"]}
+
+
+def test_camera_projects_the_field_of_view_edges():
+    cam = Camera.for_size("160x96")
+    assert cam.fx == pytest.approx(80 / math.tan(math.radians(42.5)))
+    u, v, d = cam.project([2.0, 0.0, 0.0])
+    assert (u, v, d) == (80.0, 48.0, 2.0)
+    u, v, _ = cam.project([3.0, 3.0 * math.tan(math.radians(42.5)), 0.0])  # left edge of the 85 deg view
+    assert u == pytest.approx(0.0, abs=1e-9)
+    u, v, _ = cam.project([1.0, 0.0, -48 / cam.fy])  # bottom edge
+    assert v == pytest.approx(96.0)
+    # nose-down pitch moves a straight-ahead point up in the image by fy * tan(pitch)
+    _, v, _ = cam.project([2.0, 0.0, 0.0], pitch=0.05)
+    assert v == pytest.approx(48.0 - cam.fy * math.tan(0.05))
+    small = Camera.for_size("80x48")
+    assert small.fx == pytest.approx(cam.fx / 2) and (small.cx, small.cy) == (40.0, 24.0)
+
+
+SUBJECT = Subject(id=0, height=1.75, build=1.0, skin=0.8, hair=0.1, shirt=0.5, trousers=0.3, shoes=0.2,
+                  short_sleeves=False, long_hair=False, neckline=0.02)
+
+
+def render_person(x, y, z, phi, pitch=0.0, light=0.0, arm_raise=(0.0, 0.0)):
+    cam = Camera.for_size("160x96")
+    layer = Layer(96, 160)
+    draw_person(layer, cam, pitch, SUBJECT, BodyPose((x, y, z), phi, phi, 0.0, 0.0, arm_raise), light)
+    return cam, layer
+
+
+def test_rendered_head_is_where_the_label_projects():
+    x, y, z = 2.0, 0.4, 0.1
+    cam, layer = render_person(x, y, z, 0.0)
+    u, v, _ = cam.project([x, y, z])
+    col, row = int(u), int(v)
+    assert layer.alpha[row, col] == pytest.approx(1.0)
+    # head: radius 0.047 H wide, 0.047 H + 0.016 H tall above its centre (body.py)
+    r = cam.fx * 0.047 * SUBJECT.height / x
+    top = v - cam.fy * (0.047 + 0.016) * SUBJECT.height / x
+    covered = np.flatnonzero(layer.alpha[row] > 0.5)
+    assert covered.min() + 0.5 == pytest.approx(u - r, abs=1.0)
+    assert covered.max() + 0.5 == pytest.approx(u + r, abs=1.0)
+    rows = np.flatnonzero(layer.alpha[:, col] > 0.5)
+    assert rows.min() + 0.5 == pytest.approx(top, abs=1.0)
+    # far enough to see the feet, side on (toes at the same depth): the soles touch the floor,
+    # 0.935 H below the head centre (shoe capsule: toe 0.02 H up, radius 0.022 H)
+    cam, far = render_person(3.5, y, z, math.pi / 2)
+    _, v_sole, _ = cam.project([3.5, y, z - (HEAD_CENTRE + 0.002) * SUBJECT.height])
+    assert np.flatnonzero(far.alpha.max(axis=1) > 0.5).max() + 0.5 == pytest.approx(v_sole, abs=1.0)
+    # with pitch, the head moves exactly as the camera model says
+    cam, pitched = render_person(x, y, z, 0.0, pitch=0.04)
+    _, vp, _ = cam.project([x, y, z], pitch=0.04)
+    rows_p = np.flatnonzero(pitched.alpha[:, col] > 0.5)
+    assert rows_p.min() - rows.min() == pytest.approx(vp - v, abs=1.0)
+
+
+def test_face_side_shows_the_sign_of_phi():
+    cam = Camera.for_size("160x96")
+    x, y, z = 1.5, 0.0, 0.0
+    u, v, _ = cam.project([x, y, z])
+    r = int(cam.fx * 0.047 * SUBJECT.height / x)
+    centroids = {}
+    for phi in (-0.8, 0.0, 0.8):
+        _, layer = render_person(x, y, z, phi)
+        patch = layer.value[int(v) - r : int(v) + r, int(u) - r : int(u) + r]
+        skin = np.argwhere(patch > 0.6)  # face (0.8) against hair (0.1)
+        centroids[phi] = skin[:, 1].mean() + int(u) - r + 0.5
+    # phi > 0 turns the person counter-clockwise: the face looks towards the image's right
+    assert centroids[0.8] > centroids[0.0] + 1.5 > centroids[-0.8] + 3.0
+    assert centroids[0.0] == pytest.approx(u, abs=1.0)
+
+
+def test_mirror_image_is_the_pose_with_y_and_phi_negated():
+    # the training flip augmentation relies on this: flip(image(y, phi)) == image(-y, -phi)
+    _, a = render_person(2.2, 0.35, 0.15, 0.6, light=0.5, arm_raise=(0.3, 1.4))
+    _, b = render_person(2.2, -0.35, 0.15, -0.6, light=-0.5, arm_raise=(1.4, 0.3))
+    np.testing.assert_allclose(a.alpha[:, ::-1], b.alpha, atol=1e-4)
+    np.testing.assert_allclose(a.value[:, ::-1], b.value, atol=1e-4)
+
+
+def test_downscale_averages_2x2_blocks():
+    img = np.array([[[0, 1, 10, 10], [2, 3, 10, 11]]], dtype=np.uint8)
+    np.testing.assert_array_equal(downscale(img, 2), [[[2, 10]]])  # (6 + 2) // 4, (41 + 2) // 4
+
+
+def test_80x48_is_the_160x96_set_downscaled(small_set, tmp_path):
+    out = tmp_path / "small80"
+    ensure_synth(out, SMALL, 7, "80x48")
+    for split in ("train", "test"):
+        big, little = load_split(small_set, split), load_split(out, split, size="80x48")
+        np.testing.assert_array_equal(little.images, downscale(big.images, 2))
+        np.testing.assert_array_equal(little.labels, big.labels)
+
+
+def test_difficulty_conditions_are_recorded(small_set):
+    cond = read_extra(small_set, "train", "conditions")
+    meta = json.loads((small_set / "meta.json").read_text())
+    assert cond.dtype == np.uint8 and len(cond) == meta["splits"]["train"]["frames"]
+    assert set(meta["conditions"]) == {"fast", "occluded", "dark", "bright", "far", "edge", "near"}
+
+
+def test_ensure_synth_reuses_a_matching_folder_and_regenerates_otherwise(tmp_path):
+    out = tmp_path / "cache"
+    ensure_synth(out, 40, 3)
+    stamp = (out / "train.npz").stat().st_mtime_ns
+    ensure_synth(out, 40, 3)
+    assert (out / "train.npz").stat().st_mtime_ns == stamp
+    ensure_synth(out, 40, 4)
+    assert json.loads((out / "meta.json").read_text())["seed"] == 4
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging leftovers
+
+
+def test_corrupt_or_missing_synthetic_files(small_set, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(small_set, bad)
+    (bad / "val.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(EdgeadaptError, match=r"val.npz: corrupt split file"):
+        load_split(bad, "val")
+    (bad / "test.npz").unlink()
+    with pytest.raises(EdgeadaptError, match=r"test.npz: missing split file"):
+        load_split(bad, "test")
+    with pytest.raises(EdgeadaptError, match="frames are 160x96, 80x48 was asked for"):
+        load_split(bad, "train", size="80x48")
+    (bad / "meta.json").write_text("{ not json")
+    with pytest.raises(EdgeadaptError, match=r"meta.json: corrupt metadata"):
+        load_split(bad, "train")
+
+
+def test_images_of_the_wrong_size_for_the_metadata(small_set, tmp_path):
+    import shutil
+
+    from edgeadapt.data.store import write_split
+
+    bad = tmp_path / "resized"
+    shutil.copytree(small_set, bad)
+    f = load_split(small_set, "test")
+    write_split(bad / "test.npz", {"images": f.images[:, :48, :80], "labels": f.labels, "sequence": f.sequence,
+                                   "subject": f.subject})
+    with pytest.raises(EdgeadaptError, match="test.npz: images are 80x48, meta.json says 160x96"):
+        load_split(bad, "test")
+
+
+def test_synth_rejects_too_few_frames_without_touching_the_folder(small_set, capsys):
+    before = digest(small_set)
+    with pytest.raises(SystemExit) as exc:
+        main(["dataset", "synth", "--out", str(small_set), "--frames", "5", "--quiet"])
+    assert exc.value.code == 2
+    assert "--frames must be at least 30" in capsys.readouterr().err
+    assert digest(small_set) == before
+
+
+def test_info_and_preview_commands(small_set, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["dataset", "info", "--data", str(small_set), "--json", str(tmp_path / "info.json")])
+    assert exc.value.code == 0
+    info = json.loads((tmp_path / "info.json").read_text())
+    test = load_split(small_set, "test")
+    mean = load_split(small_set, "train").labels.astype(np.float64).mean(0)
+    assert info["splits"]["test"]["trivial_mae_sum"] == pytest.approx(np.abs(test.labels - mean).mean(0).sum(), rel=1e-5)
+    assert "trivial MAE" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["dataset", "preview", "--data", str(small_set), "--out", str(tmp_path / "p.png"), "--count", "4"])
+    assert exc.value.code == 0 and (tmp_path / "p.png").stat().st_size > 1000
