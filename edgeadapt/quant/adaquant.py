@@ -26,6 +26,7 @@ MAC_BUDGET = 6e8
 LR_CODES = 0.01  # Adam step on the weight codes, in LSBs
 LR_BIAS = 0.05  # Adam step on the bias, in output LSBs
 HOLDOUT_FRACTION = 0.125
+MAX_MOVE = 1.0  # codes stay within this many LSBs of their float value
 
 
 def ste_round(v):
@@ -93,7 +94,8 @@ def optimize_layer(node, x_q, fl_in, fl_out, target, iterations=DEFAULT_ITERATIO
 
     start_codes = torch.as_tensor(node.weight, dtype=torch.float32) / w_lsb
     codes = start_codes.clone().requires_grad_(True)
-    floor_codes, ceil_codes = torch.clamp(start_codes - 1, lo, hi), torch.clamp(start_codes + 1, lo, hi)
+    floor_codes = torch.clamp(start_codes - MAX_MOVE, lo, hi)
+    ceil_codes = torch.clamp(start_codes + MAX_MOVE, lo, hi)
     bias0 = torch.as_tensor(node.bias if node.bias is not None else np.zeros(len(node.weight)), dtype=torch.float32)
     # the bias is learned in output LSBs (for a raw output: 1/64 of its spread, an int8-like LSB),
     # so one Adam step moves it by about LR_BIAS of those

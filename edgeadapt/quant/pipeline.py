@@ -9,6 +9,7 @@ int8 prefix) to measure its loss increase on the calibration frames, then the fi
 chosen widths, so later layers compensate for the low-bit ones.
 """
 
+import contextlib
 import copy
 import time
 from dataclasses import dataclass, field
@@ -79,9 +80,33 @@ def prepare(graph):
     return graph
 
 
+QUANT_THREADS = 1
+
+
+@contextlib.contextmanager
+def torch_threads(n):
+    """Run torch on n intra-op threads, then restore.
+
+    The quantizer's work is thousands of small ops (AdaQuant steps on a few frames); on a shared
+    machine, a parallel region whose second thread is descheduled stalls at every barrier, which
+    made runs 10-25x slower under load. One thread is also thread-count independent, so the
+    same inputs give the same model on any machine with the same torch build.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def quantize_graph(graph, calib_images, options: QuantizeOptions | None = None) -> QuantizeResult:
     """Quantize a float Graph on uint8 calibration frames (N, H, W). The input graph is not changed."""
-    options = options or QuantizeOptions()
+    with torch_threads(QUANT_THREADS):
+        return _quantize_graph(graph, calib_images, options or QuantizeOptions())
+
+
+def _quantize_graph(graph, calib_images, options: QuantizeOptions) -> QuantizeResult:
     start = time.perf_counter()
     torch.manual_seed(options.seed)
     graph = prepare(graph)
