@@ -122,3 +122,19 @@ def test_calibration_frames_are_spread_and_deterministic():
     idx = calibration_frames(1000, 5)
     assert idx.tolist() == [0, 250, 500, 749, 999]
     assert calibration_frames(3, 10).tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("name", ["mobilenet-160x8", "frontnet-160x8"])
+def test_imported_models_match_the_integer_reference(name):
+    """The real architectures (depthwise, fused pool, flatten + fc) through the importer."""
+    from edgeadapt.ir.onnx_import import import_torch
+    from edgeadapt.models import build
+    from edgeadapt.quant.reference import dequantize_outputs, run_int
+
+    torch.manual_seed(0)
+    graph = import_torch(build(name), (96, 160), name)
+    images = np.random.default_rng(0).integers(0, 256, (12, 96, 160), dtype=np.uint8)
+    result = quantize_graph(graph, images, QuantizeOptions(weight_bits="auto", flash_budget="60%", iterations=5))
+    assert weight_bytes(result.graph, result.bits) <= 0.6 * weight_bytes(graph, {k: 8 for k in result.bits})
+    golden = dequantize_outputs(result.graph, run_int(result.graph, images))
+    np.testing.assert_array_equal(run_quantized(result.graph, images).astype(np.float32), golden)
