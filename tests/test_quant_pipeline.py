@@ -138,3 +138,21 @@ def test_imported_models_match_the_integer_reference(name):
     assert weight_bytes(result.graph, result.bits) <= 0.6 * weight_bytes(graph, {k: 8 for k in result.bits})
     golden = dequantize_outputs(result.graph, run_int(result.graph, images))
     np.testing.assert_array_equal(run_quantized(result.graph, images).astype(np.float32), golden)
+
+
+def test_latency_budget_constrains_the_allocation():
+    graph, images = toy_graph(), toy_images(24)
+    nodes = [n for n in graph.nodes if n.has_weights]
+    cores = costmodel.target_cores("gap8")
+    assert cores == 8
+    cycles8 = sum(costmodel.layer_cycles(graph, n, 8, "gap8", cores) for n in nodes)
+    # narrower weights cost more cycles per MAC on gap8: the all-8-bit model is the fastest
+    assert all(costmodel.layer_cycles(graph, n, 4, "gap8", cores) > costmodel.layer_cycles(graph, n, 8, "gap8", cores)
+               for n in nodes)
+    int8 = weight_bytes(graph, {n.name: 8 for n in nodes})
+    with pytest.raises(EdgeadaptError, match=rf"smallest achievable weight size within {cycles8:.0f} cycles is {int8} B"):
+        quantize_graph(graph, images, QuantizeOptions(weight_bits="auto", flash_budget="70%", cycle_budget=cycles8))
+    loose = cycles8 * 1.5
+    result = quantize_graph(graph, images, QuantizeOptions(weight_bits="auto", flash_budget="70%", cycle_budget=loose, **FAST))
+    spent = sum(costmodel.layer_cycles(graph, n, result.bits[n.name], "gap8", cores) for n in nodes)
+    assert spent <= loose and weight_bytes(result.graph, result.bits) <= 0.7 * int8
