@@ -127,6 +127,7 @@ def train(
         if aux is not None:
             record.setdefault("aux", {"margin": aux_margin, "weight": aux_weight, "teacher": str(teacher), "init": str(init)})
             record["aux"][split] = aux.score(split, outputs[:, POSE])
+    record["command"] = cli_command(record, out, onnx, init, teacher, aux_head, aux_margin, aux_weight)
     record["history"] = history
     save_checkpoint(out, model, model_name, config, record)
     record["out"] = str(out)
@@ -135,6 +136,25 @@ def train(
         export_onnx(model, info, onnx)
         record["onnx"] = str(onnx)
     return record
+
+
+def cli_command(record, out, onnx, init, teacher, aux_head, aux_margin, aux_weight) -> str:
+    """The `edgeadapt train` invocation equivalent to this run (kept in the checkpoint)."""
+    parts = [f"edgeadapt train --model {record['model']} --data {record['data']} --out {out}",
+             f"--epochs {record['epochs']} --seed {record['seed']}"]
+    if record["batch_size"] != 64:
+        parts.append(f"--batch-size {record['batch_size']}")
+    if record["lr"] != 1e-3:
+        parts.append(f"--lr {record['lr']:g}")
+    if record["photometric"]:
+        parts.append("--photometric")
+    if init is not None:
+        parts.append(f"--init {init}")
+    if aux_head:
+        parts.append(f"--aux-head --teacher {teacher} --aux-margin {aux_margin:g} --aux-weight {aux_weight:g}")
+    if onnx is not None:
+        parts.append(f"--onnx {onnx}")
+    return " ".join(parts)
 
 
 def _batch(frames, idx, flip, aux, split, rng=None):
