@@ -123,9 +123,11 @@ def test_every_frame_record_holds_outputs_models_and_cycles(clean_run, export_ho
 def test_faulty_link_is_detected_retried_and_gives_the_same_results(tmp_path, export_host, sequence,
                                                                      temporal_policy, clean_run):
     """1% of the link's transfers (commands, frame payloads, reply lines) get a byte corrupted or
-    dropped, both ways; the run must finish with exactly the clean run's frames."""
-    spec = _spec(export_host, sequence, tmp_path / "faulty", temporal_policy, timeout=0.5, step_timeout=3.0,
-                 wrap_transport=lambda t: FaultyTransport(t, rate=0.01, seed=1))
+    dropped, both ways; the run must finish with exactly the clean run's frames. Four scheduled
+    faults make sure every kind happens whatever the random draws."""
+    schedule = {("tx", 20): "corrupt", ("tx", 41): "drop", ("rx", 60): "corrupt", ("rx", 95): "drop"}
+    spec = _spec(export_host, sequence, tmp_path / "faulty", temporal_policy, timeout=0.8, step_timeout=3.0,
+                 wrap_transport=lambda t: FaultyTransport(t, rate=0.01, seed=1, schedule=schedule))
     summary = run_hil(spec)
     faults = spec.transports[0].summary()["faults"]
     assert set(faults) == {"tx_corrupt", "tx_drop", "rx_corrupt", "rx_drop"}, faults  # every kind happened

@@ -28,7 +28,9 @@ class FaultEvent:
 
 
 class FaultyTransport(Transport):
-    def __init__(self, inner: Transport, rate=0.01, seed=0, kinds=KINDS, directions=("tx", "rx")):
+    def __init__(self, inner: Transport, rate=0.01, seed=0, kinds=KINDS, directions=("tx", "rx"), schedule=None):
+        """schedule: {(direction, transfer index): kind} faults injected on top of the random ones,
+        so a test can be sure every kind of damage happens whatever the timing."""
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"fault rate must be in [0, 1], got {rate}")
         self.inner = inner
@@ -37,6 +39,7 @@ class FaultyTransport(Transport):
         self.kinds = tuple(kinds)
         self.directions = tuple(directions)
         self.rng = random.Random(seed)
+        self.schedule = dict(schedule or {})
         self.events = []
         self._counts = {"tx": 0, "rx": 0}
         self._partial = b""  # rx bytes of a line not finished yet
@@ -50,7 +53,11 @@ class FaultyTransport(Transport):
         kind = self.kinds[self.rng.randrange(len(self.kinds))]
         where = self.rng.randrange(1 << 30)
         value = self.rng.randrange(1, 256)
-        if not hit or not data or direction not in self.directions:
+        if (direction, index) in self.schedule:
+            hit, kind = True, self.schedule[(direction, index)]
+        elif direction not in self.directions:
+            hit = False
+        if not hit or not data:
             return data
         offset = where % len(data)
         self.events.append(FaultEvent(direction, kind, index, offset, len(data)))
