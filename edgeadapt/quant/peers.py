@@ -46,8 +46,12 @@ def _input_name(onnx_path) -> str:
     return [i.name for i in model.graph.input if i.name not in inits][0]
 
 
-def ort_quantize(onnx_path, calib_images, method="MinMax"):
-    """quantize_static with QDQ int8 per-channel weights; returns the quantized ModelProto."""
+def ort_quantize(onnx_path, calib_images, method="MinMax", symmetric_activations=False):
+    """quantize_static with QDQ int8 per-channel weights; returns the quantized ModelProto.
+
+    ORT's default activations are asymmetric (a zero point puts all 256 codes on [0, max] after a
+    ReLU); symmetric_activations=True gives edgeadapt's activation format class (no zero point).
+    """
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -70,6 +74,7 @@ def ort_quantize(onnx_path, calib_images, method="MinMax"):
             str(prepared), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
             calibrate_method=getattr(CalibrationMethod, method),
+            extra_options={"ActivationSymmetric": bool(symmetric_activations)},
         )
         return onnx.load(str(out))
 
