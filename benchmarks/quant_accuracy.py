@@ -33,10 +33,11 @@ from edgeadapt.quant.sources import calibration_images, load_float_graph, load_f
 from edgeadapt.textio import atomic_write_text, format_table, write_json  # noqa: E402
 
 LADDER = (
-    ("edgeadapt int8: min/max only", dict(adapt=False, adaquant=False, bias_correction=False)),
-    ("edgeadapt int8: + AdaPT formats", dict(adapt=True, adaquant=False, bias_correction=False)),
-    ("edgeadapt int8: + AdaQuant", dict(adapt=True, adaquant=True, bias_correction=False)),
-    ("edgeadapt int8: + bias/BN tuning", dict(adapt=True, adaquant=True, bias_correction=True)),
+    ("edgeadapt int8: min/max only", dict(adapt=False, equalize=False, adaquant=False, bias_correction=False)),
+    ("edgeadapt int8: + AdaPT formats", dict(adapt=True, equalize=False, adaquant=False, bias_correction=False)),
+    ("edgeadapt int8: + range equalization", dict(adapt=True, equalize=True, adaquant=False, bias_correction=False)),
+    ("edgeadapt int8: + AdaQuant", dict(adapt=True, equalize=True, adaquant=True, bias_correction=False)),
+    ("edgeadapt int8: + bias/BN tuning", dict(adapt=True, equalize=True, adaquant=True, bias_correction=True)),
 )
 MIXED = (("edgeadapt mixed, 75% of int8 bytes", "75%"), ("edgeadapt mixed, 50% of int8 bytes", "50%"))
 INT8_TOLERANCE = 1.0  # % sum-of-MAE increase allowed at int8

@@ -156,3 +156,29 @@ def test_latency_budget_constrains_the_allocation():
     result = quantize_graph(graph, images, QuantizeOptions(weight_bits="auto", flash_budget="70%", cycle_budget=loose, **FAST))
     spent = sum(costmodel.layer_cycles(graph, n, result.bits[n.name], "gap8", cores) for n in nodes)
     assert spent <= loose and weight_bytes(result.graph, result.bits) <= 0.7 * int8
+
+
+def test_equalization_keeps_the_float_network_and_balances_channels():
+    from edgeadapt.quant.equalize import channel_ranges, equalize
+
+    graph = toy_graph(seed=4)
+    graph.node("conv1").weight[0] *= 0.05  # one channel with a tiny range
+    graph.node("conv1").bias[0] *= 0.05
+    images = toy_images(48, seed=2)
+    before = run_float(graph, images)
+    acts = float_activations(graph, images)
+    spread_before = channel_ranges(acts["c1"])
+    work = __import__("copy").deepcopy(graph)
+    applied = equalize(work, acts)
+    assert set(applied) == {"conv1", "conv2"}  # the fc's raw output is never rescaled
+    np.testing.assert_allclose(run_float(work, images), before, rtol=1e-4, atol=1e-5)
+    spread_after = channel_ranges(float_activations(work, images)["c1"])
+    ratio = lambda r: r.max() / r.min()
+    assert ratio(spread_after) < ratio(spread_before) / 3
+    assert applied["conv1"].max() == pytest.approx(4.0)  # capped gain
+    ref = {"pose": acts["pose"]}
+    losses = []
+    for eq in (False, True):
+        result = quantize_graph(graph, images, QuantizeOptions(equalize=eq, adaquant=False, bias_correction=False))
+        losses.append(output_loss({"pose": torch.as_tensor(run_quantized(result.graph, images))}, ref))
+    assert losses[1] < losses[0]

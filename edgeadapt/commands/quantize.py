@@ -16,12 +16,13 @@ WEIGHT_BITS = ("8", "4", "2", "auto")
 @click.option("--calib-frames", default=256, show_default=True, type=int, help="Calibration frames, spread over the train split.")
 @click.option("--iterations", default=None, type=int, help="AdaQuant steps per layer.")
 @click.option("--no-adapt", is_flag=True, help="Min/max formats instead of AdaPT weight FLs and MSE activation clipping.")
+@click.option("--no-equalize", is_flag=True, help="Skip activation range equalization across channels.")
 @click.option("--no-adaquant", is_flag=True, help="Skip layer-wise AdaQuant calibration.")
 @click.option("--no-bias-correction", is_flag=True, help="Skip BN re-estimation and bias correction.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--report", "--json", "report_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
 def command(model_spec, calib_dir, out_path, weight_bits, flash_budget, latency_budget, target, calib_frames,
-            iterations, no_adapt, no_adaquant, no_bias_correction, seed, report_path):
+            iterations, no_adapt, no_equalize, no_adaquant, no_bias_correction, seed, report_path):
     """Quantize MODEL (.onnx, .pt, zoo:big, zoo:small) to power-of-two fixed point."""
     from edgeadapt.quant.budget import parse_cycles
     from edgeadapt.quant.pipeline import QuantizeOptions
@@ -33,6 +34,7 @@ def command(model_spec, calib_dir, out_path, weight_bits, flash_budget, latency_
         cycle_budget=None if latency_budget is None else parse_cycles(latency_budget),
         target=target,
         adapt=not no_adapt,
+        equalize=not no_equalize,
         adaquant=not no_adaquant,
         bias_correction=not no_bias_correction,
         seed=seed,

@@ -21,6 +21,7 @@ from edgeadapt.errors import EdgeadaptError
 from edgeadapt.quant import bitalloc, costmodel
 from edgeadapt.quant.budget import parse_size
 from edgeadapt.quant.calibrate import float_activations
+from edgeadapt.quant.equalize import equalize
 from edgeadapt.quant.qsim import images_to_input, quant_forward
 from edgeadapt.quant.sequential import PassOptions, raw_output, run_pass
 
@@ -35,6 +36,7 @@ class QuantizeOptions:
     cycle_budget: float | None = None  # optional latency budget for "auto", in estimated cycles
     target: str = "gap8"  # whose cycle model prices the latency budget
     adapt: bool = True
+    equalize: bool = True  # activation range equalization across channels (equalize.py)
     adaquant: bool = True
     bias_correction: bool = True
     iterations: int = PassOptions.iterations
@@ -115,6 +117,8 @@ def _quantize_graph(graph, calib_images, options: QuantizeOptions) -> QuantizeRe
     _check_input(graph, calib_images)
     with torch.no_grad():
         acts = float_activations(graph, calib_images)
+        if options.equalize and equalize(graph, acts):
+            acts = float_activations(graph, calib_images)  # same outputs, rescaled channels
     allocation = {}
     if options.weight_bits == "auto":
         bits, allocation = allocate(graph, acts, options)
@@ -138,6 +142,7 @@ def _quantize_graph(graph, calib_images, options: QuantizeOptions) -> QuantizeRe
     graph.meta["quantizer"] = {
         "weight_bits": options.weight_bits if options.weight_bits == "auto" else int(options.weight_bits),
         "adapt": options.adapt,
+        "equalize": options.equalize,
         "adaquant": options.adaquant,
         "bias_correction": options.bias_correction,
         "calib_frames": int(len(calib_images)),
