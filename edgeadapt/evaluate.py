@@ -61,6 +61,8 @@ def predict(model_spec, frames) -> np.ndarray:
 
 def evaluate(model_spec, data_dir, split: str = "test") -> dict:
     """Score a model on one split: the eval JSON schema (model, split, frames, mae, r2, trivial_mae)."""
+    if model_kind(model_spec) != "module":
+        resolve_model_path(model_spec)  # a missing model is named before any data is read
     size = frames_size_for(model_spec, data_dir)
     frames = load_split(data_dir, split, size)
     pred = predict(model_spec, frames)
