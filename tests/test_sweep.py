@@ -95,7 +95,8 @@ def test_oracle_and_random_baselines():
     assert oracle_at_share(data, 0.3).mae["sum"] == 0.0
     r1, r2 = random_at_share(data, 0.4), random_at_share(data, 0.4)
     assert r1.used.tolist() == r2.used.tolist()  # fixed seed
-    assert r1.config.p == 0.4
+    plain = evaluate(validate_policy_config({"policy": "random", "p": 0.4, "seed": 1}), data)
+    assert abs(r1.big_share - 0.4) <= abs(plain.big_share - 0.4)  # p is searched for the share
 
 
 def test_grid_covers_both_ends_and_the_selection_is_the_cheapest_at_big_mae():
