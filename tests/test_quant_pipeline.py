@@ -158,24 +158,47 @@ def test_latency_budget_constrains_the_allocation():
     assert spent <= loose and weight_bytes(result.graph, result.bits) <= 0.7 * int8
 
 
+def _conv_dw_graph(seed=4, h=12, w=16, c=4):
+    """conv (one tiny-range channel) -> depthwise conv -> flatten -> fc."""
+    from edgeadapt.ir.graph import Graph, Node, Tensor
+
+    rng = np.random.default_rng(seed)
+    conv = {"kernel": (3, 3), "stride": (1, 1), "pads": (1, 1, 1, 1), "groups": 1, "act": "relu"}
+    w1 = rng.normal(0, 0.6, (c, 3, 3, 1)).astype(np.float32)
+    b1 = rng.normal(0.05, 0.05, c).astype(np.float32)
+    w1[0] *= 0.05
+    b1[0] *= 0.05
+    tensors = {n: Tensor(n, s) for n, s in {"image": (h, w, 1), "c1": (h, w, c), "d1": (h, w, c),
+                                            "flat": (1, 1, h * w * c), "pose": (1, 1, 2)}.items()}
+    nodes = [
+        Node("conv1", "conv", ["image"], "c1", conv, weight=w1, bias=b1),
+        Node("dw", "conv", ["c1"], "d1", {**conv, "groups": c},
+             weight=rng.normal(0, 0.5, (c, 3, 3, 1)).astype(np.float32), bias=np.zeros(c, np.float32)),
+        Node("flatten", "flatten", ["d1"], "flat"),
+        Node("fc", "fc", ["flat"], "pose", {"act": "none", "out_dtype": "int32"},
+             weight=rng.normal(0, 0.05, (2, h * w * c)).astype(np.float32), bias=np.zeros(2, np.float32)),
+    ]
+    return Graph("convdw", "image", ["pose"], tensors, nodes)
+
+
 def test_equalization_keeps_the_float_network_and_balances_channels():
     from edgeadapt.quant.equalize import channel_ranges, equalize
 
-    graph = toy_graph(seed=4)
-    graph.node("conv1").weight[0] *= 0.05  # one channel with a tiny range
-    graph.node("conv1").bias[0] *= 0.05
+    graph = _conv_dw_graph()
     images = toy_images(48, seed=2)
     before = run_float(graph, images)
     acts = float_activations(graph, images)
     spread_before = channel_ranges(acts["c1"])
     work = __import__("copy").deepcopy(graph)
     applied = equalize(work, acts)
-    assert set(applied) == {"conv1", "conv2"}  # the fc's raw output is never rescaled
+    assert "fc" not in applied  # a raw graph output is never rescaled
     np.testing.assert_allclose(run_float(work, images), before, rtol=1e-4, atol=1e-5)
     spread_after = channel_ranges(float_activations(work, images)["c1"])
     ratio = lambda r: r.max() / r.min()
     assert ratio(spread_after) < ratio(spread_before) / 3
-    assert applied["conv1"].max() == pytest.approx(4.0)  # capped gain
+    scales = applied["conv1"]
+    assert scales.max() == pytest.approx(4.0) and scales.min() == 1.0  # capped, small channels only
+    assert set(applied) == {"conv1"}  # the depthwise output feeds a dense fc: left alone
     ref = {"pose": acts["pose"]}
     losses = []
     for eq in (False, True):

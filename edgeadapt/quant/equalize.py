@@ -8,9 +8,10 @@ gives the same network in float, with better balanced ranges (the cross-layer eq
 Nagel et al., "Data-Free Quantization", driven here by measured activation ranges).
 
 Max pool, flatten, average pooling and global average pooling commute with a positive per-channel
-scale, so a layer is equalized when its output reaches exactly one conv/fc through those ops only.
-A relu6 layer (not homogeneous), a tensor read by several nodes, an add, a concat or a graph output
-stops it. Scales are capped so the consumer's weights do not lose their own precision.
+scale, so a layer is equalized when its output reaches exactly one depthwise conv through those ops
+only (its per-row weight FL absorbs the scale exactly). A relu6 layer (not homogeneous), a tensor
+read by several nodes, an add, a concat, a graph output or a dense consumer stops it. Scales are
+capped at MAX_SCALE.
 """
 
 import numpy as np
@@ -45,6 +46,13 @@ def consumer_of(graph, node):
         tensor = reader.output
 
 
+def reads_one_channel_per_row(consumer) -> bool:
+    """A depthwise consumer: each weight row reads one input channel, so its per-row FL absorbs a
+    per-channel scale exactly. A dense consumer would lose precision in the rescaled columns of
+    every row (measured: Frontnet's output deviation grew from 4.3 % to 5.6 %), so it is skipped."""
+    return consumer.op == "conv" and consumer.weight.shape[3] == 1 and consumer.attrs.get("groups", 1) > 1
+
+
 def _input_channel_divisor(consumer, scales, channels):
     """Per weight element of the consumer: the scale of the input channel it reads."""
     w = consumer.weight
@@ -70,6 +78,8 @@ def equalize(graph, acts) -> dict:
         ranges = channel_ranges(acts[node.output])
         top = ranges.max(initial=0.0)
         if top <= 0:
+            continue
+        if not reads_one_channel_per_row(consumer):
             continue
         scales = np.where(ranges > 0, np.clip(top / np.maximum(ranges, 1e-30), 1.0, MAX_SCALE), 1.0)
         if np.allclose(scales, 1.0):
