@@ -53,6 +53,7 @@ def save_checkpoint(path, model, name: str, config: dict, train: dict | None = N
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes the file private; a model file is an ordinary artifact
     try:
         torch.save(payload, tmp)
         os.replace(tmp, path)

@@ -22,6 +22,7 @@ def export_onnx(model, info: dict, path) -> Path:
     dummy = torch.zeros(1, 1, *info["input"])
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes the file private; a model file is an ordinary artifact
     try:
         with warnings.catch_warnings():
             # the TorchScript exporter is deprecated in favour of dynamo, but it is the one that
