@@ -20,7 +20,7 @@ import torch
 from scipy.stats import rankdata
 from tqdm import tqdm
 
-from edgeadapt.data import compute_metrics, dataset_kind, load_split, normalize, train_label_mean
+from edgeadapt.data import Camera, compute_metrics, dataset_kind, load_split, normalize, train_label_mean
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.evaluate import check_input_size, predict_outputs
 from edgeadapt.models import build_from_config, export_onnx, load_checkpoint, model_config, save_checkpoint
@@ -46,6 +46,7 @@ def train(
     aux_margin: float = 0.1,
     aux_weight: float = 0.1,
     photometric_aug: bool = False,
+    max_zoom: float = 1.0,
     progress: bool = True,
 ) -> dict:
     """Train, save the best-validation checkpoint to `out` (and ONNX to `onnx`), return the record."""
@@ -90,7 +91,7 @@ def train(
         batches = tqdm(range(0, n, batch_size), desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress)
         for start in batches:
             idx = order[start : start + batch_size]
-            x, y, a = _batch(train_set, idx, flips[idx], aux, "train", rng if photometric_aug else None)
+            x, y, a = _batch(train_set, idx, flips[idx], aux, "train", rng, photometric_aug, max_zoom)
             optimizer.zero_grad(set_to_none=True)
             loss = _loss(model(x), y, a, aux_weight)
             loss.backward()
@@ -118,6 +119,7 @@ def train(
         "batch_size": batch_size,
         "lr": lr,
         "photometric": photometric_aug,
+        "max_zoom": max_zoom,
         "seconds": round(time.time() - started, 1),
         "frames": {s: int(len(f.labels)) for s, f in splits.items()},
     }
@@ -148,6 +150,8 @@ def cli_command(record, out, onnx, init, teacher, aux_head, aux_margin, aux_weig
         parts.append(f"--lr {record['lr']:g}")
     if record["photometric"]:
         parts.append("--photometric")
+    if record["max_zoom"] > 1.0:
+        parts.append(f"--zoom {record['max_zoom']:g}")
     if init is not None:
         parts.append(f"--init {init}")
     if aux_head:
@@ -157,19 +161,51 @@ def cli_command(record, out, onnx, init, teacher, aux_head, aux_margin, aux_weig
     return " ".join(parts)
 
 
-def _batch(frames, idx, flip, aux, split, rng=None):
+def _batch(frames, idx, flip, aux, split, rng=None, photometric_aug=False, max_zoom=1.0):
     images = frames.images[idx]
     labels = frames.labels[idx].astype(np.float32)
     if flip.any():
         images = images.copy()
         images[flip] = images[flip][:, :, ::-1]
         labels[flip] *= FLIP_SIGN
-    if rng is not None:
+    if rng is not None and max_zoom > 1.0:
+        images, labels = zoom(images, labels, rng, max_zoom)
+    if rng is not None and photometric_aug:
         images = photometric(images, rng)
     x = torch.from_numpy(normalize(images))
     y = torch.from_numpy(np.ascontiguousarray(labels))
     a = None if aux is None else torch.from_numpy(aux.labels(split, idx, flip))
     return x, y, a
+
+
+def zoom(images, labels, rng, max_zoom, p=0.5, margin_px=4.0):
+    """Zoom in about the principal point by s in [1, max_zoom] on a random half of the frames.
+
+    For a pinhole camera this is exactly the scene with every depth divided by s: the head keeps
+    its lateral offsets y and z and its distance becomes x / s, and its apparent size, its image
+    position and the floor line all move consistently. It teaches size-to-distance from every
+    subject at many distances, so x is not memorised per subject. s is capped so the head stays
+    in view. Output is re-rounded to uint8 (the network only ever sees whole pixel values).
+    """
+    n, h, w = images.shape
+    fx = Camera.for_size(f"{w}x{h}").fx
+    s = np.where(rng.random(n) < p, rng.uniform(1.0, max_zoom, n), 1.0)
+    x = np.maximum(labels[:, 0], 1e-3)
+    du = np.abs(fx * labels[:, 1] / x) + 1e-6  # head offset from the image centre, pixels
+    dv = np.abs(fx * labels[:, 2] / x) + 1e-6
+    s = np.clip(np.minimum(s, np.minimum((w / 2 - margin_px) / du, (h / 2 - margin_px) / dv)), 1.0, None)
+    if np.all(s == 1.0):
+        return images, labels
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = torch.from_numpy(1.0 / s).float()
+    theta[:, 1, 1] = theta[:, 0, 0]
+    src = torch.from_numpy(images.astype(np.float32))[:, None]
+    grid = torch.nn.functional.affine_grid(theta, (n, 1, h, w), align_corners=False)
+    out = torch.nn.functional.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    images = out[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
+    labels = labels.copy()
+    labels[:, 0] = labels[:, 0] / s.astype(np.float32)
+    return images, labels
 
 
 def photometric(images, rng):

@@ -9,7 +9,8 @@ from edgeadapt.cli import main
 from edgeadapt.data import ensure_synth, load_split
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.evaluate import evaluate, predict_outputs
-from edgeadapt.train import AuxLabels, _batch, _loss, photometric, roc_auc, train
+from edgeadapt.data import Camera
+from edgeadapt.train import AuxLabels, _batch, _loss, photometric, roc_auc, train, zoom
 
 SMALL = "frontnet-160x8"  # the cheapest registered model keeps these tests fast
 
@@ -51,6 +52,29 @@ def test_photometric_augmentation_is_seeded_and_keeps_uint8_frames(data):
     # the scene survives: augmented and original frames stay strongly correlated
     for i in range(8):
         assert np.corrcoef(a[i].ravel(), images[i].ravel())[0, 1] > 0.6
+
+
+def test_zoom_moves_the_head_where_the_new_distance_projects_it():
+    fx = Camera.for_size("160x96").fx
+    labels = np.array([[2.0, 0.3, 0.2, 0.5], [1.5, -0.2, -0.1, -1.0]], np.float32)
+    images = np.zeros((2, 96, 160), np.uint8)
+    for img, (x, y, z, _) in zip(images, labels):
+        u, v = 80 - fx * y / x, 48 - fx * z / x  # continuous image coordinates of the head centre
+        img[int(v) - 1 : int(v) + 2, int(u) - 1 : int(u) + 2] = 255
+    out, new = zoom(images, labels, np.random.default_rng(0), max_zoom=1.4, p=1.0)
+    scale = labels[:, 0] / new[:, 0]
+    assert np.all(scale > 1.0) and np.all(scale <= 1.4)
+    np.testing.assert_array_equal(new[:, 1:], labels[:, 1:])  # y, z, phi are unchanged
+    for img, (x, y, z, _) in zip(out, new):
+        v, u = np.unravel_index(np.argmax(img), img.shape)
+        assert abs(u + 0.5 - (80 - fx * y / x)) <= 2.0 and abs(v + 0.5 - (48 - fx * z / x)) <= 2.0
+
+
+def test_zoom_keeps_the_head_in_view():
+    fx = Camera.for_size("160x96").fx
+    labels = np.array([[1.0, 0.85, 0.0, 0.0]], np.float32)  # head 74 px left of centre: 2 px room
+    _, new = zoom(np.zeros((1, 96, 160), np.uint8), labels, np.random.default_rng(0), max_zoom=2.0, p=1.0)
+    assert fx * new[0, 1] / new[0, 0] <= 80 - 4 + 1e-3
 
 
 def test_loss_is_l1_summed_over_outputs_averaged_over_frames():
