@@ -147,6 +147,10 @@ def _timeline(out, frames, ref, labels, header):
             a2.plot(t, np.abs(pred - labels[t]).sum(axis=1), color=colour, alpha=0.35, lw=0.8,
                     label=f"{name} alone")
     a2.plot(t, err, color="black", lw=1.0, label="this run")
+    seq = np.array([r["sequence"] for r in frames])
+    for start in t[1:][np.diff(seq) != 0]:  # the policy restarts with every sequence
+        for ax in (a1, a2):
+            ax.axvline(start - 0.5, color="grey", ls="--", lw=0.6)
     a2.set_ylabel("abs error sum")
     a2.set_xlabel("frame")
     a2.legend(fontsize=8, loc="upper right")
