@@ -1,8 +1,9 @@
 """`make demo`: the whole pipeline on the shipped defaults, stage by stage.
 
 data -> shipped pair (float MAE) -> quantize (int8 and mixed) -> export host + validate ->
-policy sweep -> export stm32 and gap8 -> firmware build -> HIL on QEMU for always-small,
-always-big and the selected policy -> one table and a report.
+export stm32 and gap8 + firmware build -> HIL on QEMU for always-small and always-big ->
+policy sweep on the measured cycles -> the selected policy baked in and measured on QEMU ->
+one table and a report.
 
 Each stage is the public CLI, run as a subprocess, so what the demo prints is exactly what a user
 would see. Intermediate files go to build/demo/, HIL runs to results/demo/.
@@ -66,33 +67,46 @@ def main():
     edgeadapt("validate", "--export", host_dir, "--data", DATA, "--frames", "200",
               "--json", WORK / "validate-host.json")
 
-    stage("5/8 policy sweep: simulate every policy with the integer reference")
-    policy = WORK / "policy.json"
-    edgeadapt("policy", "sweep", "--big", WORK / "big.eaq", "--small", WORK / "small.eaq", "--data", DATA,
-              "--frames", str(HIL_FRAMES), "--cycles", host_dir / "manifest.json", "--select", "iso-mae",
-              "--out", policy, "--json", WORK / "sweep.json")
-
-    stage("6/8 export the pair for stm32 and gap8, policy baked in")
+    stage("5/8 export the pair for stm32 and gap8 and build the firmware")
     for target in TARGETS:
-        edgeadapt("export", "--target", target, "--big", WORK / "big.eaq", "--small", WORK / "small.eaq",
-                  "--policy", policy, "--out", ROOT / "export" / target)
+        export_and_build(target, policy=None)
 
-    stage("7/8 build the firmware")
-    for target in TARGETS:
-        run(["make", "-s", "-C", ROOT / "firmware", f"TARGET={target}", f"EXPORT={ROOT / 'export' / target}"])
-        run(["make", "-s", "-C", ROOT / "firmware", f"TARGET={target}", f"EXPORT={ROOT / 'export' / target}", "size"])
-
-    stage(f"8/8 hardware-in-the-loop on QEMU: {HIL_FRAMES} test frames per run")
+    stage(f"6/8 hardware-in-the-loop on QEMU, single models: {HIL_FRAMES} test frames per run")
     summaries = {}
     for target in TARGETS:
-        for name, pol in (("always-small", "always-small"), ("always-big", "always-big"), ("adaptive", policy)):
-            out = RESULTS / f"{target}-{name}"
-            edgeadapt("hil", "run", "--target", target, "--emulator", "qemu", "--export", ROOT / "export" / target,
-                      "--data", DATA, "--frames", str(HIL_FRAMES), "--policy", pol, "--out", out)
-            summaries[(target, name)] = load(out / "summary.json")
+        for name in ("always-small", "always-big"):
+            summaries[(target, name)] = hil_run(target, name, name)
+
+    stage("7/8 policy sweep per target: integer reference outputs + the cycles measured on the device")
+    for target in TARGETS:
+        runs = [arg for name in ("always-small", "always-big") for arg in ("--runs", RESULTS / f"{target}-{name}")]
+        edgeadapt("policy", "sweep", "--big", WORK / "big.eaq", "--small", WORK / "small.eaq", "--data", DATA,
+                  "--frames", str(HIL_FRAMES), "--cycles", "measured", *runs, "--select", "iso-mae",
+                  "--out", WORK / f"policy-{target}.json", "--json", WORK / f"sweep-{target}.json")
+
+    stage("8/8 the adaptive system: policy baked into the firmware, measured on QEMU")
+    for target in TARGETS:
+        export_and_build(target, policy=WORK / f"policy-{target}.json")
+        summaries[(target, "adaptive")] = hil_run(target, "adaptive", WORK / f"policy-{target}.json")
     print_hil_summary(summaries)
     print(f"\nreports: {', '.join(str((RESULTS / f'{t}-adaptive' / 'report.md').relative_to(ROOT)) for t in TARGETS)}")
     print(f"demo finished in {time.monotonic() - started:.0f} s")
+
+
+def export_and_build(target, policy):
+    bundle = ROOT / "export" / target
+    extra = ["--policy", policy] if policy else []
+    edgeadapt("export", "--target", target, "--big", WORK / "big.eaq", "--small", WORK / "small.eaq", *extra,
+              "--out", bundle)
+    run(["make", "-s", "-C", ROOT / "firmware", f"TARGET={target}", f"EXPORT={bundle}"])
+    run(["make", "-s", "-C", ROOT / "firmware", f"TARGET={target}", f"EXPORT={bundle}", "size"])
+
+
+def hil_run(target, name, policy):
+    out = RESULTS / f"{target}-{name}"
+    edgeadapt("hil", "run", "--target", target, "--emulator", "qemu", "--export", ROOT / "export" / target,
+              "--data", DATA, "--frames", str(HIL_FRAMES), "--policy", policy, "--out", out, "--overwrite")
+    return load(out / "summary.json")
 
 
 def print_pair_summary(float_mae):
