@@ -130,7 +130,7 @@ def checks(rows) -> dict:
     }
 
 
-def markdown(results, data_dir) -> str:
+def markdown(results, data_dir, note=None) -> str:
     lines = [
         "# Quantization accuracy",
         "",
@@ -149,6 +149,8 @@ def markdown(results, data_dir) -> str:
         f"Dataset: `{data_dir}`",
         "",
     ]
+    if note:
+        lines += [note.strip(), ""]
     for res in results:
         lines += [f"## {res['model']} ({res['graph']}; {res['calib_frames']} calibration frames, "
                   f"{res['test_frames']} test frames)", ""]
@@ -181,7 +183,19 @@ def main(argv=None):
     parser.add_argument("--calib-frames", type=int, default=256)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "quant_accuracy.md"))
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--note", default=None, help="a paragraph (or @FILE) printed under the header")
+    parser.add_argument("--from-json", default=None, help="re-render the markdown of an earlier --json run")
     args = parser.parse_args(argv)
+    note = args.note
+    if note and note.startswith("@"):
+        note = Path(note[1:]).read_text()
+    if args.from_json:
+        import json
+
+        saved = json.loads(Path(args.from_json).read_text())
+        atomic_write_text(args.out, markdown(saved["results"], saved["data"], note))
+        print(f"wrote {args.out}")
+        return
     logging.disable(logging.WARNING)  # ORT and NNCF chatter
     warnings.filterwarnings("ignore")
     import torch
@@ -192,7 +206,7 @@ def main(argv=None):
         for spec in args.models:
             print(f"{spec}:", flush=True)
             results.append(benchmark_model(spec, args.data, args.calib_frames, workdir, lambda m: print(m, flush=True)))
-    atomic_write_text(args.out, markdown(results, args.data))
+    atomic_write_text(args.out, markdown(results, args.data, note))
     if args.json:
         write_json(args.json, {"data": args.data, "results": results})
     for res in results:
