@@ -1,6 +1,5 @@
 """The quantizer end to end on the toy graph: determinism, budgets, the ablation steps, the report."""
 
-import io
 import json
 import zipfile
 

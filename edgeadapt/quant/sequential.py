@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.quant import bias_tuning, formats
