@@ -182,3 +182,13 @@ def test_save_refuses_invalid_graph_and_keeps_old_file(saved):
         save_eaq(graph, path)
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == ["m.eaq"]  # no temp file left behind
+
+
+def test_same_graph_gives_byte_identical_files(tmp_path):
+    import time
+
+    graph = tiny_graph()
+    first = save_eaq(graph, tmp_path / "a.eaq")
+    time.sleep(2.1)  # zip timestamps have a 2 s resolution
+    second = save_eaq(graph, tmp_path / "b.eaq")
+    assert first.read_bytes() == second.read_bytes()

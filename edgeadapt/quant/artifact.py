@@ -150,11 +150,11 @@ def save_eaq(graph, path, report=None) -> Path:
         with os.fdopen(fd, "wb") as f:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                 zf.comment = ZIP_COMMENT
-                zf.writestr("graph.json", json.dumps(doc, indent=1))
+                zf.writestr(_fixed_time_member("graph.json"), json.dumps(doc, indent=1))
                 for member, value in arrays.items():
                     buf = io.BytesIO()
                     np.save(buf, value, allow_pickle=False)
-                    zf.writestr(member, buf.getvalue())
+                    zf.writestr(_fixed_time_member(member), buf.getvalue())
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -193,6 +193,13 @@ def _jsonable(value):
 
 
 # ----------------------------------------------------------------------------- load
+
+
+def _fixed_time_member(name):
+    """A zip member stamped 1980-01-01, so the same graph always gives byte-identical files."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
 
 
 def load_eaq(path) -> Graph:
