@@ -80,6 +80,10 @@ def test_pareto_front_and_selection_rules():
     assert select_point([a, b, c, d, e, big], big, "latency-budget", budget_cycles=2.5) is b
     with pytest.raises(EdgeadaptError, match="no policy fits the latency budget"):
         select_point([b, c], big, "latency-budget", budget_cycles=0.5)
+    # an adaptive point meeting the rule wins over a cheaper single model
+    adaptive = PolicyPoint(temporal(1.0), np.zeros(2), {"sum": 0.9}, 3)
+    assert select_point([a, adaptive, pt(1, 0.8), big], big, "iso-mae") is adaptive
+    assert select_point([pt(1, 0.8), big], big, "iso-mae").cycles_mean == 1  # no adaptive point: fallback
     m = paper_metrics([b, c, d, e], big)
     assert m["latency_cut_at_big_mae"]["value"] == pytest.approx(0.5)  # b: 2 cycles vs 4
     assert m["mae_change_at_big_latency"]["value"] == pytest.approx(-0.5)  # e: 0.5 vs 1.0

@@ -243,24 +243,31 @@ def oracle_at_share(data: SweepData, share: float) -> PolicyPoint:
 
 def select_point(points, big: PolicyPoint, rule="iso-mae", budget_cycles=None) -> PolicyPoint:
     """iso-mae: the cheapest point whose MAE is no worse than always-big's; iso-latency: the best
-    MAE at no more cycles than always-big; latency-budget: the best MAE within budget_cycles."""
-    if rule == "iso-mae":
-        ok = [p for p in points if p.mae_sum <= big.mae_sum]
-        return min(ok, key=lambda p: (p.cycles_mean, p.mae_sum))
+    MAE at no more cycles than always-big; latency-budget: the best MAE within budget_cycles.
+
+    Adaptive (temporal / aux) points come first; a single model is chosen only when no adaptive
+    point meets the rule. On frames where always-small happens to match always-big, shipping
+    always-small would drop the big model exactly where the small one fails on other frames.
+    """
     if rule == "iso-latency":
-        limit = big.cycles_mean
-    elif rule == "latency-budget":
-        if budget_cycles is None:
-            raise EdgeadaptError("--latency-budget needs a clock to turn milliseconds into cycles")
-        limit = budget_cycles
-    else:
+        budget_cycles = big.cycles_mean
+    elif rule == "latency-budget" and budget_cycles is None:
+        raise EdgeadaptError("--latency-budget needs a clock to turn milliseconds into cycles")
+    elif rule not in SELECT_RULES:
         raise EdgeadaptError(f"unknown selection rule '{rule}' (expected {', '.join(SELECT_RULES)})")
-    ok = [p for p in points if p.cycles_mean <= limit]
-    if not ok:
-        cheapest = min(points, key=lambda p: p.cycles_mean)
-        raise EdgeadaptError(f"no policy fits the latency budget: the cheapest needs {cheapest.cycles_mean:,.0f} "
-                             f"cycles per frame, the budget is {limit:,.0f}")
-    return min(ok, key=lambda p: (p.mae_sum, p.cycles_mean))
+    adaptive = [p for p in points if p.config.policy in ADAPTIVE]
+    for pool in (adaptive, points):
+        if rule == "iso-mae":
+            ok = [p for p in pool if p.mae_sum <= big.mae_sum]
+            if ok:
+                return min(ok, key=lambda p: (p.cycles_mean, p.mae_sum))
+        else:
+            ok = [p for p in pool if p.cycles_mean <= budget_cycles]
+            if ok:
+                return min(ok, key=lambda p: (p.mae_sum, p.cycles_mean))
+    cheapest = min(points, key=lambda p: p.cycles_mean)
+    raise EdgeadaptError(f"no policy fits the latency budget: the cheapest needs {cheapest.cycles_mean:,.0f} "
+                         f"cycles per frame, the budget is {budget_cycles:,.0f}")
 
 
 def paper_metrics(adaptive, big: PolicyPoint) -> dict:
