@@ -36,7 +36,7 @@ def runner():
         pytest.skip("host gcc not installed: cannot build firmware/tests/kernel_runner")
     out_dir = ROOT / "build" / "kernel_runner"
     out_dir.mkdir(parents=True, exist_ok=True)
-    exe = out_dir / f"kernel_runner-{os.getpid()}"  # private per session: teammates test in parallel
+    exe = out_dir / f"kernel_runner-{os.getpid()}"  # private per process: test runs may overlap
     base = ["gcc", *STRICT, "-O1", "-g", f"-I{FIRMWARE / 'include'}", str(RUNNER_SOURCE),
             *map(str, KERNEL_SOURCES), "-o", str(exe)]
     built = subprocess.run(base[:1] + SANITIZE + base[1:], capture_output=True, text=True)
