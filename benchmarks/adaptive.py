@@ -16,6 +16,7 @@ benchmarks/results/adaptive.md (and --json FILE with the same figures).
 """
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -129,7 +130,38 @@ def held_out(data, graphs, big, small, val_frames) -> dict:
             "mae_vs_big": on_test.mae_sum / big.mae_sum - 1.0, "val_frames": len(images)}
 
 
-def bench_target(target, big, small, frames, work, log, val_frames=None) -> dict:
+def whole_split(data, graphs, big, small, split_frames) -> dict:
+    """The paper's figures predicted on every frame of the test split (per-model mean cycles from
+    the measured runs; MAE exact): what the measured subset stands for."""
+    images, labels, sequence = split_frames
+    ref = {r: reference_outputs(p, images, graphs[r]) for r, p in (("big", big), ("small", small))}
+    c = data.cycles
+    full = SweepData(ref["small"], ref["big"], data.small_fl, data.big_fl, labels, sequences_of(sequence),
+                     CycleModel(float(np.mean(c.small)), float(np.mean(c.big)), c.overhead, "measured means",
+                                c.clock_hz))
+    result = run_sweep(full)
+    m = result.metrics
+    return {
+        "frames": len(images), "small_mae_vs_big": result.small.mae_sum / result.big.mae_sum - 1.0,
+        "latency_cut_at_big_mae": _value(m["latency_cut_at_big_mae"]),
+        "mae_change_at_big_latency": _value(m["mae_change_at_big_latency"]),
+        "best_mae_change": None if m["best_mae"] is None else m["best_mae"]["change"],
+    }
+
+
+def _value(metric):
+    return None if metric is None else metric["value"]
+
+
+def _negated(v):
+    return None if v is None else -v
+
+
+def _pct(v):
+    return "n/a" if v is None else f"{v * 100:+.1f}%"
+
+
+def bench_target(target, big, small, frames, work, log, val_frames=None, split_frames=None) -> dict:
     tdir = work / target
     export_dir = exported(target, big, small, work, log)
     images, labels, sequence = frames
@@ -156,7 +188,8 @@ def bench_target(target, big, small, frames, work, log, val_frames=None) -> dict
         if result.selected.config.policy in ("always-small", "always-big"):
             rows[name], predicted[name] = rows[result.selected.config.policy], result.selected
             continue
-        runs[name] = tdir / f"adaptive-{rule}"
+        params = json.dumps({k: v for k, v in result.selected.config.to_dict().items() if k != "meta"}, sort_keys=True)
+        runs[name] = tdir / f"adaptive-{rule}-{hashlib.sha256(params.encode()).hexdigest()[:8]}"  # one per policy
         rows[name] = hil(target, export_dir, frames, runs[name], path, log)
         predicted[name] = evaluate(result.selected.config, data)
     big_row = rows["always-big"]
@@ -182,18 +215,18 @@ def bench_target(target, big, small, frames, work, log, val_frames=None) -> dict
         })
     m = sweep.metrics
     held = None if val_frames is None else held_out(data, graphs, big, small, val_frames)
+    full = None if split_frames is None else whole_split(data, graphs, big, small, split_frames)
     return {
         "held_out": held,
+        "whole_split": full,
         "target": target,
         "operating_point": big_row["operating_point"],
         "clock_mhz": clock / 1e6,
         "rows": table,
         "sweep": {
             "evaluated": len(sweep.points),
-            "latency_cut_at_big_mae": (None if m["latency_cut_at_big_mae"] is None
-                                       else m["latency_cut_at_big_mae"]["value"]),
-            "mae_change_at_big_latency": (None if m["mae_change_at_big_latency"] is None
-                                          else m["mae_change_at_big_latency"]["value"]),
+            "latency_cut_at_big_mae": _value(m["latency_cut_at_big_mae"]),
+            "mae_change_at_big_latency": _value(m["mae_change_at_big_latency"]),
             "best_mae_change": None if m["best_mae"] is None else m["best_mae"]["change"],
             "best_mae_policy": None if m["best_mae"] is None else m["best_mae"]["point"].to_dict(clock),
             "baselines": {k: (v if k == "share" else v.to_dict(clock)) for k, v in sweep.baselines.items()},
@@ -243,6 +276,13 @@ def markdown(results, args, frames_desc, models_desc) -> str:
         if chosen is not None and isinstance(chosen["policy"], dict):
             params = ", ".join(f"{k}={v}" for k, v in chosen["policy"].items() if k not in ("policy", "meta"))
             lines += [f"The iso-MAE policy: {chosen['policy']['policy']} ({params})."]
+        w = r.get("whole_split")
+        if w is not None:
+            cut = _negated(w["latency_cut_at_big_mae"])
+            lines += [f"Whole test split ({w['frames']} frames, predicted: exact MAE, mean measured cycles per "
+                      f"model): always-small's MAE is {_pct(w['small_mae_vs_big'])} against always-big's; latency "
+                      f"at always-big's MAE {_pct(cut)}, MAE at its latency {_pct(w['mae_change_at_big_latency'])}, "
+                      f"best MAE {_pct(w['best_mae_change'])}."]
         h = r.get("held_out")
         if h is not None:
             lines += [f"Held out: the iso-MAE policy chosen on {h['val_frames']} validation frames instead "
@@ -255,9 +295,6 @@ def markdown(results, args, frames_desc, models_desc) -> str:
                   f"ours, {r['target']} (QEMU)" for r in results) + " |",
               "|---|---|" + "---|" * len(results)]
 
-    def pct(v, sign=True):
-        return "n/a" if v is None else (f"{v * 100:+.1f}%" if sign else f"{v * 100:.1f}%")
-
     def measured(r, system, key):
         row = next((x for x in r["rows"] if x["system"] == system), None)
         return None if row is None else row[key]
@@ -266,15 +303,27 @@ def markdown(results, args, frames_desc, models_desc) -> str:
     iso = [measured(r, "adaptive (iso-latency)", "mae_vs_big") for r in results]
     best = [r["sweep"]["best_mae_change"] for r in results]
     lines += [
-        "| latency vs always-big at its MAE (measured) | -28% | " + " | ".join(pct(v) for v in cut) + " |",
-        "| MAE vs always-big at its latency (measured) | -3% | " + " | ".join(pct(v) for v in iso) + " |",
-        "| best MAE vs always-big (sweep; MAE is bit-exact) | -6% | " + " | ".join(pct(v) for v in best) + " |",
+        "| latency vs always-big at its MAE (measured) | -28% | " + " | ".join(_pct(v) for v in cut) + " |",
+        "| MAE vs always-big at its latency (measured) | -3% | " + " | ".join(_pct(v) for v in iso) + " |",
+        "| best MAE vs always-big (sweep; MAE is bit-exact) | -6% | " + " | ".join(_pct(v) for v in best) + " |",
+        "| whole test split, predicted: latency at its MAE | -28% | " + " | ".join(
+            _pct(_negated(r["whole_split"]["latency_cut_at_big_mae"])) for r in results) + " |",
+        "| whole test split, predicted: MAE at its latency | -3% | " + " | ".join(
+            _pct(r["whole_split"]["mae_change_at_big_latency"]) for r in results) + " |",
+        "| whole test split, predicted: best MAE | -6% | " + " | ".join(
+            _pct(r["whole_split"]["best_mae_change"]) for r in results) + " |",
         "",
-        "Why our cut is larger than the paper's: on these frames the small model's MAE is within "
-        + ", ".join(f"{next(x for x in r['rows'] if x['system'] == 'always-small')['mae_vs_big'] * 100:+.1f}%"
-                    for r in results[:1])
-        + " of the big one's (the paper's Frontnet is about 11% worse than M1.0), so the policy can run "
-        "small on most frames; the big model pays off on the frames where the small one's output jumps.",
+        "Why our cut is larger than the paper's: the small model is nearly as accurate as the big one here "
+        "(MAE " + ", ".join(
+            f"{_pct(next(x for x in r['rows'] if x['system'] == 'always-small')['mae_vs_big'])} on the measured "
+            f"frames, {_pct(r['whole_split']['small_mae_vs_big'])} on the whole test split" for r in results[:1])
+        + "; the paper's Frontnet is about 11% worse than M1.0), so a policy can run small on most frames and "
+        "call the big model where the small one's output jumps.",
+        "",
+        "Caveat: the operating point is chosen on the measured frames themselves, which is what lets the "
+        "sweep's prediction be checked against the runs. Chosen on validation frames instead (the held-out "
+        "lines), the policy keeps the big model on most frames and the cut nearly vanishes: on these small "
+        "subsets the small/big gap moves from sequence to sequence, so the threshold does not transfer.",
         "",
         "The paper's single models (ICRA'23, GAP8 at 170 MHz): " + "; ".join(
             f"{k}: {v['cycles'] / 1e6:.1f} M cycles, {v['cycles'] / 170e3:.1f} ms, MAE {v['mae_sum']:.2f}, "
@@ -311,7 +360,10 @@ def main(argv=None):
     desc = (f"{len(frames[0])} test frames of {args.data} (the first {args.chunk} of each of "
             f"{len(sequences_of(frames[2]))} sequences)")
     val_frames = pick_frames(args.data, args.frames, args.chunk, split="val")
-    results = [bench_target(load_target(t)["name"], big, small, frames, work, log, val_frames) for t in args.targets]
+    test = load_split(args.data, "test")
+    split_frames = (test.images, test.labels.astype(np.float64), test.sequence)
+    results = [bench_target(load_target(t)["name"], big, small, frames, work, log, val_frames, split_frames)
+               for t in args.targets]
     for r in results:
         print(f"\n{r['target']} ({r['operating_point']}):")
         print(format_table(
