@@ -132,3 +132,31 @@ def test_gap8_run_is_bit_exact_at_the_cluster_clock(root, sequence, policy):
     assert s["latency_ms"]["mean"] == pytest.approx(s["cycles"]["mean"] / 170e6 * 1e3, rel=1e-12)
     assert s["energy_mj"]["mean"] == pytest.approx(88.3 * s["cycles"]["mean"] / 170e6, rel=1e-12)
     assert live_processes() == []
+
+
+def test_qemu_dies_with_a_killed_harness(root, stm32_run):
+    """Even SIGKILL (no finally, no atexit) of the harness takes QEMU down: PR_SET_PDEATHSIG."""
+    import subprocess
+    import sys
+    import time
+
+    export_dir = stm32_run[0]
+    code = ("import sys, time\n"
+            "from edgeadapt.codegen.targets import load_target\n"
+            "from edgeadapt.harness.qemu import FirmwareProcess\n"
+            f"fw = FirmwareProcess.qemu(load_target('stm32'), {str(export_dir)!r})\n"
+            "print(fw.pid, flush=True)\n"
+            "time.sleep(60)\n")
+    harness = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        qemu_pid = int(harness.stdout.readline())
+        assert pid_alive(qemu_pid)
+        harness.kill()
+        harness.wait(10)
+        deadline = time.monotonic() + 15
+        while pid_alive(qemu_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not pid_alive(qemu_pid)
+    finally:
+        if harness.poll() is None:
+            harness.kill()

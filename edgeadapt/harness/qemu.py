@@ -8,11 +8,13 @@ anything a crash left behind.
 """
 
 import atexit
+import ctypes
 import fcntl
 import shlex
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from edgeadapt.errors import EdgeadaptError
@@ -22,6 +24,7 @@ FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
 BUILD_TIMEOUT_S = 900
 ICOUNT = ["-icount", "shift=0"]  # one instruction = 1 ns of virtual time: cycles = instructions
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _LIVE = {}  # pid -> Popen of every process started here and not yet reaped
 
 
@@ -97,6 +100,7 @@ class FirmwareProcess:
                 stdout=pipe if stdio else self._log,
                 stderr=self._log,
                 start_new_session=True,  # our own process group: a terminal's Ctrl-C reaches only us
+                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             self._close_log()
@@ -158,6 +162,15 @@ class FirmwareProcess:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _die_with_parent():
+    """In the child: get SIGTERM if the harness dies without cleaning up (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):
+            pass  # best effort: the normal stop paths still apply
 
 
 def _stop_process(process, grace=2.0):
