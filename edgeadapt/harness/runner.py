@@ -246,6 +246,9 @@ def _drive(spec, target, images, labels, sequence, ref, fls, int_cfg, log, op, t
     except LinkClosed as exc:
         raise EdgeadaptError(f"device link lost: {exc} ({len(log.frames)} frames recorded; "
                              f"--resume continues)") from None
+    except LinkError as exc:  # the link stayed garbled through every resync
+        raise EdgeadaptError(f"device link unusable: {exc} ({len(log.frames)} frames recorded; "
+                             f"--resume continues)") from None
 
 
 class Session:
@@ -261,6 +264,7 @@ class Session:
         self.twin = None
         self.calib = None
         self.retry_reasons = []
+        self.lines = []  # the ea-policy commands that install int_cfg
 
     # ------------------------------------------------------------------ helpers
 
