@@ -48,6 +48,7 @@ def train(
     photometric_aug: bool = False,
     max_zoom: float = 1.0,
     progress: bool = True,
+    on_epoch=None,
 ) -> dict:
     """Train, save the best-validation checkpoint to `out` (and ONNX to `onnx`), return the record."""
     if epochs < 1 or batch_size < 1:
@@ -103,6 +104,8 @@ def train(
         if val_loss < best["loss"]:
             best = {"loss": val_loss, "epoch": epoch, "state": {k: v.clone() for k, v in model.state_dict().items()}}
         bar.set_postfix(loss=f"{total / n:.3f}", val=f"{val_loss:.3f}", best=best["epoch"])
+        if on_epoch is not None:
+            on_epoch({**history[-1], "best_epoch": best["epoch"]})
         if epoch - best["epoch"] >= patience:
             break
     bar.close()

@@ -22,7 +22,7 @@ from edgeadapt.textio import write_json
 @click.option("--photometric", is_flag=True, help="Also randomize exposure, contrast, gamma and noise per frame.")
 @click.option("--zoom", "max_zoom", default=1.0, show_default=True, type=float,
               help="Zoom half the frames in by up to this factor (x becomes x / s); 1 = off.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="One line per epoch on stderr instead of progress bars.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the training record to this JSON file.")
 def command(model_name, data_dir, out, epochs, seed, batch_size, lr, onnx_path, init, aux_head, teacher, aux_margin,
             aux_weight, photometric, max_zoom, quiet, json_path):
@@ -37,8 +37,8 @@ def command(model_name, data_dir, out, epochs, seed, batch_size, lr, onnx_path, 
         raise EdgeadaptError("--teacher is only used with --aux-head")
     record = train(
         model_name, data_dir, out, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, onnx=onnx_path,
-        aux_head=aux_head, teacher=teacher, init=init, aux_margin=aux_margin, aux_weight=aux_weight, photometric_aug=photometric, max_zoom=max_zoom,
-        progress=not quiet,
+        aux_head=aux_head, teacher=teacher, init=init, aux_margin=aux_margin, aux_weight=aux_weight,
+        photometric_aug=photometric, max_zoom=max_zoom, progress=not quiet, on_epoch=_log_epoch if quiet else None,
     )
     click.echo(
         f"{model_name}: best epoch {record['best_epoch']} of {record['epochs_run']} run, {record['seconds']:.0f} s; "
@@ -52,3 +52,11 @@ def command(model_name, data_dir, out, epochs, seed, batch_size, lr, onnx_path, 
             click.echo(f"aux head: positives {a['positive_rate']:.1%}, accuracy {a['accuracy']:.1%}, AUC {a['auc']:.3f}")
     if json_path:
         write_json(json_path, record)
+
+
+def _log_epoch(entry):
+    click.echo(
+        f"epoch {entry['epoch']}: train loss {entry['train_loss']:.4f}, val loss {entry['val_loss']:.4f}, "
+        f"lr {entry['lr']:.2g}, best epoch {entry['best_epoch']}",
+        err=True,
+    )
