@@ -43,7 +43,7 @@ def train(
     aux_head: bool = False,
     teacher=None,
     init=None,
-    aux_margin: float = 0.1,
+    aux_margin: float = 0.2,
     aux_weight: float = 0.1,
     photometric_aug: bool = False,
     max_zoom: float = 1.0,
@@ -72,8 +72,9 @@ def train(
         if init is None or teacher is None:
             raise EdgeadaptError("--aux-head fine-tunes a small model: give both --init SMALL.pt and --teacher BIG.pt")
         aux = AuxLabels(init, teacher, splits, aux_margin)
+    init_command = None
     if init is not None:
-        _init_from(model, init, model_name)
+        init_command = _init_from(model, init, model_name)
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=math.sqrt(0.1), patience=5, min_lr=1e-7)
@@ -132,6 +133,8 @@ def train(
         if aux is not None:
             record.setdefault("aux", {"margin": aux_margin, "weight": aux_weight, "teacher": str(teacher), "init": str(init)})
             record["aux"][split] = aux.score(split, outputs[:, POSE])
+    if init_command is not None:
+        record["init_command"] = init_command  # how the starting point was trained
     record["command"] = cli_command(record, out, onnx, init, teacher, aux_head, aux_margin, aux_weight)
     record["history"] = history
     save_checkpoint(out, model, model_name, config, record)
@@ -247,7 +250,7 @@ def _eval_loss(model, frames, aux, aux_weight):
 
 def _init_from(model, init, model_name):
     """Start from a trained checkpoint of the same model; a new aux row starts at zero."""
-    source, _ = load_checkpoint(init, expect_model=model_name)
+    source, source_info = load_checkpoint(init, expect_model=model_name)
     state = source.state_dict()
     own = model.state_dict()
     for key in ("fc.weight", "fc.bias"):
@@ -256,6 +259,7 @@ def _init_from(model, init, model_name):
             grown[: state[key].shape[0]] = state[key]
             state[key] = grown
     model.load_state_dict(state)
+    return source_info["train"].get("command")
 
 
 class AuxLabels:

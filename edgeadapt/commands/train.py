@@ -17,7 +17,7 @@ from edgeadapt.textio import write_json
 @click.option("--init", "init", help="Start from this checkpoint of the same model (.pt or zoo:small).")
 @click.option("--aux-head", is_flag=True, help="Add a 5th output: logit of 'the teacher is markedly better here'.")
 @click.option("--teacher", help="Big model whose per-frame errors label the aux head (.pt or zoo:big).")
-@click.option("--aux-margin", default=0.1, show_default=True, type=float, help="Error gap (sum over outputs) that makes a frame positive.")
+@click.option("--aux-margin", default=0.2, show_default=True, type=float, help="Error gap (sum over outputs) that makes a frame positive.")
 @click.option("--aux-weight", default=0.1, show_default=True, type=float, help="Weight of the aux BCE loss.")
 @click.option("--photometric", is_flag=True, help="Also randomize exposure, contrast, gamma and noise per frame.")
 @click.option("--zoom", "max_zoom", default=1.0, show_default=True, type=float,

@@ -4,7 +4,8 @@ MAC convention (used everywhere in edgeadapt): multiply-accumulates of convoluti
 connected layers only; BN, ReLU and pooling are free (BN folds into the conv, the rest are
 compares). Activation bytes are what the deployed graph holds: int8, HWC, no batch, one byte per
 element; BN and ReLU fuse into the conv before them, and a conv whose output goes straight into a
-max pool is one layer (docs/fixed-point.md 4.3), so only the pooled map is stored.
+max pool is one layer (docs/fixed-point.md 4.3), so only the pooled map is stored. The last fully
+connected layer writes int32 (D5): 4 bytes per output.
 """
 
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ def layer_costs(model: nn.Module, input_hw) -> list[LayerCost]:
             prev.out_bytes = n_out
             continue
         layers.append(LayerCost(names[module], kind, n_in, n_out, macs, weights))
+    if layers and layers[-1].kind == "fc":
+        layers[-1].out_bytes *= 4  # the network output is raw int32 accumulators (D5)
     return layers
 
 

@@ -29,6 +29,7 @@ def describe(key: str) -> dict:
         "weight_bytes": cost["weight_bytes"],
         "max_layer_bytes": cost["max_layer_bytes"],
         "command": train.get("command"),
+        "init_command": train.get("init_command"),
         "data": train.get("data"),
         "seed": train.get("seed"),
         "epochs_run": train.get("epochs_run"),
