@@ -47,13 +47,14 @@ def train(
     aux_weight: float = 0.1,
     photometric_aug: bool = False,
     max_zoom: float = 1.0,
+    threads: int = 2,
     progress: bool = True,
     on_epoch=None,
 ) -> dict:
     """Train, save the best-validation checkpoint to `out` (and ONNX to `onnx`), return the record."""
     if epochs < 1 or batch_size < 1:
         raise EdgeadaptError(f"epochs and batch size must be >= 1 (got {epochs}, {batch_size})")
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     started = time.time()
@@ -124,6 +125,7 @@ def train(
         "lr": lr,
         "photometric": photometric_aug,
         "max_zoom": max_zoom,
+        "threads": threads,
         "seconds": round(time.time() - started, 1),
         "frames": {s: int(len(f.labels)) for s, f in splits.items()},
     }
@@ -156,6 +158,8 @@ def cli_command(record, out, onnx, init, teacher, aux_head, aux_margin, aux_weig
         parts.append(f"--lr {record['lr']:g}")
     if record["photometric"]:
         parts.append("--photometric")
+    if record.get("threads", 2) != 2:
+        parts.append(f"--threads {record['threads']}")
     if record["max_zoom"] > 1.0:
         parts.append(f"--zoom {record['max_zoom']:g}")
     if init is not None:

@@ -165,3 +165,34 @@ def test_cli_sweep_on_a_tiny_pair(tmp_path):
     assert cfg.policy == doc["selected"]["policy"]
     result = runner.invoke(cli, args[:-4] + ["--cycles", "measured", "--out", str(tmp_path / "p2.json")])
     assert result.exit_code != 0 and "--runs" in str(result.exception or result.output)
+
+
+def test_cli_predict_replays_the_selected_policy(tmp_path):
+    """`policy predict` on the sweep's own frames reproduces the sweep's prediction for its choice; on
+    other frames it replays the same config (always-big there gives the big model's MACs)."""
+    from click.testing import CliRunner
+
+    from edgeadapt.cli import cli
+    from test_harness_support import tiny_export, write_dataset
+
+    export_dir = tiny_export("host", tmp_path)
+    data = write_dataset(tmp_path / "data", n_test=30, sequences=3)
+    models = ["--big", str(export_dir / "big.eaq"), "--small", str(export_dir / "small.eaq"), "--data", str(data)]
+    runner = CliRunner()
+    result = runner.invoke(cli, ["policy", "sweep", *models, "--out", str(tmp_path / "policy.json")],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    predicted = json.loads((tmp_path / "policy.json").read_text())["meta"]["predicted"]
+    result = runner.invoke(cli, ["policy", "predict", "--policy", str(tmp_path / "policy.json"), *models,
+                                 "--json", str(tmp_path / "p.json")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "p.json").read_text())
+    assert doc["frames"] == 30
+    assert doc["policy"]["mae"] == predicted["mae"]
+    assert doc["policy"]["cycles_mean"] == pytest.approx(predicted["cycles_mean"], rel=1e-12)
+    assert doc["policy"]["big_share"] == pytest.approx(predicted["big_share"])
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    assert doc["always_big"]["cycles_mean"] == manifest["models"]["big"]["macs"]
+    assert doc["always_big"]["big_share"] == 1.0
+    result = runner.invoke(cli, ["policy", "predict", "--policy", str(tmp_path / "nope.json"), *models])
+    assert result.exit_code != 0 and "nope.json: no such file" in str(result.exception or result.output)

@@ -12,7 +12,7 @@ from edgeadapt.textio import format_table, write_json
 
 @click.group("policy")
 def command():
-    """Model-switching policies: sweep, select, predict."""
+    """Model-switching policies: sweep (simulate and select), predict (replay one on other frames)."""
 
 
 @command.command("sweep")
@@ -33,9 +33,62 @@ def command():
 def sweep_command(big_path, small_path, data_dir, split, frames, cycles_source, run_dirs, rule, latency_budget,
                   out_path, json_path):
     """Simulate every policy of the grid, print the Pareto front, pick the operating point."""
+    from edgeadapt.policy.sweep import run_sweep, selected_policy_json
+
+    data, n = sweep_data(big_path, small_path, data_dir, split, frames, cycles_source, run_dirs)
+    rule = "latency-budget" if latency_budget is not None else rule
+    result = run_sweep(data, rule=rule, latency_budget_ms=latency_budget)
+    policy = selected_policy_json(result, {"data": f"{data_dir} ({split}, first {n} frames)",
+                                           "big": str(big_path), "small": str(small_path)})
+    write_json(out_path, policy)
+    doc = result.to_dict()
+    _print(doc)
+    click.echo(f"selected ({doc['selected']['rule']}): {_describe(doc['selected'])} -> {out_path}")
+    if json_path:
+        write_json(json_path, doc)
+
+
+
+@command.command("predict")
+@click.option("--policy", "policy_spec", required=True,
+              help="A policy.json (e.g. the one `policy sweep` wrote), always-small or always-big.")
+@click.option("--big", "big_path", required=True, type=click.Path(dir_okay=False), help="Big model (.eaq).")
+@click.option("--small", "small_path", required=True, type=click.Path(dir_okay=False), help="Small model (.eaq).")
+@click.option("--data", "data_dir", required=True, type=click.Path(), help="Dataset folder.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--frames", type=int, help="First N frames of the split (default: all).")
+@click.option("--cycles", "cycles_source", default=None,
+              help="A manifest.json (cycles ~ MACs), or 'measured' with --runs (default: manifest.json beside --big).")
+@click.option("--runs", "run_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="HIL run folders (always-small and always-big) for --cycles measured.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the prediction here.")
+def predict_command(policy_spec, big_path, small_path, data_dir, split, frames, cycles_source, run_dirs, json_path):
+    """Replay one policy on frames it was not chosen on: the MAE and cycles a HIL run must measure."""
+    from edgeadapt.policy.config import load_policy_config
+    from edgeadapt.policy.sweep import evaluate
+
+    config = load_policy_config(policy_spec)
+    data, n = sweep_data(big_path, small_path, data_dir, split, frames, cycles_source, run_dirs)
+    point = evaluate(config, data)
+    big = evaluate(load_policy_config("always-big"), data)
+    doc = {"policy": point.to_dict(data.cycles.clock_hz), "always_big": big.to_dict(data.cycles.clock_hz),
+           "frames": n, "data": f"{data_dir} ({split}, first {n} frames)", "cycles_source": data.cycles.source,
+           "clock_hz": data.cycles.clock_hz}
+    click.echo(f"{n} frames ({len(data.sequences)} sequences) of {data_dir} ({split}); cycles: {data.cycles.source}")
+    click.echo(f"  policy:     {_describe(doc['policy'])}")
+    click.echo(f"  always-big: {_describe(doc['always_big'])}")
+    click.echo(f"  vs always-big: cycles {point.cycles_mean / big.cycles_mean - 1:+.1%}, "
+               f"MAE {point.mae_sum / big.mae_sum - 1:+.2%}")
+    if json_path:
+        write_json(json_path, doc)
+
+
+def sweep_data(big_path, small_path, data_dir, split, frames, cycles_source, run_dirs):
+    """The SweepData of the first `frames` frames of a split: both models' integer reference outputs,
+    labels, sequences and the cycle model. Returns (data, number of frames)."""
     from edgeadapt.data import load_split
     from edgeadapt.harness.reference import reference_outputs
-    from edgeadapt.policy.sweep import SweepData, run_sweep, selected_policy_json
+    from edgeadapt.policy.sweep import SweepData
     from edgeadapt.quant.artifact import load_eaq
     from edgeadapt.quant.reference import output_fls
 
@@ -55,16 +108,7 @@ def sweep_command(big_path, small_path, data_dir, split, frames, cycles_source, 
     cycles = cycle_model(cycles_source, run_dirs, big_path, small_path, images)
     data = SweepData(ref["small"], ref["big"], [int(f) for f in output_fls(graphs["small"])],
                      [int(f) for f in output_fls(graphs["big"])], split_frames.labels[:n], sequences, cycles)
-    rule = "latency-budget" if latency_budget is not None else rule
-    result = run_sweep(data, rule=rule, latency_budget_ms=latency_budget)
-    policy = selected_policy_json(result, {"data": f"{data_dir} ({split}, first {n} frames)",
-                                           "big": str(big_path), "small": str(small_path)})
-    write_json(out_path, policy)
-    doc = result.to_dict()
-    _print(doc)
-    click.echo(f"selected ({doc['selected']['rule']}): {_describe(doc['selected'])} -> {out_path}")
-    if json_path:
-        write_json(json_path, doc)
+    return data, n
 
 
 def cycle_model(source, run_dirs, big_path, small_path, images):

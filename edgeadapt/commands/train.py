@@ -22,10 +22,12 @@ from edgeadapt.textio import write_json
 @click.option("--photometric", is_flag=True, help="Also randomize exposure, contrast, gamma and noise per frame.")
 @click.option("--zoom", "max_zoom", default=1.0, show_default=True, type=float,
               help="Zoom half the frames in by up to this factor (x becomes x / s); 1 = off.")
+@click.option("--threads", default=2, show_default=True, type=int,
+              help="CPU threads for torch (results are bit-identical only for the same count).")
 @click.option("--quiet", is_flag=True, help="One line per epoch on stderr instead of progress bars.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the training record to this JSON file.")
 def command(model_name, data_dir, out, epochs, seed, batch_size, lr, onnx_path, init, aux_head, teacher, aux_margin,
-            aux_weight, photometric, max_zoom, quiet, json_path):
+            aux_weight, photometric, max_zoom, threads, quiet, json_path):
     """Train MODEL on DATA; print the per-output MAE table on val and test."""
     from edgeadapt.errors import EdgeadaptError
     from edgeadapt.evaluate import metrics_table
@@ -33,12 +35,14 @@ def command(model_name, data_dir, out, epochs, seed, batch_size, lr, onnx_path, 
 
     if max_zoom < 1.0:
         raise EdgeadaptError(f"--zoom must be >= 1 (got {max_zoom})")
+    if threads < 1:
+        raise EdgeadaptError(f"--threads must be >= 1 (got {threads})")
     if teacher is not None and not aux_head:
         raise EdgeadaptError("--teacher is only used with --aux-head")
     record = train(
         model_name, data_dir, out, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, onnx=onnx_path,
         aux_head=aux_head, teacher=teacher, init=init, aux_margin=aux_margin, aux_weight=aux_weight,
-        photometric_aug=photometric, max_zoom=max_zoom, progress=not quiet, on_epoch=_log_epoch if quiet else None,
+        photometric_aug=photometric, max_zoom=max_zoom, threads=threads, progress=not quiet, on_epoch=_log_epoch if quiet else None,
     )
     click.echo(
         f"{model_name}: best epoch {record['best_epoch']} of {record['epochs_run']} run, {record['seconds']:.0f} s; "
