@@ -14,8 +14,9 @@ from edgeadapt.quant.reference import run_int
 RNG = np.random.default_rng(5)
 
 
-def tiny_graph(bits=4):
-    """conv (4-bit, per-channel FL) + maxpool + flatten + raw int32 fc on 8x10 frames."""
+def tiny_graph(bits=4, unsigned=False):
+    """conv (4-bit, per-channel FL) + maxpool + flatten + raw int32 fc on 8x10 frames; with
+    `unsigned` the ReLU conv's output and the tensors derived from it are uint8 (version 2)."""
     lo, hi = {8: (-128, 127), 4: (-8, 7), 2: (-2, 1)}[bits]
     tensors = {
         "input": Tensor("input", (8, 10, 1), 8),
@@ -39,6 +40,9 @@ def tiny_graph(bits=4):
     fc.weight_fl = np.array([7, 8, 9, 10], dtype=np.int32)
     fc.qbias = RNG.integers(-1000, 1000, 4).astype(np.int32)
     tensors["fc"].fl = (5 + fc.weight_fl).tolist()
+    if unsigned:
+        for name in ("conv", "pool", "flat"):
+            tensors[name].dtype = "uint8"
     return Graph("tiny", "input", ["fc"], tensors, [conv, pool, flat, fc], {"source": "test", "bits": {"conv": bits}})
 
 
@@ -49,8 +53,16 @@ def saved(tmp_path):
     return graph, path
 
 
-def test_round_trip_is_exact(saved):
-    graph, path = saved
+@pytest.fixture
+def saved_unsigned(tmp_path):
+    graph = tiny_graph(unsigned=True)
+    path = save_eaq(graph, tmp_path / "u.eaq", report={"mae": [0.1, 0.2]})
+    return graph, path
+
+
+@pytest.mark.parametrize("which", ["saved", "saved_unsigned"])
+def test_round_trip_is_exact(which, request):
+    graph, path = request.getfixturevalue(which)
     loaded = load_eaq(path)
     assert loaded.name == "tiny" and loaded.outputs == ["fc"]
     assert loaded.meta["report"] == {"mae": [0.1, 0.2]} and loaded.meta["source"] == "test"
@@ -65,18 +77,42 @@ def test_round_trip_is_exact(saved):
         assert (t.shape, t.fl, t.dtype) == (u.shape, u.fl, u.dtype)
     frames = RNG.integers(0, 256, (5, 8, 10), dtype=np.uint8)
     assert np.array_equal(run_int(graph, frames), run_int(loaded, frames))
+    _, dump = run_int(loaded, frames, dump=True)
+    want = np.uint8 if which == "saved_unsigned" else np.int8
+    assert dump["conv"].dtype == dump["pool"].dtype == dump["flat"].dtype == want
+    assert dump["input"].dtype == np.int8
+
+
+def test_uint8_tensors_hold_the_relu_range(saved_unsigned):
+    """Same integer weights: the uint8 conv output equals the int8 one where that one is below
+    127, and keeps the codes 128..255 the int8 output saturates at 127."""
+    import copy
+
+    graph, _ = saved_unsigned
+    graph.nodes[0].qbias[0] = 25000  # channel 0 near 25000 / 2^7 = 195 codes (shift 8 + 4 - 5)
+    signed_graph = copy.deepcopy(graph)
+    for t in signed_graph.tensors.values():
+        t.dtype = "int32" if t.dtype == "int32" else "int8"
+    frames = RNG.integers(0, 256, (20, 8, 10), dtype=np.uint8)
+    _, unsigned = run_int(graph, frames, dump=True)
+    _, signed = run_int(signed_graph, frames, dump=True)
+    u, s = unsigned["conv"].astype(np.int64), signed["conv"].astype(np.int64)
+    assert np.array_equal(np.minimum(u, 127), s)
+    assert u.max() > 127
 
 
 def test_graph_json_is_self_describing(saved):
     _, path = saved
     with zipfile.ZipFile(path) as zf:
         doc = json.loads(zf.read("graph.json"))
-        assert zf.comment == b"edgeadapt-eaq 1"
+        assert zf.comment == b"edgeadapt-eaq 2"
         assert "arrays/conv.qweight.npy" in zf.namelist()
-    assert doc["format"] == "edgeadapt-eaq" and doc["version"] == 1
+    assert doc["format"] == "edgeadapt-eaq" and doc["version"] == 2
     assert doc["layout"]["conv_weight"] == "OHWI"
     conv = doc["formats"][0]
-    assert conv == {"node": "conv", "op": "conv", "fl_in": [8], "fl_out": 5, "weight_bits": 4, "weight_fl": [4, 5, 6]}
+    assert conv == {"node": "conv", "op": "conv", "fl_in": [8], "fl_out": 5, "dtype_out": "int8", "weight_bits": 4,
+                    "weight_fl": [4, 5, 6]}
+    assert [t["dtype"] for t in doc["tensors"]] == ["int8", "int8", "int8", "int8", "int32"]
 
 
 def test_truncated_file(saved, tmp_path):
@@ -132,9 +168,33 @@ def rewrite_doc(path, out, change):
 def test_newer_version_is_refused(saved, tmp_path):
     _, path = saved
     newer = tmp_path / "newer.eaq"
-    rewrite_doc(path, newer, lambda d: d.update(version=2))
-    with pytest.raises(EdgeadaptError, match=r"newer\.eaq: .eaq format version 2 is newer"):
+    rewrite_doc(path, newer, lambda d: d.update(version=3))
+    with pytest.raises(EdgeadaptError, match=r"newer\.eaq: .eaq format version 3 is newer"):
         load_eaq(newer)
+
+
+def test_version_1_files_still_load(saved, tmp_path):
+    """Version 1 had int8 and int32 tensors only, which mean the same in version 2."""
+    graph, path = saved
+    old = tmp_path / "v1.eaq"
+    rewrite_doc(path, old, lambda d: d.update(version=1))
+    loaded = load_eaq(old)
+    assert [t.dtype for t in loaded.tensors.values()] == ["int8", "int8", "int8", "int8", "int32"]
+    frames = RNG.integers(0, 256, (5, 8, 10), dtype=np.uint8)
+    assert np.array_equal(run_int(graph, frames), run_int(loaded, frames))
+
+
+def test_uint8_in_a_version_1_file_is_refused(saved_unsigned, tmp_path):
+    _, path = saved_unsigned
+    old = tmp_path / "v1u.eaq"
+    rewrite_doc(path, old, lambda d: d.update(version=1))
+    with pytest.raises(EdgeadaptError, match=r"v1u\.eaq: tensor 'conv' has dtype 'uint8', not allowed in .eaq version 1") as err:
+        load_eaq(old)
+    assert "\n" not in str(err.value)
+    odd = tmp_path / "int16.eaq"
+    rewrite_doc(path, odd, lambda d: d["tensors"][1].update(dtype="int16"))
+    with pytest.raises(EdgeadaptError, match=r"int16\.eaq: tensor 'conv' has dtype 'int16'"):
+        load_eaq(odd)
 
 
 def test_load_checks_bits_and_ranges(saved, tmp_path):
@@ -171,6 +231,30 @@ def test_check_bounds_accumulator_and_shifts():
     graph = tiny_graph()
     graph.tensors["pool"].fl = 4
     with pytest.raises(EdgeadaptError, match=r"node 'pool': maxpool changes the format"):
+        check_bounds(graph)
+
+
+def test_check_bounds_activation_types():
+    graph = tiny_graph(bits=8, unsigned=True)
+    fc = graph.nodes[3]
+    worst = check_bounds(graph)  # a uint8 input: |x| <= 255 in the bound
+    expect = np.abs(fc.qbias.astype(np.int64)) + 255 * np.abs(fc.qweight.astype(np.int64)).sum(axis=1)
+    assert worst["fc"] == expect.max()
+    fc.qbias[1] = (1 << 30) - 255 * int(np.abs(fc.qweight[1].astype(np.int64)).sum())
+    with pytest.raises(EdgeadaptError, match=r"node 'fc': channel 1: \|bias\| \+ 255 \* sum\|w\| = \d+ breaks"):
+        check_bounds(graph)
+    check_bounds(tiny_graph(bits=8))  # the same bias is fine for an int8 input (X = 128)
+    graph = tiny_graph(unsigned=True)
+    graph.tensors["pool"].dtype = "int8"
+    with pytest.raises(EdgeadaptError, match=r"node 'pool': maxpool changes the type uint8 -> int8"):
+        check_bounds(graph)
+    graph = tiny_graph(unsigned=True)
+    graph.tensors["flat"].dtype = "int8"
+    with pytest.raises(EdgeadaptError, match=r"node 'flat': flatten changes the type uint8 -> int8"):
+        check_bounds(graph)
+    graph = tiny_graph()
+    graph.tensors["input"].dtype = "uint8"
+    with pytest.raises(EdgeadaptError, match=r"input tensor 'input' must be int8"):
         check_bounds(graph)
 
 

@@ -292,3 +292,113 @@ def test_pack_refuses_out_of_range():
         intops.pack_weights(np.array([[8, 0]]), 4)
     with pytest.raises(EdgeadaptError, match="bits 3"):
         intops.pack_weights(np.array([[0]]), 3)
+
+
+# ------------------------------------------------------------------ uint8 activations (section 1.3)
+
+
+def rand_uint8(*shape, lo=0, hi=255):
+    return RNG.integers(lo, hi + 1, shape).astype(np.uint8)
+
+
+def test_unsigned_saturation_and_types():
+    assert intops.satu8(np.array([-1000, -1, 0, 127, 128, 255, 256, 99999])).tolist() == [
+        0, 0, 0, 127, 128, 255, 255, 255]
+    out = intops.requantize(np.array([100, -100, 40]), -2, "none", 0, out_unsigned=True)
+    assert out.dtype == np.uint8 and out.tolist() == [255, 0, 160]
+    out = intops.requantize(np.array([100, -100, 40]), -2, "none", 0)
+    assert out.dtype == np.int8 and out.tolist() == [127, -128, 127]
+    # a uint8 output is never negative, even without an activation
+    assert intops.requantize(np.array([-7]), 1, "none", 0, out_unsigned=True).tolist() == [0]
+
+
+def test_unsigned_rounding_ties_go_up():
+    # 254.5 -> 255, 255.5 -> 256 -> saturates to 255, 0.5 -> 1, -0.5 -> 0
+    acc = np.array([509, 511, 1, -1, 3])
+    assert intops.requantize(acc, 1, "none", 0, out_unsigned=True).tolist() == [255, 255, 1, 0, 2]
+    assert intops.requantize(acc, 1, "none", 0).tolist() == [127, 127, 1, 0, 2]
+
+
+def test_relu6_limit_unsigned():
+    assert intops.relu6_limit(4, unsigned=True) == 96
+    assert intops.relu6_limit(5, unsigned=True) == 192  # int8 saturates at 127, uint8 holds it
+    assert intops.relu6_limit(5) == 127
+    assert intops.relu6_limit(6, unsigned=True) == 255  # 384 saturates
+    assert intops.relu6_limit(40, unsigned=True) == 255
+    assert intops.relu6_limit(-2, unsigned=True) == 2
+    assert intops.relu6_limit(-4, unsigned=True) == 0
+    q = np.array([0, 100, 192, 193, 255], dtype=np.uint8)
+    assert intops.apply_act(q, "relu6", 5).tolist() == [0, 100, 192, 192, 192]
+    assert intops.apply_act(q, "relu6", 5).dtype == np.uint8
+    acc = np.array([191, 192, 200, 400]) << 2
+    assert intops.requantize(acc, 2, "relu6", 5, out_unsigned=True).tolist() == [191, 192, 192, 192]
+
+
+def test_output_type_rule():
+    rule = intops.output_is_unsigned
+    assert rule("conv", "relu", [False]) and rule("conv", "relu6", [True]) and rule("fc", "relu", [False])
+    assert not rule("conv", "none", [True]) and not rule("fc", "none", [True])
+    assert rule("maxpool", "none", [True]) and not rule("maxpool", "none", [False])
+    assert rule("flatten", "none", [True]) and not rule("flatten", "none", [False])
+    assert rule("gap", "none", [True]) and rule("avgpool", "relu", [False]) and not rule("gap", "none", [False])
+    assert rule("add", "none", [True, True]) and not rule("add", "none", [True, False])
+    assert rule("add", "relu", [True, False])
+    assert rule("concat", "none", [True, True, True]) and not rule("concat", "none", [True, False])
+
+
+def test_unsigned_conv_matches_float_within_half_lsb():
+    x = rand_uint8(3, 9, 11, 4)
+    w = rand_int8(6, 3, 3, 4)
+    bias = RNG.integers(-5000, 5000, 6).astype(np.int32)
+    exact = torch_conv_nhwc(x, w, bias, (1, 2), (1, 1, 1, 1), 1)
+    assert exact.max() > 128 * 9 * 4 * 20  # the inputs above 127 matter
+    for shift, act in ((9, "none"), (9, "relu"), (8, "relu6")):
+        for out_unsigned in (False, True):
+            out = intops.conv2d(x, w, bias, shift, (1, 2), (1, 1, 1, 1), 1, act, 5, out_unsigned)
+            lo, hi = (0, 255) if out_unsigned else (-128, 127)
+            clipped = np.clip(exact / 2.0**shift, lo, hi)
+            if act != "none":
+                clipped = np.clip(clipped, 0, intops.relu6_limit(5, out_unsigned) if act == "relu6" else hi)
+            assert out.dtype == (np.uint8 if out_unsigned else np.int8)
+            assert np.all(np.abs(out.astype(np.float64) - clipped) <= 0.5 + 1e-12)
+
+
+def test_unsigned_depthwise_and_fc_are_exact():
+    x = rand_uint8(2, 7, 7, 5)
+    w = rand_int8(10, 3, 3, 1)
+    acc = intops.conv2d_acc(x, w, None, (1, 1), (1, 1, 1, 1), 5)
+    assert np.array_equal(acc, torch_conv_nhwc(x, w, None, (1, 1), (1, 1, 1, 1), 5).astype(np.int64))
+    xf = rand_uint8(4, 300)
+    wf = rand_int8(3, 300)
+    raw = intops.fully_connected(xf, wf, None, None, out_dtype="int32")
+    assert np.array_equal(raw, xf.astype(np.int64) @ wf.astype(np.int64).T)
+    # 255 * sum|w| can pass 2^24 where 128 * sum|w| does not: the exact dtype must follow the type
+    wide = np.full((1, 600), -127, np.int8)
+    big = np.full((1, 600), 255, np.uint8)
+    assert intops.fully_connected(big, wide, None, None, out_dtype="int32")[0, 0] == -255 * 127 * 600
+    out = intops.fully_connected(xf, wf, None, np.array([9, 9, 9]), "relu", 0, out_dtype="uint8")
+    assert out.dtype == np.uint8
+
+
+def test_unsigned_max_pool_ignores_padding():
+    x = np.zeros((1, 2, 2, 1), np.uint8)  # all zero: padding with 0 must not matter
+    assert intops.maxpool2d(x, (3, 3), (1, 1), (1, 1, 1, 1)).tolist() == [[[[0], [0]], [[0], [0]]]]
+    x = np.array([[[[200], [100]], [[255], [3]]]], np.uint8)  # > 127: compared as unsigned values
+    out = intops.maxpool2d(x, (2, 2), (1, 1), (1, 1, 0, 0))
+    assert out.dtype == np.uint8 and out[..., 0].tolist() == [[[200, 200], [255, 255]]]
+
+
+def test_unsigned_pooling_add_concat():
+    x = rand_uint8(2, 4, 6, 3)
+    out = intops.global_avgpool(x, 4, 4, out_unsigned=True)
+    mean = x.astype(np.float64).mean(axis=(1, 2), keepdims=True)
+    assert out.dtype == np.uint8 and np.all(np.abs(out - mean) <= 0.5 + 1e-3)
+    signed = intops.global_avgpool(x, 4, 4)
+    assert np.array_equal(signed, np.minimum(mean + 0.5, 127).astype(np.int64))
+    a, b = rand_uint8(1, 3, 3, 2), rand_int8(1, 3, 3, 2)
+    out = intops.add(a, 3, b, 1, 3, "relu", out_unsigned=True)
+    want = np.clip(np.floor(a.astype(np.float64) + b * 4.0 + 0.5), 0, 255)
+    assert out.dtype == np.uint8 and np.array_equal(out, want)
+    cat = intops.concat([a, b], [3, 1], 2, out_unsigned=True)
+    assert cat.dtype == np.uint8
+    assert np.array_equal(cat[..., :2], np.floor(a / 2.0 + 0.5)) and np.array_equal(cat[..., 2:], np.clip(b.astype(np.int64) * 2, 0, 255))

@@ -104,15 +104,23 @@ def rand_int8(rng, shape, amplitude=128):
     return rng.integers(-amplitude, amplitude, shape).astype(np.int8)
 
 
+def rand_act(rng, shape, unsigned=False, amplitude=128):
+    """int8 codes in [-amplitude, amplitude), or uint8 codes in [0, 2 * amplitude) (docs/fixed-point.md 1.3)."""
+    if unsigned:
+        return rng.integers(0, min(2 * amplitude, 256), shape).astype(np.uint8)
+    return rand_int8(rng, shape, amplitude)
+
+
 def rand_weights(rng, shape, bits):
     lo, hi = intops.weight_range(bits)
     return rng.integers(lo, hi + 1, shape).astype(np.int8)
 
 
-def rand_bias(rng, w):
-    """Bias within the accumulator bound |bias| + 128 * sum|w| < 2^30, sometimes large."""
+def rand_bias(rng, w, peak=128):
+    """Bias within the accumulator bound |bias| + X * sum|w| < 2^30 (X = peak: 128 for an int8
+    input, 255 for uint8), sometimes large."""
     rows = np.abs(w.astype(np.int64)).reshape(len(w), -1).sum(axis=1)
-    room = (1 << 30) - 1 - 128 * rows
+    room = (1 << 30) - 1 - peak * rows
     assert np.all(room > 0)
     scale = rng.choice([0, 1 << 10, 1 << 16, 1 << 29], size=len(w))
     limit = np.minimum(room, scale)
@@ -131,26 +139,28 @@ def rand_shifts(rng, acc):
 
 
 def conv_case(rng, *, h, w, cin, cout, k, stride, pads, groups, bits, act, cores, amplitude=128,
-              bias=True, op="conv2d", fl_out=None):
-    """Records for one convolution and the intops expectation (int8 HWC)."""
+              bias=True, op="conv2d", fl_out=None, in_u=False, out_u=False):
+    """Records for one convolution and the intops expectation (HWC; int8, or uint8 input / output
+    with in_u / out_u)."""
     kh, kw = (k, k) if np.isscalar(k) else k
-    x = rand_int8(rng, (1, h, w, cin), amplitude)
+    x = rand_act(rng, (1, h, w, cin), in_u, amplitude)
     wt = rand_weights(rng, (cout, kh, kw, cin // groups), bits)
-    b = rand_bias(rng, wt) if bias else None
+    b = rand_bias(rng, wt, intops.input_peak(in_u)) if bias else None
     acc = intops.conv2d_acc(x, wt, b, stride, pads, groups)
     shift = rand_shifts(rng, acc)
     fl_out = int(rng.integers(-4, 9)) if fl_out is None else fl_out
-    expected = intops.conv2d(x, wt, b, shift, stride, pads, groups, act, fl_out)[0]
+    expected = intops.conv2d(x, wt, b, shift, stride, pads, groups, act, fl_out, out_u)[0]
     records = {
         "in_h": h, "in_w": w, "in_c": cin, "out_c": cout, "kernel": (kh, kw), "stride": stride,
         "pads": pads, "groups": groups, "weight_bits": bits, "act": ACT_CODES[act],
         "fl_out": fl_out, "shift": shift, "input": x, "weights": intops.pack_weights(wt, bits),
-        "num_cores": cores,
+        "num_cores": cores, "in_type": int(in_u), "out_type": int(out_u),
     }
     if b is not None:
         records["bias"] = b
+    types = "" if not (in_u or out_u) else f" {'u8' if in_u else 's8'}->{'u8' if out_u else 's8'}"
     label = (f"{op} {h}x{w}x{cin}->{cout} k{kh}x{kw} s{stride} p{pads} g{groups} w{bits} {act} "
-             f"cores {cores}")
+             f"cores {cores}{types}")
     return (op, records), expected, label
 
 
@@ -250,9 +260,10 @@ def test_packed_weight_layout_matches_the_spec(runner, tmp_path):
 
 
 def fused_case(rng, *, h, w, cin, cout, k, stride, pads, groups, bits, act, pool_k, pool_s, pool_pads,
-               cores):
+               cores, in_u=False, out_u=False):
     case, conv_out, label = conv_case(rng, h=h, w=w, cin=cin, cout=cout, k=k, stride=stride, pads=pads,
-                                      groups=groups, bits=bits, act=act, cores=cores, op="conv2d_maxpool")
+                                      groups=groups, bits=bits, act=act, cores=cores, op="conv2d_maxpool",
+                                      in_u=in_u, out_u=out_u)
     records = dict(case[1], pool_kernel=pool_k, pool_stride=pool_s, pool_pads=pool_pads)
     expected = intops.maxpool2d(conv_out[None], pool_k, pool_s, pool_pads)[0]
     return ("conv2d_maxpool", records), expected, f"{label} pool k{pool_k} s{pool_s} p{pool_pads}"
@@ -429,6 +440,148 @@ def test_concat(runner, tmp_path):
         check(result, expected, label)
 
 
+# ------------------------------------------------------------------ uint8 activations (docs/fixed-point.md 1.3)
+
+TYPE_COMBOS = ((True, True), (True, False), (False, True))  # (uint8 input, uint8 output)
+
+
+def test_conv_kernels_unsigned_inputs_and_outputs(runner, tmp_path):
+    """Every convolution kernel, uint8 in and/or out: values above 127 are read as uint8, outputs
+    saturate to [0, 255], relu6 clamps at the uint8 R6 (FL 5: 192), padding stays 0."""
+    rng = np.random.default_rng(1111)
+    cases = []
+    for i in range(36):
+        in_u, out_u = TYPE_COMBOS[i % 3]
+        act = ("relu", "none", "relu6")[(i // 3) % 3]
+        bits = (8, 4, 2)[(i // 9) % 3]
+        kind = ("dense", "depthwise", "pointwise", "fused")[i % 4]
+        cin = int(rng.choice([1, 3, 4, 8]))
+        fl_out = 5 if act == "relu6" else None
+        common = dict(stride=(int(rng.integers(1, 3)), int(rng.integers(1, 3))), bits=bits, act=act,
+                      cores=CORE_COUNTS[i % 3], in_u=in_u, out_u=out_u, fl_out=fl_out)
+        if kind == "dense":
+            cases.append(conv_case(rng, h=int(rng.integers(3, 10)), w=int(rng.integers(3, 10)), cin=cin,
+                                   cout=int(rng.choice([1, 5, 8])), k=(3, 3), pads=(1, 1, 1, 1), groups=1, **common))
+        elif kind == "depthwise":
+            mult = 1 + i % 2
+            case, expected, label = conv_case(rng, h=int(rng.integers(3, 10)), w=int(rng.integers(3, 10)), cin=cin,
+                                              cout=mult * cin, k=(3, 3), pads=(1, 0, 1, 2), groups=cin, **common)
+            cases.append((case, expected, label))
+            cases.append((("depthwise_conv2d", case[1]), expected, label.replace("conv2d", "depthwise_conv2d", 1)))
+        elif kind == "pointwise":
+            cases.append(conv_case(rng, h=int(rng.integers(1, 8)), w=int(rng.integers(1, 8)), cin=cin,
+                                   cout=int(rng.choice([1, 5, 8])), k=1, pads=(0, 0, 0, 0), groups=1,
+                                   op="pointwise_conv2d", **common))
+        else:
+            common.pop("fl_out")
+            cases.append(fused_case(rng, h=int(rng.integers(5, 12)), w=int(rng.integers(5, 12)), cin=cin,
+                                    cout=int(rng.choice([3, 4])), k=3, pads=(1, 1, 1, 1), groups=1,
+                                    pool_k=(2, 2), pool_s=(2, 2), pool_pads=(1, 0, 0, 1), **common))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+    unsigned_out = [e for (c, e, _) in cases if c[1]["out_type"] == 1]
+    assert any(int(e.max()) > 127 for e in unsigned_out)  # the uint8 range is really used
+    relu6_u8 = [e for (c, e, _) in cases if c[1]["out_type"] == 1 and c[1]["act"] == 2 and c[1]["fl_out"] == 5]
+    assert relu6_u8 and max(int(e.max()) for e in relu6_u8) == 192
+
+
+def test_fully_connected_unsigned(runner, tmp_path):
+    rng = np.random.default_rng(1212)
+    cases = []
+    for i in range(18):
+        in_u, out_u = TYPE_COMBOS[i % 3]
+        k, cout = int(rng.choice([1, 5, 64, 129])), int(rng.choice([1, 4, 7]))
+        bits, act = (8, 4, 2)[(i // 3) % 3], ("none", "relu", "relu6")[(i // 9) % 2]
+        x = rand_act(rng, (1, k), in_u)
+        wt = rand_weights(rng, (cout, k), bits)
+        b = rand_bias(rng, wt, intops.input_peak(in_u))
+        records = {"in_features": k, "out_features": cout, "weight_bits": bits, "act": ACT_CODES[act],
+                   "input": x, "weights": intops.pack_weights(wt, bits), "bias": b, "num_cores": CORE_COUNTS[i % 3],
+                   "in_type": int(in_u), "out_type": int(out_u)}
+        label = f"fc {k}->{cout} w{bits} {act} in {'u8' if in_u else 's8'}"
+        if i % 2:
+            records.update(fl_out=0, out_type=0)
+            expected = intops.fully_connected(x, wt, b, None, out_dtype="int32")[0].astype("<i4")
+            cases.append((("fully_connected_s32", records), expected, label + " int32"))
+        else:
+            fl_out = int(rng.integers(-3, 8))
+            shift = rand_shifts(rng, intops.fully_connected_acc(x, wt, b))
+            records.update(fl_out=fl_out, shift=shift)
+            expected = intops.fully_connected(x, wt, b, shift, act, fl_out, "uint8" if out_u else "int8")[0]
+            cases.append((("fully_connected", records), expected, label + f" out {'u8' if out_u else 's8'}"))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+
+
+def test_max_and_avg_pool_unsigned(runner, tmp_path):
+    rng = np.random.default_rng(1313)
+    cases = []
+    for i in range(12):
+        k = [(2, 2), (3, 3), (3, 2)][i % 3]
+        pads = tuple(int(p) for p in rng.integers(0, min(k), 4))
+        h, w, c = int(rng.integers(k[0], 10)), int(rng.integers(k[1], 10)), int(rng.choice([1, 3, 5]))
+        stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+        x = rand_act(rng, (1, h, w, c), unsigned=True)
+        x[0, 0, 0, 0], x[0, -1, -1, -1] = 0, 255  # padding must never win over a real 0; 255 is the top
+        cases.append((("max_pool", {"in_h": h, "in_w": w, "channels": c, "kernel": k, "stride": stride,
+                                    "pads": pads, "input": x, "num_cores": CORE_COUNTS[i % 3], "type": 1}),
+                      intops.maxpool2d(x, k, stride, pads)[0], f"max_pool u8 {h}x{w}x{c} k{k} s{stride} p{pads}"))
+        fl_in = int(rng.integers(0, 8))
+        fl_out = fl_in + int(rng.integers(-2, 3))
+        act = ("none", "relu", "relu6")[i % 3]
+        in_u, out_u = TYPE_COMBOS[i % 3]
+        xa = rand_act(rng, (1, h, w, c), in_u)
+        if i % 2:
+            kk, ss, pp = (h, w), (1, 1), (0, 0, 0, 0)
+            expected = intops.global_avgpool(xa, fl_in, fl_out, act, out_u)[0]
+        else:
+            kk, ss, pp = k, stride, (0, 0, 0, 0)
+            expected = intops.avgpool2d(xa, k, stride, fl_in, fl_out, act, pp, out_u)[0]
+        cases.append((("avg_pool", {
+            "in_h": h, "in_w": w, "channels": c, "kernel": kk, "stride": ss, "pads": pp,
+            "multiplier": intops.avgpool_multiplier(kk[0] * kk[1]), "shift": 16 + fl_in - fl_out,
+            "act": ACT_CODES[act], "fl_out": fl_out, "input": xa, "num_cores": CORE_COUNTS[i % 3],
+            "in_type": int(in_u), "out_type": int(out_u)}),
+            expected, f"avg_pool {h}x{w}x{c} k{kk} FL {fl_in}->{fl_out} {act} types {in_u}->{out_u}"))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+
+
+def test_add_and_concat_mixed_types(runner, tmp_path):
+    rng = np.random.default_rng(1414)
+    cases = []
+    for i in range(12):
+        h, w, c = int(rng.integers(1, 7)), int(rng.integers(1, 7)), int(rng.choice([1, 3, 5]))
+        a_u, b_u, out_u = bool(i & 1), bool(i & 2), bool(i & 4) or i % 3 == 0
+        fl_a = int(rng.integers(-2, 8))
+        fl_b = fl_a + int(rng.integers(-5, 6))
+        fl_out = max(fl_a, fl_b) - int(rng.integers(-6, 4))
+        act = ("none", "relu", "relu6")[i % 3]
+        a, b = rand_act(rng, (1, h, w, c), a_u), rand_act(rng, (1, h, w, c), b_u)
+        cases.append((("add", {"h": h, "w": w, "c": c, "fl_a": fl_a, "fl_b": fl_b, "fl_out": fl_out,
+                               "act": ACT_CODES[act], "a": a, "b": b, "num_cores": CORE_COUNTS[i % 3],
+                               "a_type": int(a_u), "b_type": int(b_u), "out_type": int(out_u)}),
+                      intops.add(a, fl_a, b, fl_b, fl_out, act, out_u)[0],
+                      f"add {h}x{w}x{c} FL {fl_a}+{fl_b}->{fl_out} {act} types {a_u},{b_u}->{out_u}"))
+        n = int(rng.integers(1, 4))
+        channels = rng.choice([1, 3, 5], n)
+        in_types = [bool(rng.integers(0, 2)) for _ in range(n)]
+        cat_fl = int(rng.integers(0, 6))
+        fls = [cat_fl + int(d) for d in rng.integers(-3, 4, n)]
+        xs = [rand_act(rng, (1, h, w, int(ch)), u) for ch, u in zip(channels, in_types)]
+        records = {"h": h, "w": w, "channels": channels, "fl_in": fls, "fl_out": cat_fl,
+                   "num_cores": CORE_COUNTS[i % 3], "in_type": [int(u) for u in in_types], "out_type": int(out_u)}
+        records.update({f"input{j}": x for j, x in enumerate(xs)})
+        cases.append((("concat", records), intops.concat(xs, fls, cat_fl, out_u)[0],
+                      f"concat {h}x{w} {channels.tolist()} types {in_types}->{out_u} FL {fls}->{cat_fl}"))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+
+
 # ------------------------------------------------------------------ refused arguments
 
 
@@ -445,6 +598,8 @@ def test_bad_arguments_are_refused_without_writing(runner, tmp_path):
         "window larger than input": dict(good, kernel=(9, 9)),
         "stride 0": dict(good, stride=(0, 1)),
         "activation 7": dict(good, act=7),
+        "input type 2": dict(good, in_type=2),
+        "output type -1": dict(good, out_type=-1),
     }
     cases = [("conv2d", records) for records in bad.values()]
     cases.append(("pointwise_conv2d", good))  # 3x3 kernel on the 1x1 fast path
@@ -454,7 +609,12 @@ def test_bad_arguments_are_refused_without_writing(runner, tmp_path):
     cases.append(("avg_pool", {"in_h": 2, "in_w": 2, "channels": 1, "kernel": (2, 2), "stride": (1, 1),
                                "pads": (0, 0, 0, 0), "multiplier": 16384, "shift": 0, "act": 0,
                                "fl_out": 0, "input": np.zeros(4)}))  # shift 0 outside [1, 30]
-    labels = list(bad) + ["pointwise 3x3", "depthwise groups 1", "add FL gap 17", "avg_pool shift 0"]
+    cases.append(("max_pool", {"in_h": 2, "in_w": 2, "channels": 1, "kernel": (2, 2), "stride": (1, 1),
+                               "pads": (0, 0, 0, 0), "input": np.zeros(4), "type": 3}))  # no type 3
+    cases.append(("add", {"h": 2, "w": 2, "c": 1, "fl_a": 0, "fl_b": 0, "fl_out": 0, "act": 0,
+                          "a": np.zeros(4), "b": np.zeros(4), "b_type": 2}))
+    labels = list(bad) + ["pointwise 3x3", "depthwise groups 1", "add FL gap 17", "avg_pool shift 0",
+                          "max_pool type 3", "add b_type 2"]
     for label, result in zip(labels, runner.run(cases, tmp_path)):
         assert result["status"][0] == EA_ERR_ARG, label
         assert result["untouched_on_error"][0] == 1, label
@@ -488,8 +648,9 @@ BENCH_TOOLS = {"cm4": ("arm-none-eabi-gcc", "qemu-system-arm"),
                "rv32": ("riscv64-unknown-elf-gcc", "qemu-system-riscv32")}
 
 
-def _bench_act(n, seed):
-    return ((np.arange(n, dtype=np.int64) * 37 + seed * 11) & 0xFF).astype(np.uint8).view(np.int8)
+def _bench_act(n, seed, unsigned=False):
+    raw = ((np.arange(n, dtype=np.int64) * 37 + seed * 11) & 0xFF).astype(np.uint8)
+    return raw if unsigned else raw.view(np.int8)
 
 
 def _bench_weights(shape, bits, seed):
@@ -513,34 +674,36 @@ def _fnv1a(array):
 
 def bench_expected_outputs():
     """intops' result for every call of firmware/tests/kernel_runner/bench/kernel_bench.c,
-    from the same operand formulas (see its header comment)."""
+    from the same operand formulas and activation types (see its header comment)."""
     out = {}
     x = _bench_act(96 * 160, 1).reshape(1, 96, 160, 1)
     bias, shift = _bench_bias_shift(32, 11)
-    conv = intops.conv2d(x, _bench_weights((32, 5, 5, 1), 8, 1), bias, shift, (2, 2), (2, 2, 2, 2), 1, "relu")
+    conv = intops.conv2d(x, _bench_weights((32, 5, 5, 1), 8, 1), bias, shift, (2, 2), (2, 2, 2, 2), 1, "relu",
+                         out_unsigned=True)
     out["conv5x5s2_maxpool_w8"] = intops.maxpool2d(conv, (2, 2), (2, 2))
-    x = _bench_act(24 * 40 * 32, 2).reshape(1, 24, 40, 32)
+    x = _bench_act(24 * 40 * 32, 2, unsigned=True).reshape(1, 24, 40, 32)
     bias, shift = _bench_bias_shift(32, 8)
     out["conv3x3s2_w4"] = intops.conv2d(x, _bench_weights((32, 3, 3, 32), 4, 2), bias, shift, (2, 2),
-                                        (1, 1, 1, 1), 1, "relu")
-    x = _bench_act(12 * 20 * 64, 3).reshape(1, 12, 20, 64)
+                                        (1, 1, 1, 1), 1, "relu", out_unsigned=True)
+    x = _bench_act(12 * 20 * 64, 3, unsigned=True).reshape(1, 12, 20, 64)
     bias, shift = _bench_bias_shift(64, 7)
     dw = intops.conv2d(x, _bench_weights((64, 3, 3, 1), 8, 3), bias, shift, (1, 1), (1, 1, 1, 1), 64, "relu6",
-                       fl_out=4)
+                       fl_out=4, out_unsigned=True)
     out["depthwise3x3_w8"] = out["depthwise3x3_w8_conv2d"] = dw
-    x = _bench_act(12 * 20 * 64, 4).reshape(1, 12, 20, 64)
+    x = _bench_act(12 * 20 * 64, 4, unsigned=True).reshape(1, 12, 20, 64)
     bias, shift = _bench_bias_shift(64, 4)
     out["pointwise_w2"] = intops.conv2d(x, _bench_weights((64, 1, 1, 64), 2, 4), bias, shift)
     bias, _ = _bench_bias_shift(4, 0)
-    out["fc_s32_w8"] = intops.fully_connected(_bench_act(1920, 5)[None], _bench_weights((4, 1920), 8, 5), bias,
-                                              None, out_dtype="int32").astype("<i4")
-    x = _bench_act(24 * 40 * 32, 6)
+    out["fc_s32_w8"] = intops.fully_connected(_bench_act(1920, 5, unsigned=True)[None], _bench_weights((4, 1920), 8, 5),
+                                              bias, None, out_dtype="int32").astype("<i4")
+    x = _bench_act(24 * 40 * 32, 6, unsigned=True)
     out["max_pool3x3s2"] = intops.maxpool2d(x.reshape(1, 24, 40, 32), (3, 3), (2, 2), (1, 1, 1, 1))
     assert intops.avgpool_multiplier(12 * 20) == 273  # the bench's constants: M and 16 + 1 - 0
-    out["global_avg_pool"] = intops.global_avgpool(x[: 12 * 20 * 64].reshape(1, 12, 20, 64), 1, 0)
-    a = _bench_act(12 * 20 * 64, 7)
+    out["global_avg_pool"] = intops.global_avgpool(x[: 12 * 20 * 64].reshape(1, 12, 20, 64), 1, 0,
+                                                   out_unsigned=True)
+    a = _bench_act(12 * 20 * 64, 7, unsigned=True)
     b = _bench_act(12 * 20 * 64, 8)
-    out["add"] = intops.add(a.reshape(1, 12, 20, 64), 5, b.reshape(1, 12, 20, 64), 3, 4, "relu")
+    out["add"] = intops.add(a.reshape(1, 12, 20, 64), 5, b.reshape(1, 12, 20, 64), 3, 4, "relu", out_unsigned=True)
     half = 12 * 20 * 32
     out["concat"] = intops.concat([a[:half].reshape(1, 12, 20, 32), b[:half].reshape(1, 12, 20, 32)], [6, 2], 4)
     return {name: _fnv1a(v) for name, v in out.items()}

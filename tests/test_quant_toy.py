@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from edgeadapt.ir.graph import Graph, Node, Tensor
-from edgeadapt.quant import intops
+from edgeadapt.quant import formats, intops
 from edgeadapt.quant.pipeline import run_quantized
 from edgeadapt.quant.artifact import check_bounds
 from edgeadapt.quant.reference import dequantize_outputs, run_int
@@ -118,6 +118,27 @@ def branchy_graph(seed=0, h=12, w=16, c=4, outputs=2):
              weight=weights((outputs, 2 * c), 0.5), bias=weights(outputs, 0.1)),
     ]
     return Graph("branchy", "image", ["pose"], tensors, nodes)
+
+
+def test_activation_types_follow_the_rule_and_use_the_uint8_range():
+    """docs/fixed-point.md 1.3: ReLU outputs and what derives from them only are uint8; the
+    activation FL search covers [0, 255], so a uint8 tensor gets one FL more than int8 would."""
+    graph = branchy_graph()
+    images = toy_images()
+    acts = float_activations(graph, images)
+    run_pass(graph, acts, {"conv_a": 8, "conv_b": 8, "dw": 8, "fc": 8}, PassOptions(adaquant=False))
+    dtypes = {name: t.dtype for name, t in graph.tensors.items()}
+    assert dtypes == {"image": "int8", "a": "uint8", "b": "uint8", "s": "uint8", "cat": "uint8", "dw": "uint8",
+                      "avg": "uint8", "g": "uint8", "pose": "int32"}
+    _, golden = run_int(graph, images, dump=True)
+    assert golden["a"].dtype == np.uint8 and int(golden["a"].max()) > 127
+    peak = float(acts["a"].max())
+    assert (formats.activation_fl_minmax(peak, 0.0, unsigned=True)
+            == formats.activation_fl_minmax(peak, 0.0) + 1)
+    toy = toy_graph()
+    run_pass(toy, float_activations(toy, images), {"conv1": 8, "conv2": 8, "fc": 8}, PassOptions(adaquant=False))
+    assert [toy.tensors[n].dtype for n in ("image", "c1", "p1", "c2", "flat", "pose")] == [
+        "int8", "uint8", "uint8", "uint8", "uint8", "int32"]
 
 
 def test_every_op_is_bit_exact_with_the_integer_reference():

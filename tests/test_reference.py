@@ -11,17 +11,20 @@ from edgeadapt.errors import EdgeadaptError
 from edgeadapt.ir.float_exec import run_float
 from edgeadapt.ir.onnx_import import import_torch
 from edgeadapt.quant import intops, predict_eaq
-from edgeadapt.quant.reference import dequantize_outputs, output_fls, run_int
+from edgeadapt.quant.reference import assign_activation_types, dequantize_outputs, output_fls, run_int
 
 WEIGHT_RANGE = {8: (-128, 127), 4: (-8, 7), 2: (-2, 1)}
 
 
-def po2_quantize(graph, calib, bits=8):
-    """A plain max-abs power-of-two quantizer, just enough to give the reference real formats."""
+def po2_quantize(graph, calib, bits=8, unsigned=False):
+    """A plain max-abs power-of-two quantizer, just enough to give the reference real formats;
+    with `unsigned` the tensors that cannot be negative are uint8 (docs/fixed-point.md 1.3)."""
     _, acts = run_float(graph, calib, collect=True)
+    if unsigned:
+        assign_activation_types(graph)
     for name, t in graph.tensors.items():
         peak = float(np.abs(acts[name]).max()) or 1.0
-        t.fl = int(min(7 - np.ceil(np.log2(peak)), 12))
+        t.fl = int(min((8 if t.dtype == "uint8" else 7) - np.ceil(np.log2(peak)), 12))
     graph.tensors[graph.input].fl = 8
     for node in graph.nodes:
         if node.op in ("maxpool", "flatten"):
@@ -160,6 +163,32 @@ def test_all_ops_graph_int_close_to_float():
             lsb = 2.0 ** -t.fl
             err = np.abs(dump[name] * lsb - np.clip(acts[name], -128 * lsb, 127 * lsb))
             assert err.mean() < 2 * lsb, (name, err.mean() / lsb)
+
+
+def test_all_ops_graph_unsigned_close_to_float():
+    """The same graph with uint8 tensors after every ReLU: the types follow section 1.3, the
+    outputs track the float model, and each uint8 layer is within a few of its (finer) LSBs."""
+    torch.manual_seed(1)
+    graph = import_torch(Mixed(), (36, 80), "mixed")
+    frames = smooth_frames(40, 36, 80, seed=3)
+    po2_quantize(graph, normalized(frames[:24]), unsigned=True)
+    types = {n.op + ":" + n.act: graph.tensors[n.output].dtype for n in graph.nodes}
+    assert types["conv:relu"] == types["conv:relu6"] == types["maxpool:none"] == "uint8"
+    assert types["conv:none"] == "int8"  # the pointwise conv before the residual add
+    unsigned = [name for name, t in graph.tensors.items() if t.dtype == "uint8"]
+    assert len(unsigned) >= 8 and graph.tensors[graph.input].dtype == "int8"
+    ref, acts = run_float(graph, normalized(frames), collect=True)
+    out, dump = run_int(graph, frames, dump=True)
+    got = dequantize_outputs(graph, out)
+    assert np.abs(got - ref).max() < 0.05 * np.abs(ref).max()
+    for name, t in graph.tensors.items():
+        if t.dtype in ("int8", "uint8") and name != graph.input:
+            assert dump[name].dtype == np.dtype(t.dtype), name
+            lo, hi = (0, 255) if t.dtype == "uint8" else (-128, 127)
+            lsb = 2.0 ** -t.fl
+            err = np.abs(dump[name] * lsb - np.clip(acts[name], lo * lsb, hi * lsb))
+            assert err.mean() < 2 * lsb, (name, err.mean() / lsb)
+    assert max(int(dump[name].max()) for name in unsigned) > 127  # the extra bit is used
 
 
 def test_errors_name_the_problem(small_net):

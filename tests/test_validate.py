@@ -52,6 +52,17 @@ def test_every_layer_of_every_frame_is_bit_exact(bundles, dataset, target):
     assert result["models"]["big"]["layers"] == 8 and result["models"]["small"]["outputs_exact_frames"] == N_FRAMES
 
 
+def test_the_pair_runs_int8_and_uint8_layers(bundles):
+    """The bit-exact comparison above covers both activation types (docs/fixed-point.md 1.3): the
+    ReLU layers are uint8 in the manifest and the generated parameters say so."""
+    manifest = json.loads((bundles["host"] / "manifest.json").read_text())
+    for role in ("big", "small"):
+        dtypes = [row["output_dtype"] for row in manifest["models"][role]["layers"]]
+        assert "uint8" in dtypes and dtypes[-1] == "int32", (role, dtypes)
+    source = (bundles["host"] / "ea_model_big.c").read_text()
+    assert ".out_type = EA_UINT8" in source and ".in_type = EA_UINT8" in source and ".in_type = EA_INT8" in source
+
+
 def test_a_changed_weight_is_caught_at_its_layer(bundles, dataset, tmp_path):
     bundle = tmp_path / "bundle"
     bundle.mkdir()

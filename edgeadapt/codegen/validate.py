@@ -91,10 +91,12 @@ def run_host(elf: Path, model: int, frames: np.ndarray, workdir: Path, num_outpu
 
 
 def expected_bytes(values: np.ndarray, dtype: str) -> np.ndarray:
-    """A reference activation (N, ...) as the bytes the device holds: int8, or int32 little-endian."""
+    """A reference activation (N, ...) as the bytes the device holds: int8, uint8, or int32 little-endian."""
     n = len(values)
     if dtype == "int32":
         return np.ascontiguousarray(values.reshape(n, -1).astype("<i4")).view(np.uint8).reshape(n, -1)
+    if dtype == "uint8":
+        return np.ascontiguousarray(values.reshape(n, -1).astype(np.uint8)).reshape(n, -1)
     return np.ascontiguousarray(values.reshape(n, -1).astype(np.int8)).view(np.uint8).reshape(n, -1)
 
 
@@ -127,6 +129,8 @@ def compare_model(role: str, entry: dict, reference: dict, dump: np.ndarray):
 def _mismatch(role, row, frame, got_bytes, want_bytes) -> dict:
     if row["output_dtype"] == "int32":
         got, want = got_bytes.view("<i4"), want_bytes.view("<i4")
+    elif row["output_dtype"] == "uint8":
+        got, want = got_bytes, want_bytes
     else:
         got, want = got_bytes.view(np.int8), want_bytes.view(np.int8)
     index = int(np.flatnonzero(got != want)[0])

@@ -15,8 +15,8 @@ held-out frames.
 import numpy as np
 import torch
 
-from edgeadapt.quant.intops import weight_range
-from edgeadapt.quant.qsim import ACT_HI, ACT_LO, linear_op
+from edgeadapt.quant.intops import act_range, output_is_unsigned, weight_range
+from edgeadapt.quant.qsim import linear_op
 
 DEFAULT_ITERATIONS = 150
 DEFAULT_BATCH = 16
@@ -41,8 +41,12 @@ def _channel_shape(ndim):
 class LayerProblem:
     """Everything needed to evaluate one layer's quantized output against its float target."""
 
-    def __init__(self, node, x_q, fl_in, fl_out, target):
+    def __init__(self, node, x_q, fl_in, fl_out, target, unsigned=None):
         self.node = node
+        # the output's code range: uint8 after a fused ReLU / ReLU6 (docs/fixed-point.md 1.3)
+        if unsigned is None:
+            unsigned = output_is_unsigned(node.op, node.act, [False])
+        self.code_lo, self.code_hi = act_range(unsigned)
         self.x = x_q.float()
         self.target = target.float()
         self.fl_in = fl_in
@@ -62,7 +66,7 @@ class LayerProblem:
         if self.raw_out:
             return y
         lsb = 2.0**-self.fl_out
-        y = torch.clamp(y, ACT_LO * lsb, ACT_HI * lsb)
+        y = torch.clamp(y, self.code_lo * lsb, self.code_hi * lsb)
         if self.node.act == "relu":
             y = torch.relu(y)
         elif self.node.act == "relu6":
@@ -74,13 +78,15 @@ class LayerProblem:
         return (per_channel * self.weights).sum() / self.weights.sum()
 
 
-def optimize_layer(node, x_q, fl_in, fl_out, target, iterations=DEFAULT_ITERATIONS, batch=DEFAULT_BATCH, seed=0):
+def optimize_layer(node, x_q, fl_in, fl_out, target, iterations=DEFAULT_ITERATIONS, batch=DEFAULT_BATCH, seed=0,
+                   unsigned=None):
     """Fit node.qweight / node.qbias (weight_fl fixed) by AdaQuant; returns (before, after) held-out loss.
 
     x_q: the quantized prefix's output (real values), target: the float layer output, both over
-    the calibration frames. fl_out is None for a raw int32 output.
+    the calibration frames. fl_out is None for a raw int32 output. unsigned: the output is uint8
+    (default: decided by the node's activation, docs/fixed-point.md section 1.3).
     """
-    problem = LayerProblem(node, x_q, fl_in, fl_out, target)
+    problem = LayerProblem(node, x_q, fl_in, fl_out, target, unsigned)
     n = len(problem.x)
     n_hold = max(1, int(round(n * HOLDOUT_FRACTION))) if n > 1 else 0
     train_idx = np.arange(n - n_hold) if n_hold else np.arange(n)

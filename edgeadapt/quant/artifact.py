@@ -1,12 +1,15 @@
 """The .eaq artifact: a quantized Graph on disk, versioned, self-describing and checked on load.
 
 A .eaq file is a zip archive (docs/artifacts.md, "Quantized model (.eaq)"):
-- `graph.json`: format "edgeadapt-eaq", version, the graph (tensors with their FL, nodes with
-  attrs and weight bits), a per-layer formats summary, the provenance (Graph.meta) and the
-  quantizer's report;
+- `graph.json`: format "edgeadapt-eaq", version, the graph (tensors with their FL and type:
+  int8, uint8 or int32; nodes with attrs and weight bits), a per-layer formats summary, the
+  provenance (Graph.meta) and the quantizer's report;
 - `arrays/<node>.<field>.npy`: float weight / bias and the integer qweight (int8 storage),
   weight_fl (int32) and qbias (int32) of every conv / fc node.
 Zip CRCs catch corruption; the file is written atomically, so a crash never leaves half of one.
+
+Version 2 added uint8 activation tensors (docs/fixed-point.md section 1.3). A version 1 file has
+only int8 and int32 tensors, which mean the same in version 2, so it is still read as it is.
 """
 
 import io
@@ -24,14 +27,15 @@ from edgeadapt.ir.graph import Graph, Node, Tensor
 from edgeadapt.quant import intops
 
 FORMAT = "edgeadapt-eaq"
-VERSION = 1
+VERSION = 2
 ZIP_COMMENT = f"{FORMAT} {VERSION}".encode()
+TENSOR_DTYPES = {1: ("int8", "int32"), 2: ("int8", "uint8", "int32")}  # per format version
 ARRAY_FIELDS = {  # Node field -> dtype stored
     "weight": np.float32, "bias": np.float32, "qweight": np.int8, "weight_fl": np.int32, "qbias": np.int32,
 }
 LAYOUT = {
     "value": "q * 2^-fl",
-    "activations": "HWC, int8 (int32 for raw accumulator outputs, one FL per channel)",
+    "activations": "HWC, int8 or uint8 per tensor dtype (int32 for raw accumulator outputs, one FL per channel)",
     "conv_weight": "OHWI",
     "fc_weight": "[C_out][K], K in HWC flatten order",
     "accumulator_fl": "FL_in + weight_fl[c]",
@@ -44,21 +48,35 @@ LAYOUT = {
 def check_bounds(graph, where=None) -> dict:
     """Check every quantized layer against docs/fixed-point.md (sections 1, 3, 4).
 
-    Weight bits in {8, 4, 2}, weights in their bit range, |bias[c]| + 128 * sum|w[c]| < 2^30,
-    requantization shifts in [-8, 30], pooling / add / concat format rules. Raises EdgeadaptError
-    naming the node and value; returns {node name: worst accumulator bound} for conv/fc nodes.
+    Weight bits in {8, 4, 2}, weights in their bit range, |bias[c]| + X * sum|w[c]| < 2^30 (X = 128
+    for an int8 input, 255 for uint8), requantization shifts in [-8, 30], pooling / add / concat
+    format rules, activation types (int8 input, max pool and flatten keep their input's type, int32
+    only for a raw fc output). Raises EdgeadaptError naming the node and value; returns
+    {node name: worst accumulator bound} for conv/fc nodes.
     """
     where = where or graph.meta.get("path", graph.name)
     worst = {}
     t = graph.tensors
+    for name, tensor in t.items():
+        if tensor.dtype not in TENSOR_DTYPES[VERSION]:
+            raise EdgeadaptError(f"{where}: tensor '{name}' has dtype {tensor.dtype!r} (allowed: int8, uint8, int32)")
+    if graph.input in t and t[graph.input].dtype != "int8":
+        raise EdgeadaptError(f"{where}: input tensor '{graph.input}' must be int8 (p - 128), not {t[graph.input].dtype}")
     for node in graph.nodes:
         def fail(msg, node=node):
             raise EdgeadaptError(f"{where}: node '{node.name}': {msg}")
 
         fls = [t[n].fl for n in node.inputs]
         fl_out = t[node.output].fl
+        in_types = [t[n].dtype for n in node.inputs]
+        if "int32" in in_types:
+            fail("an int32 tensor (raw accumulators) cannot be the input of another node")
+        if t[node.output].dtype == "int32" and not (node.op == "fc" and node.attrs.get("out_dtype") == "int32"):
+            fail("only a raw-accumulator fc (out_dtype int32) may output an int32 tensor")
+        if node.op in ("maxpool", "flatten") and in_types[0] != t[node.output].dtype:
+            fail(f"{node.op} changes the type {in_types[0]} -> {t[node.output].dtype}")
         if node.has_weights and node.qweight is not None:
-            worst[node.name] = _check_weighted(graph, node, fail)
+            worst[node.name] = _check_weighted(graph, node, fail, in_types[0] == "uint8")
         if node.attrs.get("out_dtype", "int8") == "int32" and node.act != "none":
             fail(f"a raw int32 output cannot have the activation '{node.act}' (section 4.2)")
         if any(fl is None for fl in fls) or fl_out is None:
@@ -82,7 +100,7 @@ def check_bounds(graph, where=None) -> dict:
     return worst
 
 
-def _check_weighted(graph, node, fail) -> int:
+def _check_weighted(graph, node, fail, unsigned_input=False) -> int:
     if node.weight_bits not in intops.WEIGHT_RANGES:
         fail(f"weight bits {node.weight_bits} (allowed: 8, 4, 2)")
     lo, hi = intops.WEIGHT_RANGES[node.weight_bits]
@@ -97,10 +115,11 @@ def _check_weighted(graph, node, fail) -> int:
     bias = np.zeros(c_out, np.int64) if node.qbias is None else np.asarray(node.qbias, dtype=np.int64)
     if bias.shape != (c_out,):
         fail(f"qbias must hold {c_out} values, got shape {bias.shape}")
-    bound = np.abs(bias) + 128 * np.abs(q.reshape(c_out, -1)).sum(axis=1)
+    peak = intops.input_peak(unsigned_input)
+    bound = np.abs(bias) + peak * np.abs(q.reshape(c_out, -1)).sum(axis=1)
     c = int(np.argmax(bound)) if c_out else 0
     if c_out and bound[c] >= intops.ACC_BOUND:
-        fail(f"channel {c}: |bias| + 128 * sum|w| = {int(bound[c])} breaks the accumulator bound 2^30")
+        fail(f"channel {c}: |bias| + {peak} * sum|w| = {int(bound[c])} breaks the accumulator bound 2^30")
     return int(bound.max(initial=0))
 
 
@@ -170,7 +189,8 @@ def formats_summary(graph) -> list:
     for node in graph.nodes:
         row = {"node": node.name, "op": node.op,
                "fl_in": [_jsonable(graph.tensors[n].fl) for n in node.inputs],
-               "fl_out": _jsonable(graph.tensors[node.output].fl)}
+               "fl_out": _jsonable(graph.tensors[node.output].fl),
+               "dtype_out": graph.tensors[node.output].dtype}
         if node.has_weights:
             row["weight_bits"] = int(node.weight_bits)
             row["weight_fl"] = _jsonable(node.weight_fl)
@@ -250,11 +270,18 @@ def _read_doc(zf, path) -> dict:
 
 
 def _build_graph(zf, doc, path) -> Graph:
+    allowed = TENSOR_DTYPES[doc["version"]]
     try:
         tensors = {}
         for t in doc["tensors"]:
             fl = t["fl"]
-            tensors[t["name"]] = Tensor(t["name"], tuple(t["shape"]), fl, t.get("dtype", "int8"))
+            dtype = t.get("dtype", "int8")
+            if dtype not in allowed:
+                raise EdgeadaptError(
+                    f"{path}: tensor '{t['name']}' has dtype {dtype!r}, not allowed in .eaq version "
+                    f"{doc['version']} (allowed: {', '.join(allowed)})"
+                )
+            tensors[t["name"]] = Tensor(t["name"], tuple(t["shape"]), fl, dtype)
         nodes = []
         for n in doc["nodes"]:
             node = Node(n["name"], n["op"], list(n["inputs"]), n["output"], _attrs_from_json(n["attrs"]),

@@ -15,7 +15,7 @@ made per channel.
 import numpy as np
 import torch
 
-from edgeadapt.quant.intops import weight_range
+from edgeadapt.quant.intops import output_is_unsigned, weight_range
 from edgeadapt.quant.qsim import accumulate, linear_op, requant
 
 MIN_RESCALE = 0.002  # below this relative std mismatch the weights are left alone
@@ -32,8 +32,12 @@ def _per_channel_mse(y, target):
     return ((y.float() - target.float()) ** 2).double().mean(dim=dims)
 
 
-def tune_statistics(node, x_q, fl_in, fl_out, x_float, target):
-    """Rescale and re-bias node's channels in place; returns the number of channels changed."""
+def tune_statistics(node, x_q, fl_in, fl_out, x_float, target, unsigned=None):
+    """Rescale and re-bias node's channels in place; returns the number of channels changed.
+
+    unsigned: the output is uint8 (default: decided by the node's activation)."""
+    if unsigned is None:
+        unsigned = output_is_unsigned(node.op, node.act, [False])
     with torch.no_grad():
         w = torch.as_tensor(node.weight, dtype=torch.float32)
         b = None if node.bias is None else torch.as_tensor(node.bias, dtype=torch.float32)
@@ -44,7 +48,7 @@ def tune_statistics(node, x_q, fl_in, fl_out, x_float, target):
         old_w, old_b = node.qweight.copy(), node.qbias.copy()
         pre_q = accumulate(node, x_q, fl_in)
         mu_q, sd_q = _channel_stats(pre_q)
-        old_out = _output(node, pre_q, fl_out)
+        old_out = _output(node, pre_q, fl_out, unsigned)
         del pre_q
 
         lo, hi = weight_range(node.weight_bits)
@@ -56,14 +60,14 @@ def tune_statistics(node, x_q, fl_in, fl_out, x_float, target):
         # re-centre: the rescaled channel's mean is mu_q * ratio (up to rounding), make it mu_f
         node.qbias = np.floor(old_b * ratio + (mu_f.numpy() - mu_q.numpy() * ratio) * acc_scale + 0.5).astype(np.int64)
 
-        new_out = _output(node, accumulate(node, x_q, fl_in), fl_out)
+        new_out = _output(node, accumulate(node, x_q, fl_in), fl_out, unsigned)
         better = (_per_channel_mse(new_out, target) < _per_channel_mse(old_out, target)).numpy()
         node.qweight = np.where(better.reshape(shape), node.qweight, old_w).astype(np.int8)
         node.qbias = np.where(better, node.qbias, old_b).astype(np.int64)
         return int(better.sum())
 
 
-def _output(node, acc_real, fl_out):
+def _output(node, acc_real, fl_out, unsigned):
     if fl_out is None:
         return acc_real
-    return requant(acc_real, fl_out, node.act)
+    return requant(acc_real, fl_out, node.act, unsigned)

@@ -38,8 +38,9 @@ def sample_values(t: torch.Tensor) -> np.ndarray:
     return flat[::step].double().numpy()
 
 
-def choose_activation_fl(values: torch.Tensor, adapt: bool) -> int:
-    """MSE-optimal power-of-two clipping (AdaPT formats on) or the no-clip FL (min/max only)."""
+def choose_activation_fl(values: torch.Tensor, adapt: bool, unsigned: bool = False) -> int:
+    """MSE-optimal power-of-two clipping (AdaPT formats on) or the no-clip FL (min/max only), over
+    the int8 codes or, for a uint8 tensor (unsigned), the codes [0, 255]."""
     if adapt:
-        return int(formats.activation_fl_mse(sample_values(values)))
-    return int(formats.activation_fl_minmax(float(values.max()), float(values.min())))
+        return int(formats.activation_fl_mse(sample_values(values), unsigned=unsigned))
+    return int(formats.activation_fl_minmax(float(values.max()), float(values.min()), unsigned))

@@ -60,16 +60,18 @@ def reads_one_channel_per_row(consumer) -> bool:
     return consumer.op == "conv" and consumer.weight.shape[3] == 1 and consumer.attrs.get("groups", 1) > 1
 
 
-def consumer_error(consumer, x, scales) -> float:
+def consumer_error(consumer, x, scales, unsigned=False) -> float:
     """MSE of the consumer's pre-activation output when its input channels are scaled by `scales`,
-    the input quantized at its MSE-optimal FL and the compensated weights at 8 bits (no-clip FLs),
-    against the float output. Units are the float output's, so scalings compare directly."""
+    the input quantized at its MSE-optimal FL (uint8 codes when `unsigned`) and the compensated
+    weights at 8 bits (no-clip FLs), against the float output. Units are the float output's, so
+    scalings compare directly."""
     channels = len(scales)
     per_input = np.tile(scales, x.shape[1] // channels)  # a flattened input is HWC: channel = k % C
     shape = (1, -1) + (1,) * (x.dim() - 2)
     scaled = x * torch.as_tensor(per_input, dtype=x.dtype).reshape(shape)
-    fl = formats.activation_fl_mse(sample_values(scaled))
-    xq = torch.as_tensor(formats.quantize_to_grid(scaled.double().numpy(), fl, *formats.ACT_RANGE) * 2.0**-fl,
+    fl = formats.activation_fl_mse(sample_values(scaled), unsigned=unsigned)
+    xq = torch.as_tensor(formats.quantize_to_grid(scaled.double().numpy(), fl, *formats.activation_range(unsigned))
+                         * 2.0**-fl,
                          dtype=torch.float32)
     weight = consumer.weight / _input_channel_divisor(consumer, scales, channels)
     fl_w = formats.weight_fl_minmax(weight, 8)  # a fast stand-in for the AdaPT choice at 8 bits
@@ -114,7 +116,9 @@ def equalize(graph, acts) -> dict:
             # a dense consumer pays in weight precision: rescale only if its output gets better
             x = acts[consumer.inputs[0]]
             x = x[:: max(1, len(x) // CHECK_FRAMES)]
-            if consumer_error(consumer, x, scales) >= consumer_error(consumer, x, np.ones_like(scales)):
+            unsigned = intops.output_is_unsigned(node.op, node.act, [False])
+            if consumer_error(consumer, x, scales, unsigned) >= consumer_error(consumer, x, np.ones_like(scales),
+                                                                               unsigned):
                 continue
         shape = (-1,) + (1,) * (node.weight.ndim - 1)
         node.weight = (node.weight * scales.reshape(shape)).astype(np.float32)

@@ -8,7 +8,9 @@ is lossless (the usual case at 4 and 2 bits, where 16 or 4 levels cannot reprodu
 histogram) the FL with the smallest weight MSE is taken. See docs/quantization.md.
 
 Activations: one FL per tensor, the power-of-two clipping that minimizes the quantization MSE on
-the calibration activations (plain min/max wastes range on rare outliers).
+the calibration activations (plain min/max wastes range on rare outliers), over the tensor's code
+range: [-128, 127] for int8, [0, 255] for a uint8 tensor (one that cannot be negative, e.g. after a
+ReLU; docs/fixed-point.md section 1.3), which gets one more bit of resolution for the same range.
 
 Everything rounds half up, like the requantization shift of docs/fixed-point.md section 3.
 """
@@ -22,7 +24,12 @@ KL_RES = 64  # histogram bins; AdaPT adapts res in [50, 150] during training
 KL_EPS = 0.05  # "no information loss"; AdaPT demands exactly 0, which sampling noise never gives
 KL_SMOOTH = 1e-4  # probability floor for quantized bins that receive no value
 MAX_EXTRA_FL = 4  # FLs above the no-clip one that the searches consider
-ACT_RANGE = (-128, 127)
+ACT_RANGE = (-128, 127)  # int8 activations
+UACT_RANGE = (0, 255)  # uint8 activations
+
+
+def activation_range(unsigned=False):
+    return UACT_RANGE if unsigned else ACT_RANGE
 
 
 def round_half_up(x):
@@ -109,20 +116,25 @@ def weight_fl_adapt(w, bits, res=KL_RES, eps=KL_EPS, max_extra=MAX_EXTRA_FL):
     return fls, lossless
 
 
-def activation_fl_minmax(max_pos, min_neg):
-    """The FL that holds the observed activation range without clipping."""
-    return int(noclip_fl(max_pos, min_neg, *ACT_RANGE))
+def activation_fl_minmax(max_pos, min_neg, unsigned=False):
+    """The FL that holds the observed activation range without clipping (in the int8 codes, or
+    [0, 255] for a uint8 tensor, whose negative values all saturate to 0)."""
+    if unsigned:
+        min_neg = 0.0
+    return int(noclip_fl(max_pos, min_neg, *activation_range(unsigned)))
 
 
-def activation_fl_mse(samples, max_extra=MAX_EXTRA_FL):
-    """The power-of-two clipping with the least quantization MSE on the sample activations."""
+def activation_fl_mse(samples, max_extra=MAX_EXTRA_FL, unsigned=False):
+    """The power-of-two clipping with the least quantization MSE on the sample activations,
+    over the int8 codes or (unsigned) the uint8 codes [0, 255]."""
     samples = np.asarray(samples, np.float64).ravel()
-    base = activation_fl_minmax(samples.max(initial=0.0), samples.min(initial=0.0))
+    base = activation_fl_minmax(samples.max(initial=0.0), samples.min(initial=0.0), unsigned)
     if not np.any(samples):
         return base
+    lo, hi = activation_range(unsigned)
     best_fl, best_mse = base, np.inf
     for fl in range(base - 1, base + max_extra + 1):
-        deq = quantize_to_grid(samples, fl, *ACT_RANGE) * np.exp2(-fl)
+        deq = quantize_to_grid(samples, fl, lo, hi) * np.exp2(-fl)
         mse = float(np.mean((deq - samples) ** 2))
         if mse < best_mse:
             best_fl, best_mse = fl, mse

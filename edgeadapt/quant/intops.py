@@ -2,16 +2,19 @@
 
 Every function here is the executable form of one section of that page; the C kernels in
 firmware/kernels/ must be bit-identical to it. Activations are HWC with a leading batch axis,
-(N, H, W, C) int8. Intermediates are int64 (or float64/float32 matmuls that are exact because every
-partial sum is an integer far below 2^53 / 2^24, see `_matmul_exact`), so the results are exactly the
-spec's int32 arithmetic whenever the spec's bounds hold.
+(N, H, W, C), int8 or uint8 (section 1.3): an input's type is its numpy dtype, an output's type
+is the `out_unsigned` argument (False: int8 [-128, 127], True: uint8 [0, 255]). Intermediates are
+int64 (or float64/float32 matmuls that are exact because every partial sum is an integer far below
+2^53 / 2^24, see `_matmul_exact`), so the results are exactly the spec's int32 arithmetic whenever
+the spec's bounds hold.
 """
 
 import numpy as np
 
 from edgeadapt.errors import EdgeadaptError
 
-ACC_BOUND = 1 << 30  # |bias| + 128 * sum|w| must stay below this (section 3)
+ACC_BOUND = 1 << 30  # |bias| + X * sum|w| must stay below this (section 3)
+INT8_RANGE, UINT8_RANGE = (-128, 127), (0, 255)
 SHIFT_MIN, SHIFT_MAX = -8, 30  # allowed requantization shifts (section 3)
 AVGPOOL_FRAC_BITS = 16  # the reciprocal multiplier M is Q16 (section 4.4)
 WEIGHT_RANGES = {8: (-128, 127), 4: (-8, 7), 2: (-2, 1)}
@@ -37,34 +40,69 @@ def rshift_round(v, s):
     return np.left_shift(np.right_shift(v + half, right), left)
 
 
+def act_range(unsigned: bool) -> tuple:
+    """The code range of an activation tensor (section 1): int8 or uint8."""
+    return UINT8_RANGE if unsigned else INT8_RANGE
+
+
+def act_dtype(unsigned: bool):
+    return np.uint8 if unsigned else np.int8
+
+
+def is_unsigned(x) -> bool:
+    """True for a uint8 activation array (section 1.3); any other integer array holds signed codes."""
+    return np.asarray(x).dtype == np.uint8
+
+
+def input_peak(unsigned: bool) -> int:
+    """X of the accumulator bound (section 3): the largest |x| of an int8 (128) or uint8 (255) input."""
+    return 255 if unsigned else 128
+
+
 def sat8(v):
     """Clamp to [-128, 127] and return int8."""
     return np.clip(v, -128, 127).astype(np.int8)
 
 
-def relu6_limit(fl_out: int) -> int:
-    """R6 of section 4.1: the int8 code of 6.0 in format FL_o, saturated to [0, 127]."""
+def satu8(v):
+    """Clamp to [0, 255] and return uint8."""
+    return np.clip(v, 0, 255).astype(np.uint8)
+
+
+def saturate(v, unsigned: bool = False):
+    """sat of section 3: sat8 for an int8 output, satu8 for a uint8 output."""
+    return satu8(v) if unsigned else sat8(v)
+
+
+def relu6_limit(fl_out: int, unsigned: bool = False) -> int:
+    """R6 of section 4.1: the code of 6.0 in format FL_o, saturated to [0, 127] (int8 output)
+    or [0, 255] (uint8 output)."""
     fl_out = int(fl_out)
+    top = act_range(unsigned)[1]
     if fl_out >= 0:
-        return min(6 << fl_out, 127)
-    return int(np.clip(rshift_round(6, -fl_out), 0, 127))
+        return min(6 << min(fl_out, 8), top)
+    return int(np.clip(rshift_round(6, -fl_out), 0, top))
 
 
 def apply_act(q, act: str, fl_out: int):
-    """Fused activation on int8 values already saturated (section 4.1)."""
+    """Fused activation on values already saturated to their type (section 4.1); keeps the dtype."""
+    q = np.asarray(q)
+    unsigned = q.dtype == np.uint8
     if act == "none":
         return q
     if act == "relu":
-        return np.maximum(q, 0).astype(np.int8)
+        return np.maximum(q, 0).astype(q.dtype)
     if act == "relu6":
-        return np.clip(q, 0, relu6_limit(fl_out)).astype(np.int8)
+        return np.clip(q, 0, relu6_limit(fl_out, unsigned)).astype(q.dtype)
     raise EdgeadaptError(f"unknown activation {act!r} (expected none, relu or relu6)")
 
 
-def requantize(acc, shift, act: str, fl_out: int):
-    """act(sat8(rshift_round(acc, shift))): the common tail of conv, fc, pooling and add."""
+def requantize(acc, shift, act: str, fl_out: int, out_unsigned: bool = False):
+    """act(sat(rshift_round(acc, shift))): the common tail of conv, fc, pooling and add.
+
+    sat is sat8 (int8 result) or, with out_unsigned, satu8 (uint8 result)."""
     _check_shift(shift)
-    return apply_act(sat8(rshift_round(acc, shift)), act, fl_out)
+    return apply_act(saturate(rshift_round(acc, shift), out_unsigned), act, fl_out)
 
 
 def _check_shift(shift):
@@ -99,7 +137,7 @@ def conv2d_acc(x, w_int, bias_int32, stride=(1, 1), pads=(0, 0, 0, 0), groups=1)
     if ho <= 0 or wo <= 0:
         raise EdgeadaptError(f"conv window {kh}x{kw} larger than padded input {h}x{w}")
     top, left, bottom, right = pads
-    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))  # padding is 0 in both types
     if c_per_group == 1 and groups > 1:
         acc = _depthwise_acc(xp, w_int, stride, ho, wo, groups)
     else:
@@ -119,7 +157,7 @@ def _grouped_acc(xp, w_int, stride, ho, wo, groups):
     c_out, kh, kw, cpg = w_int.shape
     opg = c_out // groups
     k = kh * kw * cpg
-    dtype = _exact_float_dtype(w_int)
+    dtype = _exact_float_dtype(w_int, xp.dtype == np.uint8)
     acc = np.empty((n, ho, wo, c_out), dtype=np.int64)
     chunk = max(1, _IM2COL_BYTES // max(1, ho * wo * k * np.dtype(dtype).itemsize))
     for g in range(groups):
@@ -150,10 +188,10 @@ def _depthwise_acc(xp, w_int, stride, ho, wo, groups):
     return acc
 
 
-def _exact_float_dtype(w_int):
+def _exact_float_dtype(w_int, unsigned_input=False):
     """float32 if every partial sum stays below 2^24 (exact), else float64 (exact below 2^53)."""
     w = np.abs(np.asarray(w_int, dtype=np.int64)).reshape(w_int.shape[0], -1)
-    worst = 128 * int(w.sum(axis=1).max(initial=0))
+    worst = input_peak(unsigned_input) * int(w.sum(axis=1).max(initial=0))
     return np.float32 if worst < (1 << 24) else np.float64
 
 
@@ -163,10 +201,11 @@ def _matmul_exact(a, b):
 
 
 def conv2d(x, w_int, bias_int32, shift, stride=(1, 1), pads=(0, 0, 0, 0), groups=1, act="none",
-           fl_out=0):
-    """Section 4.1: int8 (N, H, W, Ci) -> int8 (N, Ho, Wo, Co); `shift` scalar or per channel [Co]."""
+           fl_out=0, out_unsigned=False):
+    """Section 4.1: int8/uint8 (N, H, W, Ci) -> int8/uint8 (N, Ho, Wo, Co); `shift` scalar or per
+    channel [Co]."""
     acc = conv2d_acc(x, w_int, bias_int32, stride, pads, groups)
-    return requantize(acc, np.asarray(shift, dtype=np.int64), act, fl_out)
+    return requantize(acc, np.asarray(shift, dtype=np.int64), act, fl_out, out_unsigned)
 
 
 # ----------------------------------------------------------------------------- section 4.2
@@ -178,7 +217,7 @@ def fully_connected_acc(x, w_int, bias_int32):
     w_int = np.asarray(w_int)
     if x.shape[1] != w_int.shape[1]:
         raise EdgeadaptError(f"fc input has {x.shape[1]} values, weight expects {w_int.shape[1]}")
-    dtype = _exact_float_dtype(w_int)
+    dtype = _exact_float_dtype(w_int, is_unsigned(x))
     acc = _matmul_exact(x.astype(dtype), w_int.astype(dtype).T)
     if bias_int32 is not None:
         acc += np.asarray(bias_int32, dtype=np.int64)
@@ -186,36 +225,39 @@ def fully_connected_acc(x, w_int, bias_int32):
 
 
 def fully_connected(x, w_int, bias_int32, shift, act="none", fl_out=0, out_dtype="int8"):
-    """Section 4.2: int8 (N, K) (or (N, H, W, C), flattened HWC) -> int8 (N, Co), or raw int32."""
+    """Section 4.2: int8/uint8 (N, K) (or (N, H, W, C), flattened HWC) -> out_dtype (N, Co):
+    "int8", "uint8" or "int32" (raw accumulators)."""
     acc = fully_connected_acc(x, w_int, bias_int32)
     if out_dtype == "int32":
         if np.abs(acc).max(initial=0) >= (1 << 31):
             raise EdgeadaptError("fc int32 output overflows: accumulator bound broken")
         return acc.astype(np.int32)
-    if out_dtype != "int8":
-        raise EdgeadaptError(f"fc out_dtype {out_dtype!r} (expected int8 or int32)")
-    return requantize(acc, np.asarray(shift, dtype=np.int64), act, fl_out)
+    if out_dtype not in ("int8", "uint8"):
+        raise EdgeadaptError(f"fc out_dtype {out_dtype!r} (expected int8, uint8 or int32)")
+    return requantize(acc, np.asarray(shift, dtype=np.int64), act, fl_out, out_dtype == "uint8")
 
 
 # ----------------------------------------------------------------------------- section 4.3
 
 
 def maxpool2d(x, kernel, stride, pads=(0, 0, 0, 0)):
-    """Section 4.3: max of each window; padded positions are never selected. FL unchanged."""
+    """Section 4.3: max of each window; padded positions are never selected. FL and type unchanged."""
     x = np.asarray(x)
+    lowest = act_range(is_unsigned(x))[0]
     kh, kw = kernel
     ho, wo = conv_output_hw(x.shape[1], x.shape[2], kernel, stride, pads)
     if ho <= 0 or wo <= 0:
         raise EdgeadaptError(f"max pool window {kh}x{kw} larger than input {x.shape[1:3]}")
     top, left, bottom, right = pads
-    # -128 padding equals "ignored": every window holds at least one real value >= -128
-    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=-128)
+    # padding with the type's lowest code (-128 or 0) equals "ignored": every window holds at
+    # least one real value, and none is below it
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=lowest)
     out = None
     for ky in range(kh):
         for kx in range(kw):
             win = _window(xp, ky, kx, stride, ho, wo)
             out = win.copy() if out is None else np.maximum(out, win)
-    return out.astype(np.int8)
+    return out.astype(x.dtype)
 
 
 # ----------------------------------------------------------------------------- section 4.4
@@ -229,16 +271,16 @@ def avgpool_multiplier(n: int) -> int:
     return ((1 << (AVGPOOL_FRAC_BITS + 1)) + n) // (2 * n)
 
 
-def _avg_requant(window_sum, n, fl_in, fl_out, act):
+def _avg_requant(window_sum, n, fl_in, fl_out, act, out_unsigned):
     shift = AVGPOOL_FRAC_BITS + int(fl_in) - int(fl_out)
     if not 1 <= shift <= 30:
         raise EdgeadaptError(
             f"average pool shift 16 + FL_in {fl_in} - FL_out {fl_out} = {shift} outside [1, 30]"
         )
-    return requantize(window_sum * avgpool_multiplier(n), shift, act, fl_out)
+    return requantize(window_sum * avgpool_multiplier(n), shift, act, fl_out, out_unsigned)
 
 
-def avgpool2d(x, kernel, stride, fl_in, fl_out, act="none", pads=(0, 0, 0, 0)):
+def avgpool2d(x, kernel, stride, fl_in, fl_out, act="none", pads=(0, 0, 0, 0), out_unsigned=False):
     """Section 4.4: N = kh*kw terms per window (padding counts as zeros, count_include_pad=1)."""
     x = np.asarray(x)
     kh, kw = kernel
@@ -251,20 +293,20 @@ def avgpool2d(x, kernel, stride, fl_in, fl_out, act="none", pads=(0, 0, 0, 0)):
     for ky in range(kh):
         for kx in range(kw):
             total += _window(xp, ky, kx, stride, ho, wo)
-    return _avg_requant(total, kh * kw, fl_in, fl_out, act)
+    return _avg_requant(total, kh * kw, fl_in, fl_out, act, out_unsigned)
 
 
-def global_avgpool(x, fl_in, fl_out, act="none"):
+def global_avgpool(x, fl_in, fl_out, act="none", out_unsigned=False):
     """Section 4.4 with one window of N = H*W: (N, H, W, C) -> (N, 1, 1, C)."""
     x = np.asarray(x)
     total = x.astype(np.int64).sum(axis=(1, 2), keepdims=True)
-    return _avg_requant(total, x.shape[1] * x.shape[2], fl_in, fl_out, act)
+    return _avg_requant(total, x.shape[1] * x.shape[2], fl_in, fl_out, act, out_unsigned)
 
 
 # ----------------------------------------------------------------------------- sections 4.5, 4.6
 
 
-def add(a, fl_a, b, fl_b, fl_out, act="none"):
+def add(a, fl_a, b, fl_b, fl_out, act="none", out_unsigned=False):
     """Section 4.5: align both inputs to F = max(FL_a, FL_b), add, requantize to FL_out."""
     fl_a, fl_b, fl_out = int(fl_a), int(fl_b), int(fl_out)
     f = max(fl_a, fl_b)
@@ -273,15 +315,45 @@ def add(a, fl_a, b, fl_b, fl_out, act="none"):
     v = np.left_shift(np.asarray(a, np.int64), f - fl_a) + np.left_shift(
         np.asarray(b, np.int64), f - fl_b
     )
-    return requantize(v, f - fl_out, act, fl_out)
+    return requantize(v, f - fl_out, act, fl_out, out_unsigned)
 
 
-def concat(xs, fls, fl_out):
-    """Section 4.6: requantize every input to FL_out, then stack along channels in order."""
+def concat(xs, fls, fl_out, out_unsigned=False):
+    """Section 4.6: requantize every input to FL_out (and the output type), then stack along
+    channels in order."""
     if len(xs) != len(fls):
         raise EdgeadaptError(f"concat of {len(xs)} inputs got {len(fls)} FLs")
-    parts = [requantize(np.asarray(x), int(fl) - int(fl_out), "none", fl_out) for x, fl in zip(xs, fls)]
+    parts = [requantize(np.asarray(x), int(fl) - int(fl_out), "none", fl_out, out_unsigned)
+             for x, fl in zip(xs, fls)]
     return np.concatenate(parts, axis=-1)
+
+
+# ----------------------------------------------------------------------------- section 1.3
+
+
+NONNEGATIVE_ACTS = ("relu", "relu6")
+
+
+def output_is_unsigned(op: str, act: str, inputs_unsigned) -> bool:
+    """Section 1.3: whether the quantizer stores a node's output as uint8.
+
+    An output is uint8 exactly when its value can never be negative: a fused ReLU / ReLU6 (conv,
+    fc, average pools, add), or an op that cannot make non-negative inputs negative (max pool,
+    flatten and concat of uint8 inputs only; average pools of a uint8 input; add of two uint8
+    inputs). Raw int32 outputs are not activations and are not covered here.
+    """
+    inputs_unsigned = [bool(u) for u in inputs_unsigned]
+    if op in ("maxpool", "flatten"):
+        return inputs_unsigned[0]
+    if op == "concat":
+        return all(inputs_unsigned)
+    if act in NONNEGATIVE_ACTS:
+        return True
+    if op in ("avgpool", "gap"):
+        return inputs_unsigned[0]
+    if op == "add":
+        return all(inputs_unsigned)
+    return False
 
 
 # ----------------------------------------------------------------------------- section 2

@@ -50,7 +50,8 @@ def ort_quantize(onnx_path, calib_images, method="MinMax", symmetric_activations
     """quantize_static with QDQ int8 per-channel weights; returns the quantized ModelProto.
 
     ORT's default activations are asymmetric (a zero point puts all 256 codes on [0, max] after a
-    ReLU); symmetric_activations=True gives edgeadapt's activation format class (no zero point).
+    ReLU); symmetric_activations=True gives int8 activations without a zero point (128 codes for a
+    ReLU output, where edgeadapt's uint8 tensors have 256).
     """
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static

@@ -233,8 +233,9 @@ def sensitivities(graph, acts, options) -> dict:
             values[node.output] = out
             for later in base_graph.nodes[index + 1 :]:
                 fls = [base_graph.tensors[t].fl for t in later.inputs]
+                out_t = base_graph.tensors[later.output]
                 values[later.output] = quant_forward(later, [values[t] for t in later.inputs], fls,
-                                                     None if raw_output(later) else base_graph.tensors[later.output].fl)
+                                                     None if raw_output(later) else out_t.fl, out_t.dtype == "uint8")
             dloss[node.name][width] = max(output_loss(values, float_out) - base_loss, 0.0)
     return dloss
 
@@ -263,7 +264,8 @@ def run_quantized(graph, images, batch=256) -> np.ndarray:
             for node in graph.nodes:
                 fls = [graph.tensors[t].fl for t in node.inputs]
                 fl_out = None if raw_output(node) else graph.tensors[node.output].fl
-                values[node.output] = quant_forward(node, [values[t] for t in node.inputs], fls, fl_out)
+                values[node.output] = quant_forward(node, [values[t] for t in node.inputs], fls, fl_out,
+                                                    graph.tensors[node.output].dtype == "uint8")
             outs.append(values[graph.outputs[0]].double().reshape(len(values[graph.input]), -1).numpy())
     return np.concatenate(outs)
 

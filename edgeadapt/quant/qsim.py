@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 
 from edgeadapt.errors import EdgeadaptError
-from edgeadapt.quant.intops import AVGPOOL_FRAC_BITS, avgpool_multiplier, relu6_limit
+from edgeadapt.quant.intops import AVGPOOL_FRAC_BITS, act_range, avgpool_multiplier, relu6_limit
 
-ACT_LO, ACT_HI = -128, 127
+ACT_LO, ACT_HI = -128, 127  # int8; a uint8 tensor's codes are [0, 255] (intops.act_range)
 EXACT_F32_LIMIT = 1 << 24
 
 
@@ -107,20 +107,24 @@ def _avgpool_sum(node, x):
 # ----------------------------------------------------------------------------- fixed point
 
 
-def requant(y, fl_out, act):
-    """Real value y -> act(sat8(round half up(y * 2^FL_o))) as a real value (exact)."""
-    q = torch.clamp(torch.floor(y * 2.0**fl_out + 0.5), ACT_LO, ACT_HI)
+def requant(y, fl_out, act, unsigned=False):
+    """Real value y -> act(sat(round half up(y * 2^FL_o))) as a real value (exact); sat is the
+    int8 range, or [0, 255] for a uint8 output (docs/fixed-point.md section 3)."""
+    lo, hi = act_range(unsigned)
+    q = torch.clamp(torch.floor(y * 2.0**fl_out + 0.5), lo, hi)
     if act == "relu":
         q = torch.clamp(q, min=0)
     elif act == "relu6":
-        q = torch.clamp(q, 0, relu6_limit(fl_out))
+        q = torch.clamp(q, 0, relu6_limit(fl_out, unsigned))
     return q * 2.0**-fl_out
 
 
 def exact_dtype(node, fl_in):
-    """float32 when every partial sum is an integer below 2^24 accumulator LSBs, else float64."""
+    """float32 when every partial sum is an integer below 2^24 accumulator LSBs, else float64.
+
+    The bound assumes uint8 inputs (|x| <= 255), so it holds for either input type."""
     w = np.abs(node.qweight.astype(np.int64)).reshape(len(node.qweight), -1).sum(axis=1)
-    worst = 128 * w + np.abs(node.qbias.astype(np.int64))
+    worst = 255 * w + np.abs(node.qbias.astype(np.int64))
     return torch.float32 if int(worst.max(initial=0)) < EXACT_F32_LIMIT else torch.float64
 
 
@@ -140,17 +144,18 @@ def accumulate(node, x, fl_in):
     return linear_op(node, x.to(dtype), w, b)
 
 
-def quant_forward(node, inputs, fls, fl_out):
+def quant_forward(node, inputs, fls, fl_out, unsigned=False):
     """One node in exact fixed point; inputs are real values on their FL grids.
 
-    `fls` are the input FLs; for a raw int32 fc output the accumulator's real value is returned.
+    `fls` are the input FLs; `unsigned`: the output is uint8 (saturates to [0, 255] codes, section
+    1.3 of docs/fixed-point.md). For a raw int32 fc output the accumulator's real value is returned.
     """
     x = inputs[0]
     if node.op in ("conv", "fc"):
         y = accumulate(node, x, fls[0])
         if node.op == "fc" and node.attrs.get("out_dtype") == "int32":
             return y.to(torch.float64)
-        return requant(y, fl_out, node.act).to(torch.float32)
+        return requant(y, fl_out, node.act, unsigned).to(torch.float32)
     if node.op in ("maxpool", "flatten"):
         return float_forward(node, inputs)
     if node.op in ("avgpool", "gap"):
@@ -158,17 +163,17 @@ def quant_forward(node, inputs, fls, fl_out):
         total = (_avgpool_sum(node, x.double()) if node.op == "avgpool" else x.double().sum(dim=(2, 3), keepdim=True))
         # sum * M >> (16 + FL_x - FL_o): the real value is sum * M * 2^-16
         y = total * avgpool_multiplier(n) * 2.0**-AVGPOOL_FRAC_BITS
-        return requant(y, fl_out, node.act).to(torch.float32)
+        return requant(y, fl_out, node.act, unsigned).to(torch.float32)
     if node.op == "add":
-        return requant(inputs[0].double() + inputs[1].double(), fl_out, node.act).to(torch.float32)
+        return requant(inputs[0].double() + inputs[1].double(), fl_out, node.act, unsigned).to(torch.float32)
     if node.op == "concat":
-        return torch.cat([requant(t.double(), fl_out, "none").to(torch.float32) for t in inputs], dim=1)
+        return torch.cat([requant(t.double(), fl_out, "none", unsigned).to(torch.float32) for t in inputs], dim=1)
     raise EdgeadaptError(f"node {node.name}: unsupported op {node.op}")
 
 
 def to_codes(y, fl):
-    """Real values on an int8 grid -> int8 codes (compact storage for cached activations)."""
-    return torch.round(y * 2.0**fl).to(torch.int8)
+    """Real values on an int8 or uint8 grid -> int16 codes (compact storage for cached activations)."""
+    return torch.round(y * 2.0**fl).to(torch.int16)
 
 
 def from_codes(codes, fl, dtype=torch.float32):

@@ -1,10 +1,12 @@
 """The integer reference executor: a quantized Graph run with the golden ops of intops.py.
 
 This is the definition the firmware is validated against, layer by layer. Input frames are
-recentred as q = p - 128 with FL 8 (docs/decisions.md D2). Every activation is int8 except a raw
-accumulator output (an `fc` with attrs["out_dtype"] == "int32", section 1.2), whose value of
-output c is acc[c] * 2^-(FL_in + FL_w[c]); that tensor's `Tensor.fl` holds this per-channel list
-(see `accumulator_fls`).
+recentred as q = p - 128 with FL 8 (docs/decisions.md D2). Every activation is int8 or uint8 (its
+Tensor.dtype; the quantizer picks uint8 for tensors that cannot be negative, see
+`assign_activation_types` and docs/fixed-point.md section 1.3) except a raw accumulator output (an
+`fc` with attrs["out_dtype"] == "int32", section 1.2), whose value of output c is
+acc[c] * 2^-(FL_in + FL_w[c]); that tensor's `Tensor.fl` holds this per-channel list (see
+`accumulator_fls`).
 """
 
 from pathlib import Path
@@ -42,11 +44,38 @@ def output_fls(graph) -> np.ndarray:
     return np.concatenate(fls)
 
 
+ACTIVATION_DTYPES = ("int8", "uint8")
+
+
+def unsigned(graph, name) -> bool:
+    """True when tensor `name` is stored as uint8 (docs/fixed-point.md section 1.3)."""
+    return graph.tensors[name].dtype == "uint8"
+
+
+def assign_activation_types(graph) -> None:
+    """Set every activation tensor's dtype by the rule of docs/fixed-point.md section 1.3.
+
+    The graph input keeps its dtype (int8 for the network's frames; a one-node sub-graph's input
+    carries the type its producer got). Raw int32 outputs stay int32.
+    """
+    for node in graph.nodes:
+        out = graph.tensors[node.output]
+        if out.dtype == "int32" or node.attrs.get("out_dtype") == "int32":
+            continue
+        inputs = [unsigned(graph, n) for n in node.inputs]
+        out.dtype = "uint8" if intops.output_is_unsigned(node.op, node.act, inputs) else "int8"
+
+
 def check_quantized(graph) -> None:
     """Refuse a graph with missing formats or integer parameters, naming the first gap."""
     for name, t in graph.tensors.items():
         if t.fl is None:
             raise EdgeadaptError(f"graph '{graph.name}': tensor '{name}' has no fixed-point format (not quantized)")
+        if t.dtype not in ACTIVATION_DTYPES + ("int32",):
+            raise EdgeadaptError(f"graph '{graph.name}': tensor '{name}' has dtype {t.dtype!r} (int8, uint8 or int32)")
+    input_dtype = graph.tensors[graph.input].dtype
+    if input_dtype != "int8":
+        raise EdgeadaptError(f"graph '{graph.name}': the input must be int8 (p - 128), not {input_dtype}")
     for node in graph.nodes:
         if node.op in ("conv", "fc") and (node.qweight is None or node.weight_fl is None):
             raise EdgeadaptError(f"graph '{graph.name}': node '{node.name}' has no integer weights (not quantized)")
@@ -72,44 +101,49 @@ def prepare_input(graph, images) -> np.ndarray:
 
 
 def run_node(graph, node, inputs) -> np.ndarray:
-    """One node of a quantized graph on int8 NHWC batches (section 4 of docs/fixed-point.md)."""
+    """One node of a quantized graph on int8 / uint8 NHWC batches (section 4 of docs/fixed-point.md).
+
+    Each input array's dtype is its tensor's type; the output gets the type of node.output."""
     t = graph.tensors
     a = node.attrs
     x = inputs[0]
     fl_in = t[node.inputs[0]].fl
     fl_out = t[node.output].fl
+    out_u = unsigned(graph, node.output)
     if node.op == "conv":
         shift = accumulator_fls(graph, node) - int(fl_out)
         return intops.conv2d(x, node.qweight, node.qbias, shift, a.get("stride", (1, 1)), a.get("pads", (0, 0, 0, 0)),
-                             a.get("groups", 1), node.act, fl_out)
+                             a.get("groups", 1), node.act, fl_out, out_u)
     if node.op == "fc":
         raw = a.get("out_dtype", "int8") == "int32"
         shift = None if raw else accumulator_fls(graph, node) - int(fl_out)
         y = intops.fully_connected(x.reshape(len(x), -1), node.qweight, node.qbias, shift, node.act,
-                                   0 if raw else fl_out, "int32" if raw else "int8")
+                                   0 if raw else fl_out, "int32" if raw else t[node.output].dtype)
         return y.reshape(len(x), *t[node.output].shape)
     if node.op == "maxpool":
-        _same_fl(graph, node)
+        _same_format(graph, node)
         return intops.maxpool2d(x, a["kernel"], a.get("stride", a["kernel"]), a.get("pads", (0, 0, 0, 0)))
     if node.op == "avgpool":
         return intops.avgpool2d(x, a["kernel"], a.get("stride", a["kernel"]), fl_in, fl_out, node.act,
-                                a.get("pads", (0, 0, 0, 0)))
+                                a.get("pads", (0, 0, 0, 0)), out_u)
     if node.op == "gap":
-        return intops.global_avgpool(x, fl_in, fl_out, node.act)
+        return intops.global_avgpool(x, fl_in, fl_out, node.act, out_u)
     if node.op == "add":
-        return intops.add(inputs[0], fl_in, inputs[1], t[node.inputs[1]].fl, fl_out, node.act)
+        return intops.add(inputs[0], fl_in, inputs[1], t[node.inputs[1]].fl, fl_out, node.act, out_u)
     if node.op == "concat":
-        return intops.concat(inputs, [t[n].fl for n in node.inputs], fl_out)
+        return intops.concat(inputs, [t[n].fl for n in node.inputs], fl_out, out_u)
     if node.op == "flatten":
-        _same_fl(graph, node)
+        _same_format(graph, node)
         return x.reshape(len(x), *t[node.output].shape)
     raise EdgeadaptError(f"node '{node.name}': op '{node.op}' has no integer implementation")
 
 
-def _same_fl(graph, node):
-    fl_in, fl_out = graph.tensors[node.inputs[0]].fl, graph.tensors[node.output].fl
-    if fl_in != fl_out:
-        raise EdgeadaptError(f"node '{node.name}' ({node.op}) cannot change the format: FL {fl_in} -> {fl_out}")
+def _same_format(graph, node):
+    src, dst = graph.tensors[node.inputs[0]], graph.tensors[node.output]
+    if src.fl != dst.fl:
+        raise EdgeadaptError(f"node '{node.name}' ({node.op}) cannot change the format: FL {src.fl} -> {dst.fl}")
+    if src.dtype != dst.dtype:
+        raise EdgeadaptError(f"node '{node.name}' ({node.op}) cannot change the type: {src.dtype} -> {dst.dtype}")
 
 
 def run_int(graph, images, dump=False, batch_size=BATCH):

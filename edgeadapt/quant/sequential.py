@@ -4,7 +4,8 @@ Layers are quantized in topological order. When layer l is reached, every earlie
 so l's input is exactly what the integer reference will feed it, and each step for l (weight
 formats, AdaQuant, BN re-estimation and bias correction) sees the real quantized prefix. The pass
 keeps each tensor's quantized values (exact, see qsim) and reports every layer's QSNR against the
-float activations.
+float activations. Before the first layer every activation tensor gets its type (int8, or uint8
+when it cannot be negative: docs/fixed-point.md section 1.3); formats and bounds follow it.
 """
 
 import time
@@ -17,8 +18,9 @@ from edgeadapt.quant import bias_tuning, formats
 from edgeadapt.quant.adaquant import DEFAULT_BATCH, DEFAULT_ITERATIONS, optimize_layer
 from edgeadapt.quant.calibrate import choose_activation_fl
 from edgeadapt.quant.formats import round_half_up
-from edgeadapt.quant.intops import ACC_BOUND, AVGPOOL_FRAC_BITS, SHIFT_MAX, SHIFT_MIN, weight_range
+from edgeadapt.quant.intops import ACC_BOUND, AVGPOOL_FRAC_BITS, SHIFT_MAX, SHIFT_MIN, input_peak, weight_range
 from edgeadapt.quant.qsim import quant_forward
+from edgeadapt.quant.reference import assign_activation_types
 
 INPUT_FL = 8  # decision D2
 ADD_MAX_ALIGN = 16  # docs/fixed-point.md section 4.5
@@ -67,6 +69,8 @@ def run_pass(graph, float_acts, bits, options: PassOptions, keep=None, input_val
     """
     result = PassResult()
     fixed_fls = fixed_fls or {}
+    assign_activation_types(graph)
+    is_u = {name: t.dtype == "uint8" for name, t in graph.tensors.items()}
     fls = {graph.input: input_fl}
     graph.tensors[graph.input].fl = input_fl
     values = {graph.input: float_acts[graph.input] if input_values is None else input_values}
@@ -80,23 +84,26 @@ def run_pass(graph, float_acts, bits, options: PassOptions, keep=None, input_val
         in_fls = [fls[t] for t in node.inputs]
         target = float_acts[node.output]
         fl_out = fixed_fls.get(node.output)
+        out_u, in_u = is_u[node.output], is_u[node.inputs[0]]
         if fl_out is None:
-            fl_out = _output_fl(node, in_fls, target, options.adapt)
+            fl_out = _output_fl(node, in_fls, target, options.adapt, out_u)
         if node.has_weights:
             node.weight_bits = int(bits[node.name])
-            _quantize_weights(node, in_fls[0], fl_out, options.adapt)
+            _quantize_weights(node, in_fls[0], fl_out, options.adapt, in_u)
             if options.adaquant:
                 optimize_layer(
-                    node, inputs[0], in_fls[0], fl_out, target, options.iterations, options.batch, options.seed
+                    node, inputs[0], in_fls[0], fl_out, target, options.iterations, options.batch, options.seed,
+                    unsigned=out_u,
                 )
-                _enforce_bounds(node, in_fls[0], fl_out)
+                _enforce_bounds(node, in_fls[0], fl_out, in_u)
             if options.bias_correction:
-                bias_tuning.tune_statistics(node, inputs[0], in_fls[0], fl_out, float_acts[node.inputs[0]], target)
-                _enforce_bounds(node, in_fls[0], fl_out)
+                bias_tuning.tune_statistics(node, inputs[0], in_fls[0], fl_out, float_acts[node.inputs[0]], target,
+                                            unsigned=out_u)
+                _enforce_bounds(node, in_fls[0], fl_out, in_u)
             node.qbias = node.qbias.astype(np.int32)
             if raw_output(node):
                 fl_out = int(in_fls[0])  # the int32 tensor's FL is the input's; per channel add weight_fl
-        out = quant_forward(node, inputs, in_fls, fl_out)
+        out = quant_forward(node, inputs, in_fls, fl_out, out_u)
         fls[node.output] = fl_out
         graph.tensors[node.output].fl = int(fl_out)
         if raw_output(node):
@@ -124,13 +131,14 @@ def _consumer_counts(graph):
     return counts
 
 
-def _output_fl(node, in_fls, target, adapt):
-    """The output tensor's FL, within the limits docs/fixed-point.md puts on each op."""
+def _output_fl(node, in_fls, target, adapt, unsigned=False):
+    """The output tensor's FL, within the limits docs/fixed-point.md puts on each op; `unsigned`:
+    the tensor is uint8, so the search is over the codes [0, 255]."""
     if node.op in ("maxpool", "flatten"):
         return in_fls[0]
     if raw_output(node):
         return None
-    fl = choose_activation_fl(target, adapt)
+    fl = choose_activation_fl(target, adapt, unsigned)
     if node.op in ("avgpool", "gap"):
         # 1 <= 16 + FL_x - FL_o <= 30
         fl = int(np.clip(fl, in_fls[0] + AVGPOOL_FRAC_BITS - 30, in_fls[0] + AVGPOOL_FRAC_BITS - 1))
@@ -146,7 +154,7 @@ def _output_fl(node, in_fls, target, adapt):
     return fl
 
 
-def _quantize_weights(node, fl_in, fl_out, adapt):
+def _quantize_weights(node, fl_in, fl_out, adapt, unsigned_input=False):
     """Choose the weight FLs (AdaPT or min/max), clamp them to the legal shifts, round to the grid."""
     bits = node.weight_bits
     if adapt:
@@ -158,7 +166,7 @@ def _quantize_weights(node, fl_in, fl_out, adapt):
         fl_w = np.clip(fl_w, fl_out - fl_in + SHIFT_MIN, fl_out - fl_in + SHIFT_MAX)
     node.weight_fl = fl_w.astype(np.int32)
     _round_params(node, fl_in)
-    _enforce_bounds(node, fl_in, fl_out)
+    _enforce_bounds(node, fl_in, fl_out, unsigned_input)
 
 
 def _round_params(node, fl_in, channels=None):
@@ -174,16 +182,17 @@ def _round_params(node, fl_in, channels=None):
         node.qweight[channels], node.qbias[channels] = qweight[channels], qbias[channels]
 
 
-def accumulator_peak(node):
-    """|bias[c]| + 128 * sum |w[c]|, the bound of docs/fixed-point.md section 3."""
+def accumulator_peak(node, unsigned_input=False):
+    """|bias[c]| + X * sum |w[c]|, the bound of docs/fixed-point.md section 3 (X = 128 for an int8
+    input, 255 for a uint8 one)."""
     w = np.abs(node.qweight.astype(np.int64)).reshape(len(node.qweight), -1).sum(axis=1)
-    return np.abs(node.qbias.astype(np.int64)) + 128 * w
+    return np.abs(node.qbias.astype(np.int64)) + input_peak(unsigned_input) * w
 
 
-def _enforce_bounds(node, fl_in, fl_out):
+def _enforce_bounds(node, fl_in, fl_out, unsigned_input=False):
     """Coarsen the FL of any channel that would break the accumulator bound (rare: huge biases)."""
     for _ in range(64):
-        over = accumulator_peak(node) >= ACC_BOUND
+        over = accumulator_peak(node, unsigned_input) >= ACC_BOUND
         if not over.any():
             return
         low = fl_out - fl_in + SHIFT_MIN if fl_out is not None else -(1 << 15)

@@ -19,8 +19,9 @@ typedef char ea_requires_modular_int32_conversion[(int32_t)0xFFFFFFF0u == -16 ? 
 #define EA_SHIFT_MIN (-8)
 #define EA_SHIFT_MAX 30
 
-/* Closed int8 range [lo, hi] an output is clamped to: sat8 followed by the fused activation.
- * act(sat8(v)) == clamp(v, lo, hi) because every activation bound lies inside [-128, 127]. */
+/* Closed range [lo, hi] an output is clamped to: sat to its type ([-128, 127] int8, [0, 255]
+ * uint8) followed by the fused activation. act(sat(v)) == clamp(v, lo, hi) because every
+ * activation bound lies inside the type's range. */
 typedef struct {
     int32_t lo;
     int32_t hi;
@@ -31,16 +32,35 @@ static inline int32_t ea_sat8(int32_t v)
     return v < -128 ? -128 : (v > 127 ? 127 : v);
 }
 
-/* R6 of section 4.1: the int8 code of 6.0 in format fl_out, within [0, 127]. */
-static inline int32_t ea_relu6_limit(int32_t fl_out)
+static inline int ea_dtype_valid(ea_dtype_t t)
 {
-    if (fl_out >= 5) /* 6 * 32 > 127 already; also keeps the shift below from overflowing */
-        return 127;
+    return t == EA_INT8 || t == EA_UINT8;
+}
+
+/* The smallest and largest code of an activation type. */
+static inline int32_t ea_dtype_lo(ea_dtype_t t)
+{
+    return t == EA_UINT8 ? 0 : -128;
+}
+
+static inline int32_t ea_dtype_hi(ea_dtype_t t)
+{
+    return t == EA_UINT8 ? 255 : 127;
+}
+
+/* R6 of section 4.1: the code of 6.0 in format fl_out, within [0, hi] (hi: 127 int8, 255 uint8). */
+static inline int32_t ea_relu6_limit(int32_t fl_out, int32_t hi)
+{
+    int32_t r6;
+    if (fl_out >= 6) /* 6 * 64 > 255 already; also keeps the shift below from overflowing */
+        return hi;
     if (fl_out >= 0)
-        return 6 << fl_out;
-    if (fl_out <= -4) /* rshift_round(6, s) = (6 + 2^(s-1)) >> s = 0 for s >= 4 */
-        return 0;
-    return (6 + (1 << (-fl_out - 1))) >> -fl_out;
+        r6 = 6 << fl_out;
+    else if (fl_out <= -4) /* rshift_round(6, s) = (6 + 2^(s-1)) >> s = 0 for s >= 4 */
+        r6 = 0;
+    else
+        r6 = (6 + (1 << (-fl_out - 1))) >> -fl_out;
+    return r6 < hi ? r6 : hi;
 }
 
 static inline int ea_act_valid(ea_act_t act)
@@ -48,16 +68,31 @@ static inline int ea_act_valid(ea_act_t act)
     return act == EA_ACT_NONE || act == EA_ACT_RELU || act == EA_ACT_RELU6;
 }
 
-static inline ea_clamp_t ea_act_clamp(ea_act_t act, int32_t fl_out)
+static inline ea_clamp_t ea_act_clamp(ea_act_t act, int32_t fl_out, ea_dtype_t out_type)
 {
-    ea_clamp_t c = {-128, 127};
+    ea_clamp_t c;
+    c.lo = ea_dtype_lo(out_type);
+    c.hi = ea_dtype_hi(out_type);
     if (act == EA_ACT_RELU) {
         c.lo = 0;
     } else if (act == EA_ACT_RELU6) {
         c.lo = 0;
-        c.hi = ea_relu6_limit(fl_out);
+        c.hi = ea_relu6_limit(fl_out, c.hi);
     }
     return c;
+}
+
+/* The value of the activation byte at p: int8 or uint8 as its tensor's type says. */
+static inline int32_t ea_get(const int8_t *p, ea_dtype_t t)
+{
+    return t == EA_UINT8 ? (int32_t)(*(const uint8_t *)p) : (int32_t)*p;
+}
+
+/* Store v, already within its type's range, as one activation byte: the uint8 conversion is
+ * defined for every int32 (modulo 256), and int8_t is two's complement, so -1 reads back as -1. */
+static inline void ea_put(int8_t *p, int32_t v)
+{
+    *(uint8_t *)p = (uint8_t)v;
 }
 
 static inline int ea_shift_valid(int32_t s)
@@ -65,22 +100,23 @@ static inline int ea_shift_valid(int32_t s)
     return s >= EA_SHIFT_MIN && s <= EA_SHIFT_MAX;
 }
 
-/* act(sat8(rshift_round(v, s))) for s in [EA_SHIFT_MIN, EA_SHIFT_MAX] (section 3).
+/* act(sat(rshift_round(v, s))) for s in [EA_SHIFT_MIN, EA_SHIFT_MAX] (section 3), as a value in
+ * [c.lo, c.hi]; store it with ea_put.
  * s > 0 stays in int32: the accumulator bound |v| < 2^30 keeps v + 2^(s-1) from overflowing.
  * s < 0 multiplies in int64 (a left shift of a negative value would be undefined in C). */
-static inline int8_t ea_requant(int32_t v, int32_t s, ea_clamp_t c)
+static inline int32_t ea_requant(int32_t v, int32_t s, ea_clamp_t c)
 {
     if (s > 0) {
         v = (v + ((int32_t)1 << (s - 1))) >> s;
     } else if (s < 0) {
         int64_t wide = (int64_t)v * ((int64_t)1 << -s);
         if (wide < c.lo)
-            return (int8_t)c.lo;
+            return c.lo;
         if (wide > c.hi)
-            return (int8_t)c.hi;
-        return (int8_t)wide;
+            return c.hi;
+        return (int32_t)wide;
     }
-    return (int8_t)(v < c.lo ? c.lo : (v > c.hi ? c.hi : v));
+    return v < c.lo ? c.lo : (v > c.hi ? c.hi : v);
 }
 
 /* v * 2^s for 0 <= s <= 16 without shifting a negative value (undefined in C99). */
@@ -146,9 +182,57 @@ static inline int32_t ea_dot_s8_w2(const int8_t *x, const int8_t *packed, int32_
     return acc;
 }
 
-/* acc + x . row for one weight row of n values stored at `bits` (8, 4 or 2), read in place. */
-static inline int32_t ea_dot_weights(const int8_t *x, const int8_t *row, int32_t bits, int32_t n, int32_t acc)
+/* The same three dot products with uint8 inputs (section 1.3): only the type of x differs. */
+static inline int32_t ea_dot_u8(const uint8_t *x, const int8_t *w, int32_t n, int32_t acc)
 {
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        acc += (int32_t)x[i] * w[i] + (int32_t)x[i + 1] * w[i + 1] + (int32_t)x[i + 2] * w[i + 2] +
+               (int32_t)x[i + 3] * w[i + 3];
+    }
+    for (; i < n; i++)
+        acc += (int32_t)x[i] * w[i];
+    return acc;
+}
+
+static inline int32_t ea_dot_u8_w4(const uint8_t *x, const int8_t *packed, int32_t n, int32_t acc)
+{
+    const uint8_t *w = (const uint8_t *)packed;
+    int32_t i = 0;
+    for (; i + 2 <= n; i += 2, w++)
+        acc += (int32_t)x[i] * EA_FIELD(*w, 0, 4) + (int32_t)x[i + 1] * EA_FIELD(*w, 4, 4);
+    if (i < n)
+        acc += (int32_t)x[i] * EA_FIELD(*w, 0, 4);
+    return acc;
+}
+
+static inline int32_t ea_dot_u8_w2(const uint8_t *x, const int8_t *packed, int32_t n, int32_t acc)
+{
+    const uint8_t *w = (const uint8_t *)packed;
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4, w++) {
+        const uint32_t b = *w;
+        acc += (int32_t)x[i] * EA_FIELD(b, 0, 2) + (int32_t)x[i + 1] * EA_FIELD(b, 2, 2) +
+               (int32_t)x[i + 2] * EA_FIELD(b, 4, 2) + (int32_t)x[i + 3] * EA_FIELD(b, 6, 2);
+    }
+    for (; i < n; i++)
+        acc += (int32_t)x[i] * EA_FIELD(*w, (i & 3) * 2, 2);
+    return acc;
+}
+
+/* acc + x . row for n activations of type in_type and one weight row stored at `bits` (8, 4 or
+ * 2), read in place. */
+static inline int32_t ea_dot_weights(const int8_t *x, ea_dtype_t in_type, const int8_t *row, int32_t bits,
+                                     int32_t n, int32_t acc)
+{
+    if (in_type == EA_UINT8) {
+        const uint8_t *xu = (const uint8_t *)x;
+        if (bits == 4)
+            return ea_dot_u8_w4(xu, row, n, acc);
+        if (bits == 2)
+            return ea_dot_u8_w2(xu, row, n, acc);
+        return ea_dot_u8(xu, row, n, acc);
+    }
     if (bits == 4)
         return ea_dot_s8_w4(x, row, n, acc);
     if (bits == 2)

@@ -2,7 +2,9 @@
  * ea_kernels.h - the reference inference kernels (firmware/kernels/, one kernel per file).
  *
  * Arithmetic: docs/fixed-point.md, bit-identical to edgeadapt/quant/intops.py on every target.
- * Layouts:    activations HWC int8 (element (y, x, c) at (y * W + x) * C + c), no batch;
+ * Layouts:    activations HWC (element (y, x, c) at (y * W + x) * C + c), no batch, one byte each:
+ *             int8 or uint8 as the tensor's ea_dtype_t says (section 1.3), always passed as
+ *             `int8_t *` raw bytes; the params name the type of every input and output;
  *             convolution weights OHWI [C_out][K_h][K_w][C_in / groups];
  *             fully-connected weights [C_out][K], K in HWC flatten order;
  *             4- and 2-bit weights packed per output-channel row (section 2): row c starts at byte
@@ -11,7 +13,8 @@
  *             Packed weights are passed as `const int8_t *` (raw bytes), like CMSIS-NN's s4 kernels.
  * Bias:       int32 [C_out] in the accumulator's format FL_in + FL_w[c]; NULL means all zero.
  * Shifts:     int8 per output channel, shift[c] = FL_in + FL_w[c] - FL_out in [-8, 30].
- * Bound:      the quantizer guarantees |bias[c]| + 128 * sum_i |w[c][i]| < 2^30 (int32 accumulators).
+ * Bound:      the quantizer guarantees |bias[c]| + X * sum_i |w[c][i]| < 2^30 (int32 accumulators),
+ *             X = 128 for an int8 input, 255 for a uint8 input.
  *
  * Execution:  every kernel takes `const ea_ctx_t *ctx` first (NULL = one core, no scratch). It computes
  *             only its share of the output rows (channels for fully connected) given by
@@ -22,7 +25,7 @@
  *             outside the documented tensors.
  * Status:     EA_OK; EA_ERR_ARG for a parameter out of range (dims < 1, bad weight bits, groups that
  *             do not divide the channels, a window larger than the padded input, a shift outside its
- *             range, an unknown activation); EA_ERR_BUFFER when the scratch is too small. A failing
+ *             range, an unknown activation or type); EA_ERR_BUFFER when the scratch is too small. A failing
  *             call writes nothing. The checks are O(C_out); define EA_KERNELS_NO_CHECKS to drop them.
  */
 #ifndef EA_KERNELS_H
@@ -42,7 +45,7 @@ typedef struct {
 /* Convolution, section 4.1: dense (groups = 1), grouped, depthwise (groups = in_c, channel
  * multiplier out_c / in_c >= 1 allowed) and pointwise (1x1).
  * Output: out_h x out_w x out_c with out_h = ea_out_dim(in_h, kernel_h, stride_h, pad_top, pad_bottom),
- * out_w likewise; out[y][x][c] = act(sat8(rshift_round(acc, shift[c]))). */
+ * out_w likewise; out[y][x][c] = act(sat(rshift_round(acc, shift[c]))), sat to the output type. */
 typedef struct {
     int32_t in_h, in_w, in_c; /* input tensor, >= 1 */
     int32_t out_c;            /* output channels, >= 1 */
@@ -52,34 +55,40 @@ typedef struct {
     ea_act_t act;             /* fused activation */
     int32_t fl_out;           /* output FL; only EA_ACT_RELU6 reads it (its bound R6) */
     const int8_t *shift;      /* [out_c], each in [-8, 30] */
+    ea_dtype_t in_type;       /* input int8 or uint8 (padding is 0 either way) */
+    ea_dtype_t out_type;      /* output int8 or uint8 (sat to [-128, 127] or [0, 255]) */
 } ea_conv_params_t;
 
 /* Conv followed by its only consumer, a max pool: executed as one layer (section 4.3). The pool
- * slides over the conv output (conv_h x conv_w x out_c); padded positions are never selected. */
+ * slides over the conv output (conv_h x conv_w x out_c, type conv.out_type, which is also the
+ * output's); padded positions are never selected. */
 typedef struct {
     ea_conv_params_t conv;
     ea_window_t pool;
 } ea_conv_maxpool_params_t;
 
-/* Fully connected, section 4.2: in_features int8 (an HWC tensor is already flat) -> out_features. */
+/* Fully connected, section 4.2: in_features activations (an HWC tensor is already flat) -> out_features. */
 typedef struct {
     int32_t in_features;  /* K >= 1 */
     int32_t out_features; /* C_out >= 1 */
     int32_t weight_bits;  /* 8, 4 or 2 */
-    ea_act_t act;         /* int8 output only */
-    int32_t fl_out;       /* int8 output only (relu6 bound) */
-    const int8_t *shift;  /* [out_features] in [-8, 30]; int8 output only (the s32 variant ignores it) */
+    ea_act_t act;         /* 8-bit output only */
+    int32_t fl_out;       /* 8-bit output only (relu6 bound) */
+    const int8_t *shift;  /* [out_features] in [-8, 30]; 8-bit output only (the s32 variant ignores it) */
+    ea_dtype_t in_type;   /* input int8 or uint8 */
+    ea_dtype_t out_type;  /* 8-bit output int8 or uint8 (the s32 variant ignores it) */
 } ea_fc_params_t;
 
-/* Max pool, section 4.3: output FL = input FL, no requantization. */
+/* Max pool, section 4.3: output FL and type = input FL and type, no requantization. */
 typedef struct {
     int32_t in_h, in_w, channels; /* >= 1 */
     ea_window_t win;
+    ea_dtype_t type; /* input and output int8 or uint8 */
 } ea_max_pool_params_t;
 
 /* Average pool, section 4.4: every window has N = kernel_h * kernel_w terms (padding counts as
  * zeros, ONNX count_include_pad=1); global average pooling is the window in_h x in_w.
- * out = act(sat8(rshift_round(sum * multiplier, shift))). */
+ * out = act(sat(rshift_round(sum * multiplier, shift))), sat to the output type. */
 typedef struct {
     int32_t in_h, in_w, channels; /* >= 1 */
     ea_window_t win;
@@ -87,6 +96,7 @@ typedef struct {
     int32_t shift;      /* 16 + FL_in - FL_out, in [1, 30] */
     ea_act_t act;
     int32_t fl_out; /* relu6 bound */
+    ea_dtype_t in_type, out_type;
 } ea_avg_pool_params_t;
 
 /* Residual add, section 4.5: two h x w x c tensors in formats fl_a, fl_b -> fl_out.
@@ -95,16 +105,20 @@ typedef struct {
     int32_t h, w, c; /* >= 1 */
     int32_t fl_a, fl_b, fl_out;
     ea_act_t act;
+    ea_dtype_t a_type, b_type, out_type;
 } ea_add_params_t;
 
-/* Concatenation along channels, section 4.6: input i is h x w x channels[i] in format fl_in[i];
- * each is requantized to fl_out (fl_in[i] - fl_out in [-8, 30]) and placed in input order. */
+/* Concatenation along channels, section 4.6: input i is h x w x channels[i] in format fl_in[i]
+ * and type in_type[i]; each is requantized to fl_out (fl_in[i] - fl_out in [-8, 30]) and the
+ * output type, and placed in input order. */
 typedef struct {
     int32_t h, w;            /* >= 1 */
     int32_t num_inputs;      /* >= 1 */
     const int32_t *channels; /* [num_inputs], each >= 1 */
     const int8_t *fl_in;     /* [num_inputs] */
     int32_t fl_out;
+    const uint8_t *in_type;  /* [num_inputs] ea_dtype_t values; NULL: every input int8 */
+    ea_dtype_t out_type;
 } ea_concat_params_t;
 
 /* ---------------------------------------------------------------- convolution */

@@ -27,6 +27,12 @@ typedef enum {
 /* Fused activations, docs/fixed-point.md section 4.1. */
 typedef enum { EA_ACT_NONE = 0, EA_ACT_RELU = 1, EA_ACT_RELU6 = 2 } ea_act_t;
 
+/* How an activation tensor's bytes are read, docs/fixed-point.md section 1.3: int8 codes
+ * [-128, 127], or uint8 codes [0, 255] for a tensor that cannot be negative (after a ReLU).
+ * Kernels take every activation as `int8_t *` raw bytes plus this flag; 0 is int8, so a params
+ * struct that does not set it keeps the int8 behaviour. */
+typedef enum { EA_INT8 = 0, EA_UINT8 = 1 } ea_dtype_t;
+
 /* Split n items into num_cores contiguous chunks; this core gets [*start, *end). */
 static inline void ea_split(int32_t n, const ea_ctx_t *ctx, int32_t *start, int32_t *end)
 {

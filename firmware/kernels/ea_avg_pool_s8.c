@@ -3,10 +3,10 @@
  *
  * Every window has N = kernel_h * kernel_w terms (padding counts as zeros, count_include_pad=1);
  * global average pooling is the single window in_h x in_w.
- *   sum = sum of the window (int32, |sum| <= 128 N); out = act(sat8(rshift_round(sum * M, shift)))
+ *   sum = sum of the window (int32, |sum| <= 255 N); out = act(sat(rshift_round(sum * M, shift)))
  *   with M = floor(2^16 / N + 1/2) and shift = 16 + FL_in - FL_out in [1, 30].
- *   input   int8 [in_h][in_w][channels]
- *   output  int8 [out_h][out_w][channels]; rows split by ea_split(out_h)
+ *   input   int8 or uint8 (in_type) [in_h][in_w][channels]
+ *   output  int8 or uint8 (out_type) [out_h][out_w][channels]; rows split by ea_split(out_h)
  *   scratch none
  */
 #include "ea_kernel_checks.h"
@@ -15,10 +15,12 @@ static ea_status_t ea_avg_pool_check(const ea_avg_pool_params_t *p)
 {
     if (p == NULL || p->in_h < 1 || p->in_w < 1 || p->channels < 1 || !ea_act_valid(p->act))
         return EA_ERR_ARG;
+    if (!ea_dtype_valid(p->in_type) || !ea_dtype_valid(p->out_type))
+        return EA_ERR_ARG;
     if (p->multiplier < 1 || p->multiplier > 65536 || p->shift < 1 || p->shift > 30)
         return EA_ERR_ARG;
-    /* sum * M must fit int32: 128 * N * M stays near 2^23 for the M the spec defines. */
-    if ((int64_t)128 * p->win.kernel_h * p->win.kernel_w * p->multiplier >= ((int64_t)1 << 30))
+    /* sum * M must fit int32: 255 * N * M stays near 2^24 for the M the spec defines. */
+    if ((int64_t)255 * p->win.kernel_h * p->win.kernel_w * p->multiplier >= ((int64_t)1 << 30))
         return EA_ERR_ARG;
     return ea_window_check(&p->win, p->in_h, p->in_w);
 }
@@ -33,7 +35,8 @@ ea_status_t ea_avg_pool_s8(const ea_ctx_t *ctx, const ea_avg_pool_params_t *p, c
         const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->channels;
         const int32_t out_h = ea_out_dim(in_h, win->kernel_h, win->stride_h, win->pad_top, win->pad_bottom);
         const int32_t out_w = ea_out_dim(in_w, win->kernel_w, win->stride_w, win->pad_left, win->pad_right);
-        const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out);
+        const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
+        const ea_dtype_t in_type = p->in_type;
         ea_split(out_h, ctx, &y0, &y1);
         for (y = y0; y < y1; y++) {
             const int32_t iy0 = y * win->stride_h - win->pad_top;
@@ -50,9 +53,9 @@ ea_status_t ea_avg_pool_s8(const ea_ctx_t *ctx, const ea_avg_pool_params_t *p, c
                     for (ky = ky_lo; ky < ky_hi; ky++) {
                         const int8_t *v = input + ((iy0 + ky) * in_w + ix0 + kx_lo) * ch + c;
                         for (kx = kx_lo; kx < kx_hi; kx++, v += ch)
-                            sum += *v;
+                            sum += ea_get(v, in_type);
                     }
-                    o[c] = ea_requant(sum * p->multiplier, p->shift, clamp);
+                    ea_put(o + c, ea_requant(sum * p->multiplier, p->shift, clamp));
                 }
             }
         }

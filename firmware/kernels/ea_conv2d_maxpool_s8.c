@@ -7,10 +7,10 @@
  * owns, the conv rows under the pool window are computed one at a time into scratch and
  * max-reduced straight into the output row. Overlapping pool windows (stride < kernel) recompute
  * the shared conv rows: a factor kernel_h / stride_h more conv work in exchange for one row of RAM.
- *   input   int8 [in_h][in_w][in_c]
+ *   input   int8 or uint8 (conv.in_type) [in_h][in_w][in_c]
  *   weights int8 OHWI (8-bit) or packed rows (4/2-bit), as ea_conv2d_s8
  *   bias    int32 [out_c], or NULL
- *   output  int8 [pool_h][pool_w][out_c]; pooled rows split by ea_split(pool_h)
+ *   output  int8 or uint8 (conv.out_type) [pool_h][pool_w][out_c]; pooled rows split by ea_split(pool_h)
  *   scratch conv_w * out_c bytes (one conv row) + kh * kw * in_c bytes (the im2col patch)
  */
 #include "ea_conv_core.h"
@@ -36,9 +36,10 @@ static ea_status_t ea_conv_maxpool_check(const ea_conv_maxpool_params_t *p)
     return ea_window_check(&p->pool, ea_conv_out_h(&p->conv), ea_conv_out_w(&p->conv));
 }
 
-/* out[c] = max(out[c], row[c]) over the columns of one pooled pixel's window. */
+/* out[c] = max(out[c], row[c]) over the columns of one pooled pixel's window; both hold values
+ * of type t. */
 static void ea_pool_columns(const int8_t *row, int32_t conv_w, int32_t channels, const ea_window_t *pool,
-                            int32_t px, int8_t *out)
+                            int32_t px, ea_dtype_t t, int8_t *out)
 {
     const int32_t cx0 = px * pool->stride_w - pool->pad_left;
     const int32_t kx_lo = cx0 < 0 ? -cx0 : 0;
@@ -46,9 +47,17 @@ static void ea_pool_columns(const int8_t *row, int32_t conv_w, int32_t channels,
     int32_t kx, c;
     for (kx = kx_lo; kx < kx_hi; kx++) {
         const int8_t *v = row + (cx0 + kx) * channels;
-        for (c = 0; c < channels; c++)
-            if (v[c] > out[c])
-                out[c] = v[c];
+        if (t == EA_UINT8) { /* compare as uint8: 200 beats 100 */
+            const uint8_t *vu = (const uint8_t *)v;
+            uint8_t *ou = (uint8_t *)out;
+            for (c = 0; c < channels; c++)
+                if (vu[c] > ou[c])
+                    ou[c] = vu[c];
+        } else {
+            for (c = 0; c < channels; c++)
+                if (v[c] > out[c])
+                    out[c] = v[c];
+        }
     }
 }
 
@@ -74,16 +83,16 @@ ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_para
         for (py = p0; py < p1; py++) {
             int8_t *out_row = output + py * pool_w * out_c;
             const int32_t cy0 = py * pool->stride_h - pool->pad_top;
-            /* -128 is the identity of max over int8: padded positions, which are skipped, can
-             * never change the result (intops pads with -128 for the same reason). */
-            ea_fill_s8(out_row, -128, pool_w * out_c);
+            /* the type's lowest code (-128 int8, 0 uint8) is the identity of max: padded
+             * positions, which are skipped, can never change the result (intops pads with it). */
+            ea_fill_s8(out_row, conv->out_type == EA_UINT8 ? 0 : -128, pool_w * out_c);
             for (ky = 0; ky < pool->kernel_h; ky++) {
                 const int32_t cy = cy0 + ky;
                 if (cy < 0 || cy >= conv_h)
                     continue;
                 ea_conv_rows(conv, input, weights, bias, cy, cy + 1, row, patch);
                 for (px = 0; px < pool_w; px++)
-                    ea_pool_columns(row, conv_w, out_c, pool, px, out_row + px * out_c);
+                    ea_pool_columns(row, conv_w, out_c, pool, px, conv->out_type, out_row + px * out_c);
             }
         }
     }

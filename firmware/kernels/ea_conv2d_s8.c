@@ -1,12 +1,12 @@
 /*
- * ea_conv2d_s8 - convolution with int8 activations, docs/fixed-point.md section 4.1.
+ * ea_conv2d_s8 - convolution with 8-bit activations, docs/fixed-point.md section 4.1.
  *
  * Covers dense (groups = 1), grouped, depthwise (groups = in_c, channel multiplier out_c / in_c)
  * and any kernel size, stride and asymmetric padding; weights 8-bit or packed 4/2-bit.
- *   input   int8 [in_h][in_w][in_c]                          values [-128, 127]
+ *   input   int8 or uint8 (in_type) [in_h][in_w][in_c]       values [-128, 127] or [0, 255]
  *   weights int8 [out_c][kh][kw][in_c / groups] (8-bit), or packed rows (4-bit [-8, 7], 2-bit [-2, 1])
  *   bias    int32 [out_c] (FL_in + FL_w[c]), or NULL
- *   output  int8 [out_h][out_w][out_c]; this core writes the rows ea_split(out_h) gives it
+ *   output  int8 or uint8 (out_type) [out_h][out_w][out_c]; this core writes the rows ea_split(out_h) gives it
  *   scratch kh * kw * in_c bytes: the im2col patch of one output pixel
  */
 #include "ea_conv_core.h"

@@ -41,6 +41,8 @@ static inline ea_status_t ea_conv_check(const ea_conv_params_t *p)
         return EA_ERR_ARG;
     if (!ea_weight_bits_valid(p->weight_bits) || !ea_act_valid(p->act))
         return EA_ERR_ARG;
+    if (!ea_dtype_valid(p->in_type) || !ea_dtype_valid(p->out_type))
+        return EA_ERR_ARG;
     st = ea_window_check(&p->win, p->in_h, p->in_w);
     if (st != EA_OK)
         return st;
@@ -50,7 +52,8 @@ static inline ea_status_t ea_conv_check(const ea_conv_params_t *p)
 /*
  * Gather the input window of the output pixel whose window starts at (iy0, ix0) into `patch`,
  * grouped as [group][ky][kx][i] so that each group's part lines up with the OHWI weight rows;
- * positions in the padding are zero (they contribute 0 to the sum).
+ * positions in the padding are zero (they contribute 0 to the sum). Bytes are copied as they
+ * are: the patch has the input's type, and the zero byte is 0 in int8 and uint8 alike.
  */
 static inline void ea_conv_gather(const ea_conv_params_t *p, const int8_t *input, int32_t iy0, int32_t ix0,
                                   int8_t *patch)
@@ -86,14 +89,15 @@ static inline void ea_conv_gather(const ea_conv_params_t *p, const int8_t *input
  * Per output pixel the window is gathered once into `patch` (ea_conv_patch_bytes), then every
  * output channel is one contiguous dot product with its weight row, read in place even when packed.
  */
-static inline void ea_conv_rows(const ea_conv_params_t *p, const int8_t *input, const int8_t *weights,
-                                const int32_t *bias, int32_t y0, int32_t y1, int8_t *out, int8_t *patch)
+static inline void ea_conv_rows_typed(const ea_conv_params_t *p, ea_dtype_t in_type, const int8_t *input,
+                                      const int8_t *weights, const int32_t *bias, int32_t y0, int32_t y1,
+                                      int8_t *out, int8_t *patch)
 {
     const int32_t out_w = ea_conv_out_w(p), groups = p->groups, bits = p->weight_bits;
     const int32_t cout_g = p->out_c / groups;
     const int32_t row_len = ea_conv_row_len(p);
     const int32_t row_bytes = ea_packed_row_bytes(row_len, bits);
-    const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out);
+    const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
     int32_t y, x, g, j;
 
     for (y = y0; y < y1; y++) {
@@ -105,12 +109,24 @@ static inline void ea_conv_rows(const ea_conv_params_t *p, const int8_t *input, 
             for (g = 0; g < groups; g++) {
                 const int8_t *x_g = patch + g * row_len;
                 for (j = 0; j < cout_g; j++, c++, w += row_bytes) {
-                    const int32_t acc = ea_dot_weights(x_g, w, bits, row_len, bias != NULL ? bias[c] : 0);
-                    *out++ = ea_requant(acc, p->shift[c], clamp);
+                    const int32_t acc =
+                        ea_dot_weights(x_g, in_type, w, bits, row_len, bias != NULL ? bias[c] : 0);
+                    ea_put(out++, ea_requant(acc, p->shift[c], clamp));
                 }
             }
         }
     }
+}
+
+/* Output rows [y0, y1): ea_conv_rows_typed with the input type as a constant, so that each copy
+ * holds one dot-product family (the hot loop of each stays as tight as a single-type kernel's). */
+static inline void ea_conv_rows(const ea_conv_params_t *p, const int8_t *input, const int8_t *weights,
+                                const int32_t *bias, int32_t y0, int32_t y1, int8_t *out, int8_t *patch)
+{
+    if (p->in_type == EA_UINT8)
+        ea_conv_rows_typed(p, EA_UINT8, input, weights, bias, y0, y1, out, patch);
+    else
+        ea_conv_rows_typed(p, EA_INT8, input, weights, bias, y0, y1, out, patch);
 }
 
 #endif /* EA_CONV_CORE_H */

@@ -3,10 +3,10 @@
  * groups = in_c and a channel multiplier m = out_c / in_c >= 1 (output channel c reads input
  * channel c / m). Same results as ea_conv2d_s8 with groups = in_c; faster because the loop over
  * channels is innermost, so one window position updates every channel's accumulator at once.
- *   input   int8 [in_h][in_w][in_c]                          values [-128, 127]
+ *   input   int8 or uint8 (in_type) [in_h][in_w][in_c]
  *   weights int8 [out_c][kh][kw][1] (8-bit), or packed rows of kh * kw values (4-bit, 2-bit)
  *   bias    int32 [out_c], or NULL
- *   output  int8 [out_h][out_w][out_c]; rows split by ea_split(out_h)
+ *   output  int8 or uint8 (out_type) [out_h][out_w][out_c]; rows split by ea_split(out_h)
  *   scratch out_c int32 accumulators: 4 * out_c bytes, 4-byte aligned
  */
 #include "ea_conv_core.h"
@@ -34,16 +34,22 @@ static void ea_depthwise_tap(const int8_t *x, const int8_t *weights, int32_t pos
     const int8_t *w = weights + pos * bits / 8;           /* the byte holding tap `pos` of row 0 */
     int32_t i, j;
     const int32_t bit = pos * bits % 8;
-    if (m == 1 && bits == 8) {
+    if (m == 1 && bits == 8 && p->in_type == EA_UINT8) {
+        const uint8_t *xu = (const uint8_t *)x;
+        for (i = 0; i < in_c; i++, w += step)
+            acc[i] += (int32_t)xu[i] * *w;
+    } else if (m == 1 && bits == 8) {
         for (i = 0; i < in_c; i++, w += step)
             acc[i] += (int32_t)x[i] * *w;
     } else if (m == 1) {
         for (i = 0; i < in_c; i++, w += step)
-            acc[i] += (int32_t)x[i] * EA_FIELD((uint8_t)*w, bit, bits);
+            acc[i] += ea_get(x + i, p->in_type) * EA_FIELD((uint8_t)*w, bit, bits);
     } else {
-        for (i = 0; i < in_c; i++)
+        for (i = 0; i < in_c; i++) {
+            const int32_t xi = ea_get(x + i, p->in_type);
             for (j = 0; j < m; j++, w += step, acc++)
-                *acc += (int32_t)x[i] * EA_FIELD((uint8_t)*w, bit, bits);
+                *acc += xi * EA_FIELD((uint8_t)*w, bit, bits);
+        }
     }
 }
 
@@ -58,7 +64,7 @@ ea_status_t ea_depthwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *
         const ea_window_t *win = &p->win;
         const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_c = p->out_c;
         const int32_t out_w = ea_conv_out_w(p);
-        const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out);
+        const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
         int32_t *acc = (int32_t *)ctx->buf;
         int8_t *o;
         ea_split(ea_conv_out_h(p), ctx, &y0, &y1);
@@ -78,7 +84,7 @@ ea_status_t ea_depthwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *
                         ea_depthwise_tap(input + ((iy0 + ky) * in_w + ix0 + kx) * in_c, weights,
                                          ky * win->kernel_w + kx, p, acc);
                 for (c = 0; c < out_c; c++)
-                    *o++ = ea_requant(acc[c], p->shift[c], clamp);
+                    ea_put(o++, ea_requant(acc[c], p->shift[c], clamp));
             }
         }
     }

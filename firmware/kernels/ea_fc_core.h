@@ -11,6 +11,8 @@ static inline ea_status_t ea_fc_check(const ea_fc_params_t *p)
 {
     if (p == NULL || p->in_features < 1 || p->out_features < 1 || !ea_weight_bits_valid(p->weight_bits))
         return EA_ERR_ARG;
+    if (!ea_dtype_valid(p->in_type))
+        return EA_ERR_ARG;
     return EA_OK;
 }
 

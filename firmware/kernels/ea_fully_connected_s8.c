@@ -1,10 +1,11 @@
 /*
- * ea_fully_connected_s8 - fully connected layer with int8 output, docs/fixed-point.md section 4.2.
+ * ea_fully_connected_s8 - fully connected layer with 8-bit output, docs/fixed-point.md section 4.2.
  *
- *   input   int8 [in_features] (an HWC tensor, already flat)     values [-128, 127]
+ *   input   int8 or uint8 (in_type) [in_features] (an HWC tensor, already flat)
  *   weights int8 [out_features][in_features] (8-bit), or packed rows (4-bit [-8, 7], 2-bit [-2, 1])
  *   bias    int32 [out_features] (FL_in + FL_w[c]), or NULL
- *   output  int8 [out_features] = act(sat8(rshift_round(acc, shift[c]))); channels split by ea_split
+ *   output  int8 or uint8 (out_type) [out_features] = act(sat(rshift_round(acc, shift[c])));
+ *           channels split by ea_split
  *   scratch none (weights, packed or not, are read in place)
  */
 #include "ea_fc_core.h"
@@ -20,7 +21,7 @@ static ea_status_t ea_fc_s8_check(const ea_fc_params_t *p)
     ea_status_t st = ea_fc_check(p);
     if (st != EA_OK)
         return st;
-    if (!ea_act_valid(p->act))
+    if (!ea_act_valid(p->act) || !ea_dtype_valid(p->out_type))
         return EA_ERR_ARG;
     return ea_shifts_check(p->shift, p->out_features);
 }
@@ -32,13 +33,13 @@ ea_status_t ea_fully_connected_s8(const ea_ctx_t *ctx, const ea_fc_params_t *p, 
     EA_CHECK_ARGS(ea_fc_s8_check(p));
     {
         const int32_t k = p->in_features;
-        const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out);
+        const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
         const int32_t row_bytes = ea_packed_row_bytes(k, p->weight_bits);
         ea_split(p->out_features, ctx, &c0, &c1);
         for (c = c0; c < c1; c++) {
             const int8_t *w = weights + c * row_bytes;
-            const int32_t acc = ea_dot_weights(input, w, p->weight_bits, k, bias != NULL ? bias[c] : 0);
-            output[c] = ea_requant(acc, p->shift[c], clamp);
+            const int32_t acc = ea_dot_weights(input, p->in_type, w, p->weight_bits, k, bias != NULL ? bias[c] : 0);
+            ea_put(output + c, ea_requant(acc, p->shift[c], clamp));
         }
     }
     return EA_OK;

@@ -1,9 +1,9 @@
 /*
  * ea_max_pool_s8 - max pooling, docs/fixed-point.md section 4.3.
  *
- * Padded positions are never selected; the output keeps the input's FL (no requantization).
- *   input   int8 [in_h][in_w][channels]
- *   output  int8 [out_h][out_w][channels], out_h = ea_out_dim(in_h, kernel_h, stride_h, pads);
+ * Padded positions are never selected; the output keeps the input's FL and type (no requantization).
+ *   input   int8 or uint8 (type) [in_h][in_w][channels]
+ *   output  the same type, [out_h][out_w][channels], out_h = ea_out_dim(in_h, kernel_h, stride_h, pads);
  *           rows split by ea_split(out_h)
  *   scratch none
  */
@@ -11,7 +11,7 @@
 
 static ea_status_t ea_max_pool_check(const ea_max_pool_params_t *p)
 {
-    if (p == NULL || p->in_h < 1 || p->in_w < 1 || p->channels < 1)
+    if (p == NULL || p->in_h < 1 || p->in_w < 1 || p->channels < 1 || !ea_dtype_valid(p->type))
         return EA_ERR_ARG;
     return ea_window_check(&p->win, p->in_h, p->in_w);
 }
@@ -26,6 +26,7 @@ ea_status_t ea_max_pool_s8(const ea_ctx_t *ctx, const ea_max_pool_params_t *p, c
         const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->channels;
         const int32_t out_h = ea_out_dim(in_h, win->kernel_h, win->stride_h, win->pad_top, win->pad_bottom);
         const int32_t out_w = ea_out_dim(in_w, win->kernel_w, win->stride_w, win->pad_left, win->pad_right);
+        const ea_dtype_t t = p->type;
         ea_split(out_h, ctx, &y0, &y1);
         for (y = y0; y < y1; y++) {
             const int32_t iy0 = y * win->stride_h - win->pad_top;
@@ -36,13 +37,23 @@ ea_status_t ea_max_pool_s8(const ea_ctx_t *ctx, const ea_max_pool_params_t *p, c
                 const int32_t kx_lo = ix0 < 0 ? -ix0 : 0;
                 const int32_t kx_hi = in_w - ix0 < win->kernel_w ? in_w - ix0 : win->kernel_w;
                 int8_t *o = output + (y * out_w + x) * ch;
-                ea_fill_s8(o, -128, ch); /* identity of max; a window wholly in padding stays -128 */
+                /* the lowest code is the identity of max; a window wholly in padding keeps it */
+                ea_fill_s8(o, t == EA_UINT8 ? 0 : -128, ch);
                 for (ky = ky_lo; ky < ky_hi; ky++) {
                     const int8_t *v = input + ((iy0 + ky) * in_w + ix0 + kx_lo) * ch;
-                    for (kx = kx_lo; kx < kx_hi; kx++, v += ch)
-                        for (c = 0; c < ch; c++)
-                            if (v[c] > o[c])
-                                o[c] = v[c];
+                    for (kx = kx_lo; kx < kx_hi; kx++, v += ch) {
+                        if (t == EA_UINT8) { /* compare as uint8: 200 beats 100 */
+                            const uint8_t *vu = (const uint8_t *)v;
+                            uint8_t *ou = (uint8_t *)o;
+                            for (c = 0; c < ch; c++)
+                                if (vu[c] > ou[c])
+                                    ou[c] = vu[c];
+                        } else {
+                            for (c = 0; c < ch; c++)
+                                if (v[c] > o[c])
+                                    o[c] = v[c];
+                        }
+                    }
                 }
             }
         }

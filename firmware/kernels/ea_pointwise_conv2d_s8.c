@@ -3,10 +3,10 @@
  *
  * Same arithmetic and results as ea_conv2d_s8 for kernel 1x1, no padding, groups 1 (any stride):
  * each output is one dot product of an input pixel's channels with a weight row, no bounds tests.
- *   input   int8 [in_h][in_w][in_c]                          values [-128, 127]
+ *   input   int8 or uint8 (in_type) [in_h][in_w][in_c]
  *   weights int8 [out_c][in_c] (8-bit), or packed rows of in_c values (4-bit, 2-bit)
  *   bias    int32 [out_c], or NULL
- *   output  int8 [out_h][out_w][out_c], out_h = (in_h - 1) / stride_h + 1; rows split by ea_split
+ *   output  int8 or uint8 (out_type) [out_h][out_w][out_c], out_h = (in_h - 1) / stride_h + 1; rows split by ea_split
  *   scratch none (weights, packed or not, are read in place)
  */
 #include "ea_conv_core.h"
@@ -39,15 +39,15 @@ ea_status_t ea_pointwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *
         const int32_t in_c = p->in_c, out_c = p->out_c, out_w = ea_conv_out_w(p);
         const int32_t bits = p->weight_bits, row_bytes = ea_packed_row_bytes(in_c, bits);
         const int32_t pixel_step = p->win.stride_w * in_c;
-        const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out);
+        const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
         int8_t *o = output + y0 * out_w * out_c;
         for (y = y0; y < y1; y++) {
             const int8_t *xp = input + y * p->win.stride_h * p->in_w * in_c;
             for (x = 0; x < out_w; x++, xp += pixel_step) {
                 const int8_t *w = weights;
                 for (c = 0; c < out_c; c++, w += row_bytes) {
-                    const int32_t acc = ea_dot_weights(xp, w, bits, in_c, bias != NULL ? bias[c] : 0);
-                    *o++ = ea_requant(acc, p->shift[c], clamp);
+                    const int32_t acc = ea_dot_weights(xp, p->in_type, w, bits, in_c, bias != NULL ? bias[c] : 0);
+                    ea_put(o++, ea_requant(acc, p->shift[c], clamp));
                 }
             }
         }

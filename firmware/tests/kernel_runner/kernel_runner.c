@@ -16,7 +16,10 @@
  *   add:                h w c fl_a fl_b fl_out act a b
  *   concat:             h w channels[n] fl_in[n] fl_out input0 .. input<n-1>
  *   optional for all:   num_cores (default 1)
- * act: 0 none, 1 relu, 2 relu6. A missing bias record passes NULL.
+ *   optional types:     in_type out_type (conv, fc, avg_pool), type (max_pool),
+ *                       a_type b_type out_type (add), in_type[n] out_type (concat); default 0
+ * act: 0 none, 1 relu, 2 relu6. Types: 0 int8, 1 uint8 (tensors are bytes either way: uint8
+ * values 0..255 or int8 values -128..127). A missing bias record passes NULL.
  *
  * The kernel is called once per core_id in 0..num_cores-1, each core with its own scratch buffer of
  * exactly *_get_buffer_size bytes followed by a canary, into output buffers pre-filled with two
@@ -54,6 +57,7 @@ typedef struct {
     int32_t *bias;
     int8_t *shift;
     int8_t *fl_in;
+    uint8_t *in_types;
     int32_t *channels;
     const int8_t *inputs[MAX_INPUTS];
 } case_t;
@@ -89,6 +93,12 @@ static int32_t get(case_t *cs, const char *name, long index)
     if (index >= r->count)
         die(g_path, "record too short:", name);
     return (int32_t)r->values[index];
+}
+
+/* An optional scalar record, or `fallback` when the case does not have it. */
+static int32_t opt(case_t *cs, const char *name, int32_t fallback)
+{
+    return find(cs, name) ? get(cs, name, 0) : fallback;
 }
 
 static int8_t *tensor(case_t *cs, const char *name)
@@ -153,6 +163,7 @@ static void free_case(case_t *cs)
     free(cs->bias);
     free(cs->shift);
     free(cs->fl_in);
+    free(cs->in_types);
     free(cs->channels);
 }
 
@@ -212,6 +223,8 @@ static ea_conv_params_t conv_params(case_t *cs)
     p.fl_out = get(cs, "fl_out", 0);
     cs->shift = int8_array(cs, "shift");
     p.shift = cs->shift;
+    p.in_type = (ea_dtype_t)opt(cs, "in_type", 0);
+    p.out_type = (ea_dtype_t)opt(cs, "out_type", 0);
     cs->bias = int32_array(cs, "bias");
     return p;
 }
@@ -253,6 +266,8 @@ static void prepare(case_t *cs, call_t *call)
         p->fl_out = get(cs, "fl_out", 0);
         cs->shift = int8_array(cs, "shift");
         p->shift = cs->shift;
+        p->in_type = (ea_dtype_t)opt(cs, "in_type", 0);
+        p->out_type = (ea_dtype_t)opt(cs, "out_type", 0);
         cs->bias = int32_array(cs, "bias");
         call->scratch = s32 ? ea_fully_connected_s8_s32_get_buffer_size(p) : ea_fully_connected_s8_get_buffer_size(p);
         call->out_bytes = (long)p->out_features * (s32 ? 4 : 1);
@@ -266,6 +281,7 @@ static void prepare(case_t *cs, call_t *call)
             call->max_pool.in_w = in_w;
             call->max_pool.channels = ch;
             call->max_pool.win = w;
+            call->max_pool.type = (ea_dtype_t)opt(cs, "type", 0);
         } else {
             ea_avg_pool_params_t *p = &call->avg_pool;
             p->in_h = in_h;
@@ -276,6 +292,8 @@ static void prepare(case_t *cs, call_t *call)
             p->shift = get(cs, "shift", 0);
             p->act = (ea_act_t)get(cs, "act", 0);
             p->fl_out = get(cs, "fl_out", 0);
+            p->in_type = (ea_dtype_t)opt(cs, "in_type", 0);
+            p->out_type = (ea_dtype_t)opt(cs, "out_type", 0);
         }
     } else if (strcmp(op, "add") == 0) {
         ea_add_params_t *p = &call->add;
@@ -286,6 +304,9 @@ static void prepare(case_t *cs, call_t *call)
         p->fl_b = get(cs, "fl_b", 0);
         p->fl_out = get(cs, "fl_out", 0);
         p->act = (ea_act_t)get(cs, "act", 0);
+        p->a_type = (ea_dtype_t)opt(cs, "a_type", 0);
+        p->b_type = (ea_dtype_t)opt(cs, "b_type", 0);
+        p->out_type = (ea_dtype_t)opt(cs, "out_type", 0);
         call->out_bytes = (long)p->h * p->w * p->c;
     } else if (strcmp(op, "concat") == 0) {
         ea_concat_params_t *p = &call->concat;
@@ -301,6 +322,16 @@ static void prepare(case_t *cs, call_t *call)
         p->channels = cs->channels;
         p->fl_in = cs->fl_in;
         p->fl_out = get(cs, "fl_out", 0);
+        p->out_type = (ea_dtype_t)opt(cs, "out_type", 0);
+        if (find(cs, "in_type") != NULL) {
+            record_t *r = need(cs, "in_type");
+            cs->in_types = malloc(r->count > 0 ? (size_t)r->count : 1);
+            for (i = 0; i < r->count; i++)
+                cs->in_types[i] = (uint8_t)r->values[i];
+            if (r->count < p->num_inputs)
+                die(g_path, "record too short:", "in_type");
+        }
+        p->in_type = cs->in_types;
         for (i = 0; i < p->num_inputs; i++) {
             sprintf(name, "input%ld", i);
             cs->inputs[i] = tensor(cs, name);

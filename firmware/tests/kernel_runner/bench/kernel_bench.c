@@ -6,7 +6,8 @@
  *
  * All operands are deterministic formulas (below) that tests/test_kernels.py re-creates in numpy,
  * so the checksums prove the kernels bit-identical to edgeadapt.quant.intops on that target.
- *   activations of layer `seed`: x[i] = (int8)(i * 37 + seed * 11)
+ *   activation bytes of layer `seed`: x[i] = (uint8)(i * 37 + seed * 11), read as int8 or uint8 as
+ *   each call's in_type says (both types are exercised, docs/fixed-point.md section 1.3)
  *   weight bytes (packed or not): w[i] = (uint8)(i * 13 + 5 + seed)
  *   bias[c] = (c * 7919) % 2001 - 1000;  shift[c] = layer base + c % 4
  */
@@ -93,7 +94,8 @@ void bench_main(void)
     ctx.buf_size = (int32_t)sizeof(scratch_words);
 
     { /* Frontnet's first layer, fused with its max pool */
-        ea_conv_maxpool_params_t p = {{96, 160, 1, 32, {5, 5, 2, 2, 2, 2, 2, 2}, 1, 8, EA_ACT_RELU, 0, shift},
+        ea_conv_maxpool_params_t p = {{96, 160, 1, 32, {5, 5, 2, 2, 2, 2, 2, 2}, 1, 8, EA_ACT_RELU, 0, shift,
+                                       EA_INT8, EA_UINT8},
                                       {2, 2, 2, 2, 0, 0, 0, 0}};
         fill_act(src_a, 96 * 160, 1);
         fill_params(1, 11);
@@ -101,14 +103,16 @@ void bench_main(void)
             ea_conv2d_maxpool_s8(&ctx, &p, src_a, weights, bias, dst));
     }
     { /* 3x3 stride 2, 4-bit weights */
-        ea_conv_params_t p = {24, 40, 32, 32, {3, 3, 2, 2, 1, 1, 1, 1}, 1, 4, EA_ACT_RELU, 0, shift};
+        ea_conv_params_t p = {24, 40, 32, 32, {3, 3, 2, 2, 1, 1, 1, 1}, 1, 4, EA_ACT_RELU, 0, shift,
+                              EA_UINT8, EA_UINT8};
         fill_act(src_a, 24 * 40 * 32, 2);
         fill_params(2, 8);
         RUN("conv3x3s2_w4", 12u * 20u * 32u * 288u, dst, 12u * 20u * 32u,
             ea_conv2d_s8(&ctx, &p, src_a, weights, bias, dst));
     }
     { /* depthwise 3x3, both kernels, relu6 */
-        ea_conv_params_t p = {12, 20, 64, 64, {3, 3, 1, 1, 1, 1, 1, 1}, 64, 8, EA_ACT_RELU6, 4, shift};
+        ea_conv_params_t p = {12, 20, 64, 64, {3, 3, 1, 1, 1, 1, 1, 1}, 64, 8, EA_ACT_RELU6, 4, shift,
+                              EA_UINT8, EA_UINT8};
         fill_act(src_a, 12 * 20 * 64, 3);
         fill_params(3, 7);
         RUN("depthwise3x3_w8", 12u * 20u * 64u * 9u, dst, 12u * 20u * 64u,
@@ -117,31 +121,34 @@ void bench_main(void)
             ea_conv2d_s8(&ctx, &p, src_a, weights, bias, dst));
     }
     { /* pointwise, 2-bit weights */
-        ea_conv_params_t p = {12, 20, 64, 64, {1, 1, 1, 1, 0, 0, 0, 0}, 1, 2, EA_ACT_NONE, 0, shift};
+        ea_conv_params_t p = {12, 20, 64, 64, {1, 1, 1, 1, 0, 0, 0, 0}, 1, 2, EA_ACT_NONE, 0, shift,
+                              EA_UINT8, EA_INT8};
         fill_act(src_a, 12 * 20 * 64, 4);
         fill_params(4, 4);
         RUN("pointwise_w2", 12u * 20u * 64u * 64u, dst, 12u * 20u * 64u,
             ea_pointwise_conv2d_s8(&ctx, &p, src_a, weights, bias, dst));
     }
     { /* the last layer: raw int32 outputs */
-        ea_fc_params_t p = {1920, 4, 8, EA_ACT_NONE, 0, shift};
+        ea_fc_params_t p = {1920, 4, 8, EA_ACT_NONE, 0, shift, EA_UINT8, EA_INT8};
         fill_act(src_a, 1920, 5);
         fill_params(5, 0);
         RUN("fc_s32_w8", 1920u * 4u, out32, sizeof(out32),
             ea_fully_connected_s8_s32(&ctx, &p, src_a, weights, bias, out32));
     }
     { /* pooling */
-        ea_max_pool_params_t mp = {24, 40, 32, {3, 3, 2, 2, 1, 1, 1, 1}};
-        ea_avg_pool_params_t gap = {12, 20, 64, {12, 20, 1, 1, 0, 0, 0, 0}, 273, 17, EA_ACT_NONE, 0};
+        ea_max_pool_params_t mp = {24, 40, 32, {3, 3, 2, 2, 1, 1, 1, 1}, EA_UINT8};
+        ea_avg_pool_params_t gap = {12, 20, 64, {12, 20, 1, 1, 0, 0, 0, 0}, 273, 17, EA_ACT_NONE, 0,
+                                    EA_UINT8, EA_UINT8};
         fill_act(src_a, 24 * 40 * 32, 6);
         RUN("max_pool3x3s2", 0u, dst, 12u * 20u * 32u, ea_max_pool_s8(&ctx, &mp, src_a, dst));
         RUN("global_avg_pool", 0u, dst, 64u, ea_avg_pool_s8(&ctx, &gap, src_a, dst));
     }
     { /* residual add and concat */
-        ea_add_params_t add = {12, 20, 64, 5, 3, 4, EA_ACT_RELU};
+        ea_add_params_t add = {12, 20, 64, 5, 3, 4, EA_ACT_RELU, EA_UINT8, EA_INT8, EA_UINT8};
         static const int32_t channels[2] = {32, 32};
         static const int8_t fl_in[2] = {6, 2};
-        ea_concat_params_t cat = {12, 20, 2, channels, fl_in, 4};
+        static const uint8_t in_type[2] = {EA_UINT8, EA_INT8};
+        ea_concat_params_t cat = {12, 20, 2, channels, fl_in, 4, in_type, EA_INT8};
         const int8_t *inputs[2];
         inputs[0] = src_a;
         inputs[1] = src_b;
