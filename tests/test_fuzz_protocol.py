@@ -1,7 +1,8 @@
 """Fuzzing the command parser of the protocol core (host build, with the address and undefined-
 behaviour sanitizers when the compiler has them): 10,000 random and malformed command lines, a raw
-random byte stream and truncated binary loads. The firmware must answer every non-blank command
-with exactly one m-ready, write only well-formed lines, and never crash or hang."""
+random byte stream, truncated binary loads and damaged chunk records of the chunked load. The
+firmware must answer every non-blank command with exactly one m-ready, write only well-formed
+lines, and never crash or hang."""
 
 import random
 import re
@@ -21,7 +22,8 @@ BASES = [
     "ea-select big", "ea-select policy", "ea-policy", "ea-policy temporal n=4 w0=512 w1=512 t=100000 k=2",
     "ea-policy temporal w=1,2,3,4 rerun=1", "ea-policy aux aux=4 at=0 k=1", "ea-policy random seed=3 p=100",
     "ea-policy default", "ea-policy always-big", "ea-reset", "ea-step", "ea-layers",
-    "ea-decide 0 1,2,3,4,5", "ea-decide 1 -5,6,7,8",
+    "ea-decide 0 1,2,3,4,5", "ea-decide 1 -5,6,7,8", "ldc", "ldc 15360 1234abcd 64", "ldc 100 0 16",
+    "ea-step 0", "ea-step 3", "ea-sync 17",
 ]
 ODD_VALUES = ["0", "1", "-1", "4294967295", "4294967296", "18446744073709551616", "9" * 30, "0x", "0xFFFFFFFFF",
               "", "=", "==", "w=", "w9=1", "w7=-1", ",,,", "1,", "-", "+5", "1e3", "\x7f", "f" * 24, "%%", "k=",
@@ -177,5 +179,53 @@ def test_truncated_and_corrupted_binary_loads(fuzz_exe):
                 assert fw.read_until_ready() == ["m-load-done"]
             assert fw.quiet(0.02)
             assert fw.command("name") == ["m-name-dut-[edgeadapt-host]"]
+    finally:
+        assert fw.close() == 0
+
+
+def test_damaged_chunk_records_are_refused_and_the_good_ones_load_the_frame(fuzz_exe):
+    """Chunk records with bytes flipped, dropped, inserted or cut off, mixed with intact ones: each
+    record gets exactly one reply, only intact records are acknowledged, and the frame that ends
+    up loaded is exactly the one sent."""
+    from edgeadapt.harness.device import ldc_records
+
+    rng = random.Random(23)
+    frame = bytes(rng.randrange(256) for _ in range(FRAME_BYTES))
+    crc = zlib.crc32(frame)
+    chunk = 32
+    records = ldc_records(frame, chunk)
+    fw = FirmwareHost(fuzz_exe)
+    try:
+        assert fw.command(f"ldc {FRAME_BYTES} {crc:08x} {chunk}") == [f"m-ldc-ready-[{crc:08x}]"]
+        acked, refused = set(), 0
+        for i, (rec, ack) in enumerate(records):
+            for _ in range(rng.randrange(1, 3)):  # one or two damaged copies first
+                bad = bytearray(rec[:-2])  # without its '%%'
+                how = rng.randrange(4)
+                pos = rng.randrange(1, len(bad))
+                if how == 0:
+                    bad[pos] ^= rng.randrange(1, 256)
+                elif how == 1:
+                    del bad[pos]
+                elif how == 2:
+                    bad.insert(pos, rng.randrange(256))
+                else:
+                    bad = bad[:pos]
+                if b"%" in bad or bytes(bad) == rec[:-2]:
+                    continue  # a '%' would split it into two lines (covered by the stream test)
+                fw.send(bytes(bad) + b"%")
+                reply = fw.read_until_ready()
+                assert len(reply) == 1 and reply[0].startswith("e-["), (i, how, reply)
+                refused += 1
+            fw.send(rec)
+            reply = fw.read_until_ready()
+            assert reply[0] == f"m-ldc-ok-{ack}"
+            acked.add(i)
+        assert reply[1:] == ["m-load-done"] and len(acked) == len(records)
+        assert refused > len(records)
+        assert fw.command("ldc") == [f"m-ldc-[crc={crc:08x},left=0,loaded=1]"]
+        dump = fw.command("db print")
+        assert bytes(int(b, 16) for line in dump for b in line.split("-")[2:]) == frame
+        assert fw.quiet(0.05)
     finally:
         assert fw.close() == 0

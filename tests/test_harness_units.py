@@ -163,3 +163,94 @@ def test_faults_are_seeded_one_byte_per_faulty_transfer():
     assert clean.read(10, 0) == b"abc\n" and clean.events == []
     with pytest.raises(ValueError):
         FaultyTransport(Loopback(), rate=1.5)
+
+
+def test_per_byte_faults_hit_each_byte_independently_and_reproducibly():
+    def run(seed, schedule=None):
+        link = FaultyTransport(Loopback(), rate=0.01, seed=seed, per="byte", schedule=schedule)
+        sent = bytes(range(256)) * 200
+        for i in range(0, len(sent), 1000):
+            link.write(sent[i:i + 1000])
+        got = b""
+        while chunk := link.read(777, 0):
+            got += chunk
+        return link, sent, got
+
+    a, sent, got = run(5)
+    b, _, got_b = run(5)
+    assert got == got_b and a.events == b.events  # reproducible
+    c, _, got_c = run(6)
+    assert got_c != got
+    s = a.summary()
+    assert s["per"] == "byte" and s["bytes"]["tx"] == len(sent)
+    for d in ("tx", "rx"):
+        hits = [e for e in a.events if e.direction == d]
+        assert 0.008 < len(hits) / len(sent) < 0.012, (d, len(hits))
+        assert {e.kind for e in hits} == {"corrupt", "drop"}
+        positions = [e.position for e in hits]
+        assert positions == sorted(set(positions))  # one event per damaged byte, in stream order
+    assert len(got) == len(sent) - sum(e.kind == "drop" for e in a.events)
+    tx = [e for e in a.events if e.direction == "tx"]
+    assert all(e.offset == e.position - 1000 * e.transfer and e.size == min(1000, len(sent) - 1000 * e.transfer)
+               for e in tx)
+    forced, _, _ = run(5, schedule={("tx", 3): "drop", ("rx", 10): "corrupt"})
+    assert ("tx", 3, "drop") in {(e.direction, e.position, e.kind) for e in forced.events}
+    assert ("rx", 10, "corrupt") in {(e.direction, e.position, e.kind) for e in forced.events}
+    with pytest.raises(ValueError):
+        FaultyTransport(Loopback(), per="line")
+
+
+@pytest.fixture(scope="module")
+def host_fw(tmp_path_factory):
+    from test_protocol_host import build_host_firmware
+
+    return build_host_firmware(tmp_path_factory.mktemp("fw"), name="test-fw-host-units")
+
+
+def _device_on(exe, rate, seed, **kw):
+    import subprocess
+
+    from edgeadapt.harness.device import Device
+    from edgeadapt.harness.transport import PipeTransport
+
+    proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    link = FaultyTransport(PipeTransport(proc), rate=rate, seed=seed, per="byte")
+    dev = Device(link, timeout=0.5, **kw)
+    return proc, link, dev
+
+
+def test_chunked_load_through_a_noisy_link_in_small_windows(host_fw):
+    import zlib
+
+    proc, link, dev = _device_on(host_fw, 0.02, 3, chunk=64, window=8)
+    try:
+        dev.wait_banner()
+        dev.resync()
+        frame = bytes((i * 7 + (i >> 8)) % 256 for i in range(96 * 160))
+        dev.load_frame(frame)
+        crc = zlib.crc32(frame)
+        state = dev.confirmed(lambda: dev.exchange("ldc"))
+        assert state == [f"m-ldc-[crc={crc:08x},left=0,loaded=1]"]
+        assert dev.ldc_stats["records"] > 96 * 160 // 64  # some chunks went twice
+        assert {e.direction for e in link.events} == {"tx", "rx"}
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+
+
+def test_chunked_load_gives_up_with_a_one_line_link_error(host_fw):
+    from edgeadapt.harness.device import LinkError
+
+    proc, link, dev = _device_on(host_fw, 0.0, 1, chunk=256, ldc_passes=2, ldc_opens=3, ldc_loads=2,
+                                 adapt=False)
+    try:
+        dev.wait_banner()
+        link.rate = 0.2  # from now on a record of 256 bytes essentially never arrives whole
+        link._next = {d: link._gap(d, link._bytes[d]) for d in ("tx", "rx")}
+        with pytest.raises(LinkError) as info:
+            dev.load_frame(bytes(96 * 160))
+        assert "\n" not in str(info.value)
+        assert str(info.value).startswith(("ldc: frame not loaded (", "link does not resynchronize"))
+    finally:
+        proc.stdin.close()
+        proc.wait(10)

@@ -84,6 +84,32 @@ def test_stm32_run_is_bit_exact_with_emulated_latency_and_energy(stm32_run):
     assert live_processes() == []
 
 
+def test_stm32_run_over_a_link_damaging_one_percent_of_bytes(root, stm32_run, sequence, policy):
+    """Every byte between the harness and the emulated STM32, both ways, is corrupted or dropped
+    with p = 1%. The first five frames (three of the first sequence, two of the second) must come
+    out exactly as in the clean run: same models, outputs, decisions and instruction counts, each
+    frame once and in order."""
+    from edgeadapt.harness.faults import FaultyTransport
+
+    export_dir, clean_out, _ = stm32_run
+    n = 5
+    short = tuple(a[:n] for a in sequence)
+    out = root / "stm32-faulty"
+    run = spec("stm32", export_dir, short, out, policy, timeout=1.0, step_timeout=5.0,
+               wrap_transport=lambda t: FaultyTransport(t, rate=0.01, seed=4, per="byte"))
+    s = run_hil(run)
+    assert s["frames"] == n and s["bit_exact_frames"] == n and s["policy_agreement_frames"] == n
+    got = ResultsLog.read(out / "results.jsonl").frames
+    clean = ResultsLog.read(clean_out / "results.jsonl").frames[:n]
+    assert [r["frame"] for r in got] == list(range(n))
+    keys = ("model", "outputs", "next", "cycles", "policy_cycles")
+    assert [[r[k] for k in keys] for r in got] == [[r[k] for k in keys] for r in clean]
+    link = run.transports[0].summary()
+    assert set(link["faults"]) == {"tx_corrupt", "tx_drop", "rx_corrupt", "rx_drop"}, link
+    assert run.devices[0].resyncs > 5 and run.devices[0].chunk < 128
+    assert live_processes() == []
+
+
 def test_qemu_killed_mid_run_then_resume_gives_the_same_summary(root, stm32_run, sequence, policy):
     export_dir, _, clean = stm32_run
     out = root / "stm32-killed"

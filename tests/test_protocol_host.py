@@ -255,7 +255,7 @@ def test_banner_and_identity(fw):
     assert fw.command("profile") == ["m-profile-[ULPMark for tinyML Firmware V0.0.1]",
                                      "m-model-[fixture-small+fixture-big]"]
     helps = fw.command("help")
-    assert len(helps) == 16 and all(h.startswith("m-help-[") for h in helps)
+    assert len(helps) == 18 and all(h.startswith("m-help-[") for h in helps)
     info, models = model_info(fw)
     assert info["target"] == "host" and int(info["height"]) == 96 and int(info["width"]) == 160
     assert int(info["cmd"]) == 80 and int(info["arena"]) == 61440
@@ -386,7 +386,100 @@ def test_step_reports_outputs_cycles_and_layers(fw):
     assert fw.command("ea-reset") == ["m-reset-[next=0]"]
     assert fw.command("ea-select") == ["m-select-[big]"]
     assert fw.command("ea-select medium") == ["e-[ea-select: expected small, big or policy: medium]"]
-    assert fw.command("ea-step now") == ["e-[Usage: ea-step]"]
+    assert fw.command("ea-step now") == ["e-[Usage: ea-step [frame]]"]
+
+
+def test_step_with_a_frame_index_runs_once_and_repeats_its_report(fw):
+    frames = random_frames(2, seed=6)
+    fw.load_frame(frames[0].tobytes())
+    assert fw.command("ea-reset") == ["m-reset-[next=0]"]
+    assert fw.command("ea-step 1") == ["e-[ea-step: frame 1 is not next (next is 0), nothing run]"]
+    first = fw.command("ea-step 0")
+    assert parse_fields(first[0], "m-step")["frame"] == "0"
+    assert parse_list(first[1], "m-outputs") == fixture_reference(frames[0], 0)[0].tolist()
+    fw.load_frame(frames[1].tobytes())
+    assert fw.command("ea-step 0") == first  # reported again, not run on the new frame
+    second = fw.command("ea-step 1")
+    assert parse_fields(second[0], "m-step")["frame"] == "1"
+    assert parse_list(second[1], "m-outputs") == fixture_reference(frames[1], 0)[0].tolist()
+    assert fw.command("ea-step 1") == second
+    assert fw.command("ea-step 0") == ["e-[ea-step: frame 0 is not next (next is 2), nothing run]"]
+    assert fw.command("ea-step 4294967296") == ["e-[Usage: ea-step [frame]]"]
+    assert parse_fields(fw.command("ea-step")[0], "m-step")["frame"] == "2"  # the EEMBC-style form still runs
+
+
+def test_sync_echoes_and_changes_nothing(fw):
+    frame = random_frames(1, seed=7)[0]
+    fw.load_frame(frame.tobytes())
+    assert fw.command("ea-sync 4242") == ["m-sync-[n=4242]"]
+    assert fw.command("ea-sync") == ["e-[Usage: ea-sync <number>]"]
+    assert fw.command("ea-sync x") == ["e-[Usage: ea-sync <number>]"]
+    assert parse_list(fw.command("ea-step")[1], "m-outputs") == fixture_reference(frame, 0)[0].tolist()
+
+
+def test_chunked_load_acknowledges_good_chunks_and_refuses_damaged_ones(fw):
+    from edgeadapt.harness.device import ldc_records
+
+    frame = random_frames(1, seed=8)[0].tobytes()
+    crc = zlib.crc32(frame)
+    records = ldc_records(frame, 64)
+    assert len(records) == FRAME_BYTES // 64
+    assert fw.command("ldc") == ["m-ldc-[crc=00000000,left=0,loaded=0]"]
+    fw.send(records[0][0])  # a record before any ldc command
+    assert fw.read_until_ready() == ["e-[ldc: no load in progress (send ldc <nbytes> <crc32hex> <chunk> first)]"]
+    assert fw.command(f"ldc {FRAME_BYTES} {crc:08x} 64") == [f"m-ldc-ready-[{crc:08x}]"]
+    assert fw.command("ldc") == [f"m-ldc-[crc={crc:08x},left=240,loaded=0]"]
+    assert fw.command("ea-step") == ["e-[No frame loaded]"]
+    rec = bytearray(records[5][0])
+    damaged = {
+        "corrupted payload": rec[:10] + bytes([rec[10] ^ 0x40]) + rec[11:],
+        "dropped payload byte": rec[:10] + rec[11:],
+        "corrupted index": rec[:-4] + bytes([rec[-4] ^ 0x01]) + rec[-3:],
+        "index without bit 7": rec[:-4] + bytes([rec[-4] & 0x7F]) + rec[-3:],
+        "too long": rec[:-2] + b"x" * 300 + b"%",
+        "too short": bytes([1]) + b"abc%",
+        "escape before the end": rec[:-2] + b"\x7d%",
+    }
+    replies = {}
+    for what, data in damaged.items():
+        fw.send(bytes(data))
+        replies[what] = fw.read_until_ready()
+        assert fw.quiet(0.05), what  # the second '%' of a record is a silent blank command
+    assert replies == {
+        "corrupted payload": ["e-[ldc: chunk CRC mismatch]"],
+        "dropped payload byte": ["e-[ldc: wrong chunk length]"],
+        "corrupted index": ["e-[ldc: chunk CRC mismatch]"],
+        "index without bit 7": ["e-[ldc: bad chunk index]"],
+        "too long": ["e-[ldc: record too long]"],
+        "too short": ["e-[ldc: record too short]"],
+        "escape before the end": ["e-[ldc: bad escape in record]"],
+    }
+    assert fw.command("ldc") == [f"m-ldc-[crc={crc:08x},left=240,loaded=0]"]  # nothing was stored
+    # a record whose first '%' was lost is ended by its second one
+    fw.send(records[7][0][:-2] + b"%")
+    assert fw.read_until_ready() == [f"m-ldc-ok-{records[7][1]}"]
+    # every record, in reverse order and one twice: each is acknowledged with its CRC
+    for i in reversed(range(len(records))):
+        fw.send(records[i][0])
+        reply = fw.read_until_ready()
+        assert reply[0] == f"m-ldc-ok-{records[i][1]}", (i, reply)
+        assert reply[1:] == (["m-load-done"] if i == 0 else [])
+    assert fw.command("ldc") == [f"m-ldc-[crc={crc:08x},left=0,loaded=1]"]
+    fw.send(records[3][0])  # sent again after the load: acknowledged again, nothing changes
+    assert fw.read_until_ready() == [f"m-ldc-ok-{records[3][1]}", "m-load-done"]
+    dump = fw.command("db print")
+    assert bytes(int(b, 16) for line in dump for b in line.split("-")[2:]) == frame
+    assert parse_list(fw.command("ea-step")[1], "m-outputs") == fixture_reference(
+        np.frombuffer(frame, np.uint8).reshape(FRAME_H, FRAME_W), 0)[0].tolist()
+    # another writer of the frame buffer ends the load: the old chunks are refused
+    fw.load_frame(bytes(FRAME_BYTES))
+    fw.send(records[3][0])
+    assert fw.read_until_ready()[0].startswith("e-[ldc: no load in progress")
+    assert fw.command("ldc") == [f"m-ldc-[crc={crc:08x},left=0,loaded=0]"]
+    for bad in ("ldc 10", f"ldc 0 {crc:08x} 64", f"ldc {FRAME_BYTES + 1} 0 64", "ldc 10 0 15", "ldc 10 0 257",
+                "ldc 10 xyz 64", "ldc 10 0 64 1"):
+        reply = fw.command(bad)
+        assert len(reply) == 1 and reply[0].startswith("e-["), (bad, reply)
 
 
 def test_policy_show_set_and_refuse(fw):

@@ -25,6 +25,11 @@ from edgeadapt.policy.intconfig import IntPolicyConfig
 READY = "m-ready"
 CMD_SIZE = 80  # EA_CMD_SIZE
 RUN_BOTH = 2
+LDC_MARK, LDC_ESC = 0x01, 0x7D  # EA_LDC_MARK, EA_LDC_ESC (firmware/protocol/ea_proto.h)
+LDC_CHUNK_MIN, LDC_CHUNK_MAX = 16, 256
+LDC_RECORD_MAX = LDC_CHUNK_MAX + 6  # EA_LDC_RECORD_MAX: unstuffed body bytes of one record
+DEFAULT_CHUNK = 128  # docs/decisions.md D15
+LDC_ADAPT_MIN = 32  # the smallest chunk the adaptation goes to
 
 
 class LinkError(Exception):
@@ -33,6 +38,13 @@ class LinkError(Exception):
     def __init__(self, message, executed=None):
         super().__init__(message)
         self.executed = executed  # did the command run on the device? (None: cannot tell)
+
+
+class OutOfStep(LinkError):
+    """`ea-step <frame>` refused: the device's sequence is at another frame (restore it)."""
+
+    def __init__(self, message):
+        super().__init__(message, executed=False)
 
 
 class DeviceError(EdgeadaptError):
@@ -80,17 +92,37 @@ _POLICY = re.compile(
     r"aux=(\d+),at=(-?\d+),seed=(\d+),p=(\d+)\]"
 )
 _KV = re.compile(r"([a-z_]+)=([^,\]]*)")
+_LDC_STATE = re.compile(r"m-ldc-\[crc=([0-9a-f]{8}),left=(\d+),loaded=([01])\]")
 
 
 class Device:
     """A device behind a transport. `log` (a writable text file or None) gets the whole transcript."""
 
-    def __init__(self, transport, timeout=5.0, step_timeout=120.0, log=None):
+    def __init__(self, transport, timeout=5.0, step_timeout=120.0, log=None, chunk=DEFAULT_CHUNK, window=None,
+                 ldc_passes=24, ldc_opens=12, ldc_loads=3, adapt=True):
+        """chunk: bytes per `ldc` chunk (16..256). window: chunk records sent before reading their
+        replies (None: a whole pass at once, for links that buffer, as QEMU's and the host
+        build's do; 1 for a board whose UART receive has no buffer). ldc_passes, ldc_opens and
+        ldc_loads bound the retries of one frame load, and adapt lets its chunk size follow the
+        link's damage rate (load_frame)."""
+        if not LDC_CHUNK_MIN <= chunk <= LDC_CHUNK_MAX:
+            raise EdgeadaptError(f"ldc chunk size must be {LDC_CHUNK_MIN}..{LDC_CHUNK_MAX}, got {chunk}")
         self.link = transport
         self.timeout = timeout
         self.step_timeout = step_timeout
         self.log = log
         self.info = None
+        self.chunk = chunk
+        self.chunk_max = chunk
+        self.adapt = adapt
+        self.window = window
+        self.ldc_passes = ldc_passes
+        self.ldc_opens = ldc_opens
+        self.ldc_loads = ldc_loads
+        self.ldc_stats = {"records": 0, "passes": 0, "loads_failed": 0}  # chunk records sent, ...
+        self.resyncs = 0
+        self.quiet = min(timeout, 0.15)  # silence that ends a reply already under way
+        self.pending_binary = 0  # the largest `ld` payload sent on this link (resync must be able to end it)
         self._buf = b""
         self._nonce = random.Random(0x5EED)
 
@@ -129,11 +161,12 @@ class Device:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         lines, garbled = [], None
         while True:
-            try:
-                line = self.read_line(deadline)
-            except LinkError:
-                raise LinkError(f"{command.split()[0]}: no complete reply in time") from None
-            if line == READY:
+            # the first line may take a model run; the rest of a reply follows at once, so a
+            # silence after it means a damaged m-ready, not a slow device
+            line = self.read_line(deadline) if not lines else self._line_or_none(deadline, self.quiet)
+            if line is None:
+                raise LinkError(f"{command.split()[0]}: no complete reply in time")
+            if is_ready(line):
                 break
             if not _printable(line):
                 garbled = garbled or line
@@ -159,31 +192,37 @@ class Device:
                 line = self.read_line(deadline)
             except LinkError:
                 raise LinkError(f"no boot banner within {timeout:.0f} s (got {lines[-3:]})") from None
-            if line == READY:
+            if is_ready(line):
                 return lines
             lines.append(line)
 
-    def resync(self, flush_bytes: int, attempts=5) -> None:
+    def resync(self, flush_bytes=None, attempts=8) -> None:
         """Bring device and host back to a command boundary after a fault.
 
         The flush is newlines (skipped between commands; they also complete a pending binary load,
-        which then fails its CRC, and make any half-received command longer than EA_CMD_SIZE, so
-        it is refused instead of run) and a '%'. Then `db load <nonce>` must come back with its
-        nonce: everything before that echo is discarded. `db load` only arms the hex loader,
-        which the harness never feeds; the frame must be reloaded after a resync anyway.
+        which then fails its CRC, and make any half-received command longer than EA_CMD_SIZE and
+        any half-received chunk record longer than EA_LDC_RECORD_MAX, so it is refused instead of
+        run) and a '%'. flush_bytes: the largest `ld` payload that may be pending (None: the
+        largest this Device sent; pass the frame size when attaching to a device in an unknown
+        state). Then `ea-sync <nonce>` must come back with its nonce: everything before that
+        echo is discarded. `ea-sync` changes nothing on the device, so a frame loaded with `ldc`
+        stays loaded and an open `ldc` load stays open (a pending `ld` fails, as described).
         """
-        flush = b"\n" * (max(flush_bytes, CMD_SIZE) + CMD_SIZE + 64) + b"%"
-        limit = self.info.frame_bytes if self.info else 64  # db load N needs N <= frame bytes
+        self.resyncs += 1
+        if flush_bytes is None:
+            flush_bytes = self.pending_binary
+        flush = b"\n" * (max(flush_bytes, CMD_SIZE, LDC_RECORD_MAX) + CMD_SIZE + 64) + b"%"
         for _ in range(attempts):
-            nonce = self._nonce.randrange(1, limit + 1)
+            nonce = self._nonce.randrange(1, 1 << 16)
             try:
                 self.send(flush, f"<{len(flush) - 1} newlines>%")
                 self._buf = b""
-                self.send(f"db load {nonce}%".encode(), f"db load {nonce}")
+                self.send(f"ea-sync {nonce}%".encode(), f"ea-sync {nonce}")
                 deadline = time.monotonic() + self.timeout + flush_bytes / 2000.0
-                while self.read_line(deadline) != f"m-[Expecting {nonce} bytes]":
-                    pass
-                if self.read_line(deadline) == READY:
+                line = self.read_line(deadline)
+                while line is not None and line != f"m-sync-[n={nonce}]":
+                    line = self._line_or_none(deadline, self.quiet)
+                if line is not None and is_ready(self._line_or_none(deadline, self.quiet)):
                     return
             except LinkError:
                 continue
@@ -192,7 +231,9 @@ class Device:
     # ------------------------------------------------------------------ verbs
 
     def query_info(self) -> DeviceInfo:
-        lines = self.exchange("ea-info")
+        return self._parse_info(self.exchange("ea-info"))
+
+    def _parse_info(self, lines) -> DeviceInfo:
         head = [line for line in lines if line.startswith("m-info-[")]
         models = [line for line in lines if line.startswith("m-info-model-[")]
         if len(head) != 1 or len(head) + len(models) != len(lines):
@@ -249,8 +290,9 @@ class Device:
             raise LinkError(f"ea-policy default: unexpected reply {lines}", executed=None)
         return parse_policy_line(lines[0])
 
-    def install_policy(self, config: IntPolicyConfig, command_lines: list) -> None:
-        """Send `ea-policy` lines and check the device's read-back equals config (resets the sequence)."""
+    def install_policy(self, config: IntPolicyConfig, command_lines: list, check=True) -> None:
+        """Send `ea-policy` lines and check the device's read-back after the last equals config
+        (check=False: only that it parses, for a line that is not the last). Resets the sequence."""
         last = None
         for text in command_lines:
             lines = self.exchange(text)
@@ -263,7 +305,7 @@ class Device:
                 raise LinkError(f"ea-policy: unexpected reply {lines}", executed=None)
             last = lines[0]
         got = parse_policy_line(last)
-        if not same_policy(got, config):
+        if check and not same_policy(got, config):
             raise LinkError(f"policy read back differs: {last}", executed=None)
 
     def decide(self, model: int, outputs) -> tuple:
@@ -278,8 +320,151 @@ class Device:
         return int(m.group(1)), int(m.group(2))
 
     def load_frame(self, frame: bytes) -> None:
-        """Binary load of one frame (`ld <n> <crc32>`); the device checks the CRC."""
+        """Chunked binary load of one frame (`ldc`, docs/hil-protocol.md): only damaged chunks are
+        sent again. LinkError (one line) when the frame is still not in after the bounded retries:
+        `ldc_opens` tries of the `ldc` command, `ldc_loads` loads of at most `ldc_passes` passes
+        over the missing chunks each.
+
+        With `adapt`, the chunk size follows the link (D15): a load whose first pass got fewer
+        than 30% of its records through starts again with chunks half as big (down to
+        LDC_ADAPT_MIN); after a load, the chunk is halved if it took more than 1.5 records per
+        chunk, doubled back (up to the size the Device was made with) if fewer than 1.1."""
         n, crc = len(frame), zlib.crc32(frame)
+        reason, opens, loads = "?", 0, 0
+        sent_before = self.ldc_stats["records"]
+        while opens < self.ldc_opens and loads < self.ldc_loads:
+            chunk = self.chunk
+            records = ldc_records(frame, chunk)
+            try:
+                lines = self.exchange(f"ldc {n} {crc:08x} {chunk}")
+                if lines != [f"m-ldc-ready-[{crc:08x}]"]:
+                    raise LinkError(f"unexpected reply {[line[:40] for line in lines[:2]]}", executed=None)
+            except LinkError as exc:
+                reason = str(exc)
+                opens += 1
+                self.resync()
+                continue
+            try:
+                result = self._ldc_send(records, crc, chunk)
+            except LinkError as exc:
+                result, reason = False, str(exc)
+            if result is True:
+                if self.adapt:
+                    per_chunk = (self.ldc_stats["records"] - sent_before) / len(records)
+                    if per_chunk > 1.5 and chunk > LDC_ADAPT_MIN:
+                        self.chunk = max(LDC_ADAPT_MIN, chunk // 2)
+                    elif per_chunk < 1.1 and chunk < self.chunk_max:
+                        self.chunk = min(self.chunk_max, chunk * 2)
+                return
+            if result == "smaller":
+                self.chunk = max(LDC_ADAPT_MIN, chunk // 2)
+                continue
+            if result is False and reason == "?":
+                reason = f"chunks still missing after {self.ldc_passes} passes"
+            loads += 1
+            self.ldc_stats["loads_failed"] += 1
+            self.resync()
+        raise LinkError(f"ldc: frame not loaded ({opens} failed opens, {loads} failed loads; {reason})",
+                        executed=None)
+
+    def _ldc_send(self, records, crc, chunk):
+        """Send the chunk records of an open load until the device has the frame (True); False
+        after ldc_passes passes, "smaller" if the chunks should be smaller (load_frame). Each pass
+        ends with `ldc%`, whose state line marks the end of the pass's replies and says whether
+        the frame is in (when m-load-done itself was damaged)."""
+        acks = {ack: i for i, (_, ack) in enumerate(records)}
+        missing = set(range(len(records)))
+        for p in range(self.ldc_passes):
+            order = sorted(missing)
+            window = self.window or max(1, len(order))
+            groups = [order[g:g + window] for g in range(0, len(order), window)] or [[]]
+            for k, group in enumerate(groups):
+                last = k == len(groups) - 1
+                group = [i for i in group if i in missing]
+                data = b"".join(records[i][0] for i in group) + (b"ldc%" if last else b"")
+                if not data:
+                    continue
+                self.ldc_stats["records"] += len(group)
+                note = f"<ldc records {group[0]}..{group[-1]} ({len(group)}, {len(data)} bytes)>" if group else ""
+                self.send(data, note + (" ldc" if last else ""))
+                state = self._ldc_replies(acks, missing, len(group) + last, len(data), crc)
+                if state == "done":
+                    return True
+                if state == "check":  # the state line says more than "still open": make sure of it
+                    lines = self.confirmed(lambda: self.exchange("ldc"))
+                    m = _LDC_STATE.fullmatch(lines[0]) if len(lines) == 1 else None
+                    if m is None:
+                        raise LinkError(f"unexpected state reply {[line[:40] for line in lines[:2]]}")
+                    if m.group(1) == f"{crc:08x}" and m.group(3) == "1":
+                        return True
+                    if m.group(1) != f"{crc:08x}" or m.group(2) == "0":
+                        raise LinkError("the load was ended on the device", executed=None)
+                    if not missing:
+                        missing = set(range(len(records)))  # an acknowledgement was false: resend all
+            self.ldc_stats["passes"] += 1
+            if p == 0 and self.adapt and chunk > LDC_ADAPT_MIN and len(records) - len(missing) < 0.3 * len(order):
+                return "smaller"  # most records were damaged: smaller ones get through more often
+        return False
+
+    def _ldc_replies(self, acks, missing, replies, nbytes, crc):
+        """Read the replies to `replies` records and commands: acknowledged chunks leave `missing`.
+        Returns "done" (m-load-done: the frame is in), "check" (the state line of `ldc%` says the
+        frame is in, or the load is not open, or chunks the host saw acknowledged are missing: a
+        damaged digit can say so too, so the caller reads it again) or None. Ends at the state
+        line, after one m-ready per reply, or when the link is quiet."""
+        deadline = time.monotonic() + self.timeout + nbytes / 2000.0
+        quiet = self.quiet
+        readies, done, verdict = 0, False, None
+        pending = []
+        while readies < replies:  # after m-load-done too: the replies left must not reach the next command
+            if not pending:
+                line = self._line_or_none(deadline, quiet)
+                if line is None:
+                    break
+                pending = line.split("\r")  # a lone '\r' is the end of a line whose '\n' was lost
+            line = pending.pop(0)
+            if is_ready(line):
+                readies += 1
+                if verdict is not None:
+                    break  # the m-ready of the state line: nothing of this pass is left
+            elif line == "m-load-done":
+                missing.clear()
+                done = True
+            elif line.startswith("m-ldc-ok-"):
+                i = acks.get(line[len("m-ldc-ok-"):])
+                if i is not None:
+                    missing.discard(i)
+            elif line.startswith("e-[CRC mismatch") and not done:
+                missing.update(acks.values())  # the device starts the frame over
+            elif (m := _LDC_STATE.fullmatch(line)) is not None:
+                same, left, loaded = m.group(1) == f"{crc:08x}", int(m.group(2)), m.group(3) == "1"
+                verdict = "check" if loaded or not same or left == 0 or not missing else "open"
+        if done:
+            return "done"
+        return None if verdict == "open" else verdict
+
+    def _line_or_none(self, deadline, quiet):
+        """The next line, or None when nothing arrives for `quiet` seconds or the deadline passes."""
+        last = time.monotonic()
+        while b"\n" not in self._buf:
+            now = time.monotonic()
+            left = min(deadline, last + quiet) - now
+            if left <= 0:
+                return None
+            data = self.link.read(4096, min(left, 0.05))
+            if data:
+                self._buf += data
+                last = time.monotonic()
+        raw, self._buf = self._buf.split(b"\n", 1)
+        line = raw.rstrip(b"\r").decode("latin-1")
+        self._note("<", line)
+        return line
+
+    def load_frame_ld(self, frame: bytes) -> None:
+        """Binary load of one frame in one piece (`ld <n> <crc32>`); the device checks the CRC.
+        A single damaged byte fails the whole frame: for clean links and tests of `ld` itself."""
+        n, crc = len(frame), zlib.crc32(frame)
+        self.pending_binary = max(self.pending_binary, n)
         self.send(f"ld {n} {crc:08x}%".encode(), f"ld {n} {crc:08x}")
         deadline = time.monotonic() + self.timeout
         first = self.read_line(deadline)
@@ -294,15 +479,83 @@ class Device:
         if lines != ["m-load-done"]:
             raise LinkError(f"ld: frame not loaded: {lines[:2]}", executed=False)
 
-    def step(self) -> Step:
-        """Run one frame of the sequence (`ea-step`) and parse its reply."""
-        lines = self.exchange("ea-step", timeout=self.step_timeout)
+    def step(self, frame=None) -> Step:
+        """Run one frame of the sequence (`ea-step`, or `ea-step <frame>`) and parse its reply.
+        With a frame index the command is repeatable: sent again after frame ran, it reports
+        frame again without running anything."""
+        text = "ea-step" if frame is None else f"ea-step {frame}"
+        lines = self.exchange(text, timeout=self.step_timeout)
         if lines and lines[0].startswith("e-["):
             if lines[0].startswith("e-[Model run failed"):
                 raise DeviceError(f"device: {lines[0]}")
-            raise LinkError(f"ea-step: {lines[0]}", executed=False)
-        return parse_step(lines)
+            m = re.fullmatch(r"e-\[ea-step: frame (\d+) is not next \(next is (\d+)\), nothing run\]", lines[0])
+            if m and frame is not None and int(m.group(1)) == frame:
+                raise OutOfStep(f"ea-step {frame}: the device is at frame {m.group(2)}")
+            raise LinkError(f"ea-step: {lines[0][:60]}", executed=False)
+        step = parse_step(lines)
+        if frame is not None and step.frame != frame:
+            raise LinkError(f"ea-step {frame}: reply for frame {step.frame}", executed=None)
+        return step
 
+    def confirmed_step(self, frame, attempts=24) -> Step:
+        """Frame `frame` of the sequence, run once: `ea-step <frame>` until two readings agree, so
+        a damaged digit that still parses is never taken. OutOfStep if the device is elsewhere in
+        the sequence (the caller restores it); LinkError after `attempts` tries."""
+        readings, last = [], None
+        for _ in range(attempts):
+            try:
+                step = self.step(frame)
+            except OutOfStep:
+                raise
+            except LinkError as exc:
+                last = exc
+                self.resync()
+                continue
+            if step in readings:
+                return step
+            readings.append(step)
+        raise LinkError(f"ea-step {frame}: no two agreeing readings in {attempts} tries ({last})", executed=None)
+
+    def confirmed(self, fn, attempts=24):
+        """fn() (a read-only query) until two results agree, resynchronizing after link faults."""
+        readings, last = [], None
+        for _ in range(attempts):
+            try:
+                value = fn()
+            except LinkError as exc:
+                last = exc
+                self.resync()
+                continue
+            if value in readings:
+                return value
+            readings.append(value)
+        raise LinkError(f"no two agreeing readings in {attempts} tries ({last})", executed=None)
+
+    def confirmed_info(self, attempts=60) -> DeviceInfo:
+        """ea-info with every reply line read identically twice (over as many tries as it takes):
+        the model FLs and sizes are checked against the export, so a damaged digit must not pass."""
+        seen, got, last = {}, {}, None
+        for _ in range(attempts):
+            try:
+                lines = self.exchange("ea-info")
+            except LinkError as exc:
+                last = exc
+                self.resync()
+                continue
+            for line in lines:
+                m = re.match(r"m-info-(?:model-\[id=(\d+),|\[)", line)
+                if m is None or not _printable(line):
+                    continue
+                key = -1 if m.group(1) is None else int(m.group(1))
+                seen[(key, line)] = seen.get((key, line), 0) + 1
+                if seen[(key, line)] == 2:
+                    got.setdefault(key, line)
+            head = got.get(-1)
+            if head is not None:
+                n = dict(_KV.findall(head)).get("models", "")
+                if n.isdigit() and all(i in got for i in range(int(n))):
+                    return self._parse_info([head] + [got[i] for i in range(int(n))])
+        raise LinkError(f"ea-info: no two agreeing readings in {attempts} tries ({last})", executed=True)
 
 def parse_step(lines: list) -> Step:
     """A Step from the three reply lines of ea-step; LinkError if they are not exactly right."""
@@ -353,8 +606,45 @@ def _bracketed(line, prefix, pattern):
     return tuple(int(v) for v in body.split(","))
 
 
+def is_ready(line) -> bool:
+    """m-ready, or a line that can only be a damaged m-ready (one byte changed, dropped or added):
+    every other reply line is longer. Taking it as the end of a reply costs nothing, as the lines
+    before it are still checked strictly."""
+    if line is None or not 6 <= len(line) <= 8:
+        return False
+    if len(line) == len(READY):
+        return sum(a != b for a, b in zip(line, READY)) <= 1
+    short, long_ = sorted((line, READY), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
 def _printable(line: str) -> bool:
     return all(" " <= c <= "~" for c in line)
 
 
-__all__ = ["Device", "DeviceError", "DeviceInfo", "LinkClosed", "LinkError", "Step", "parse_step"]
+def ldc_records(frame: bytes, chunk: int) -> list:
+    """(record bytes, acknowledgement) per chunk of frame for `ldc <n> <crc> <chunk>`.
+
+    A record is EA_LDC_MARK, then the body byte-stuffed ('%' and EA_LDC_ESC become EA_LDC_ESC,
+    byte ^ 0x20), then '%%': the second '%' ends a record whose own '%' was lost, and is a silent
+    blank command otherwise. Body: payload, its CRC-32 (little-endian; seeded with the frame's
+    CRC and covering the index too), the index as two bytes with bit 7 set. The acknowledgement is
+    the device's `m-ldc-ok-<crc>` suffix.
+    """
+    frame = bytes(frame)
+    if not LDC_CHUNK_MIN <= chunk <= LDC_CHUNK_MAX or -(-len(frame) // chunk) > 1 << 14:
+        raise EdgeadaptError(f"ldc: cannot cut {len(frame)} bytes into chunks of {chunk}")
+    seed = zlib.crc32(frame)
+    out = []
+    for i, start in enumerate(range(0, len(frame), chunk)):
+        payload = frame[start:start + chunk]
+        index = bytes([0x80 | (i >> 7), 0x80 | (i & 0x7F)])
+        crc = zlib.crc32(index, zlib.crc32(payload, seed))
+        body = payload + crc.to_bytes(4, "little") + index
+        stuffed = body.replace(b"\x7d", b"\x7d\x5d").replace(b"%", b"\x7d\x05")
+        out.append((bytes([LDC_MARK]) + stuffed + b"%%", f"{crc:08x}"))
+    return out
+
+
+__all__ = ["Device", "DeviceError", "DeviceInfo", "LinkClosed", "LinkError", "OutOfStep", "Step", "ldc_records",
+           "parse_step"]

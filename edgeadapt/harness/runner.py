@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeadapt.errors import EdgeadaptError
-from edgeadapt.harness.device import RUN_BOTH, Device, LinkError, same_policy
+from edgeadapt.harness.device import DEFAULT_CHUNK, RUN_BOTH, Device, LinkError, OutOfStep, same_policy
 from edgeadapt.harness.energy import operating_point
 from edgeadapt.harness.qemu import FirmwareProcess
 from edgeadapt.harness.reference import frames_sha256, reference_outputs
@@ -70,10 +70,13 @@ class RunSpec:
     timeout: float = 5.0
     step_timeout: float = 120.0
     max_attempts: int = 12
+    chunk: int = DEFAULT_CHUNK  # bytes per chunk of the frame load (ldc)
+    window: int | None = None  # ldc records in flight: None = a whole pass on QEMU and the host build, 1 on a port
     wrap_transport: object = None  # callable(transport) -> transport (fault injection in tests)
     echo: object = None  # callable(str) for progress lines
     frame_hook: object = None  # callable(frame index) after each frame is recorded (tests)
     transports: list = field(default_factory=list)  # every transport used (for tests to inspect)
+    devices: list = field(default_factory=list)  # every Device used (its link statistics)
 
 
 def run_hil(spec: RunSpec) -> dict:
@@ -241,7 +244,10 @@ def _drive(spec, target, images, labels, sequence, ref, fls, int_cfg, log, op, t
             if spec.wrap_transport is not None:
                 transport = spec.wrap_transport(transport)
             spec.transports.append(transport)
-            dev = Device(transport, timeout=spec.timeout, step_timeout=spec.step_timeout, log=transcript)
+            window = spec.window if spec.window is not None else (None if booting else 1)
+            dev = Device(transport, timeout=spec.timeout, step_timeout=spec.step_timeout, log=transcript,
+                         chunk=spec.chunk, window=window)
+            spec.devices.append(dev)
             Session(spec, dev, images, labels, sequence, ref, fls, int_cfg, log, op, echo, session_no).run(booting)
     except LinkClosed as exc:
         raise EdgeadaptError(f"device link lost: {exc} ({len(log.frames)} frames recorded; "
@@ -277,7 +283,7 @@ class Session:
             except LinkError as exc:
                 last = exc
                 self.retry_reasons.append(f"{what}: {exc}")
-                self.dev.resync(self.frame_bytes)
+                self.dev.resync()
         raise EdgeadaptError(f"{what}: the link keeps failing ({last})")
 
     def _seq_start(self, t) -> int:
@@ -296,11 +302,11 @@ class Session:
             dev.wait_banner(timeout=60.0)  # nothing may be sent before the UART is up
         except LinkError:
             self._retrying("sync", lambda: dev.resync(self.frame_bytes))
-        info = self._retrying("ea-info", dev.query_info)
+        info = self._retrying("ea-info", dev.confirmed_info)
         self._check_info(info)
         baked = None
         if self.int_cfg is None:  # no --policy: the one baked into the firmware at export
-            self.int_cfg = self._retrying("ea-policy default", dev.baked_policy)
+            self.int_cfg = self._retrying("ea-policy default", lambda: dev.confirmed(dev.baked_policy))
             baked = _int_cfg_dict(self.int_cfg)
             recorded = (self.log.calibration or {}).get("device_policy")
             if recorded is not None and recorded != baked:
@@ -310,7 +316,7 @@ class Session:
             calibration = self._retrying("calibration", self._calibrate)
             self.log.append({"kind": "calibration", **calibration, "device_policy": baked})
         self.calib = self.log.calibration["cycles"]
-        self._retrying("policy install", self._install)
+        self._install()
         start = len(self.log.frames)
         self.echo(f"{'resuming at' if start else 'streaming from'} frame {start} of {len(self.images)}")
         self._retrying("restore", lambda: self._restore(start), budget=4 * self.spec.max_attempts)
@@ -339,35 +345,42 @@ class Session:
                                      f"export {self.fls[m]}): flash the firmware built from this export")
 
     def _install(self):
-        self.dev.install_policy(self.int_cfg, self.lines)
-        self.dev.select("policy")
+        """The policy lines one by one (each is idempotent), the last one's read-back checked."""
+        for i, text in enumerate(self.lines):
+            final = i == len(self.lines) - 1
+            self._retrying("policy install", lambda: self.dev.install_policy(self.int_cfg, [text], check=final))
+        self._retrying("ea-select policy", lambda: self.dev.select("policy"))
         self.dev_counter = 0
 
     def _calibrate(self) -> dict:
         """Cycles of each model on frame 0, read twice (the readings must agree; under an emulator
         the cycles too), and whether the outputs are bit-exact."""
-        self.dev.load_frame(self.images[0].tobytes())
-        cycles, exact = {}, {}
+        dev = self.dev
+        self._retrying("calibration: frame 0", lambda: dev.load_frame(self.images[0].tobytes()))
+        self._retrying("calibration: ea-reset", dev.reset)
+        cycles, exact, index = {}, {}, 0
         for role, m in MODEL_IDS.items():
-            self.dev.select(role)
-            a, b = self.dev.step(), self.dev.step()
+            self._retrying(f"calibration: ea-select {role}", lambda: dev.select(role))
+            a = dev.confirmed_step(index)
+            b = dev.confirmed_step(index + 1)
+            index += 2
             if a.model != m or b.model != m or a.outputs != b.outputs:
                 raise LinkError(f"calibration of {role}: the two readings differ", executed=True)
             if self.emulated and a.cycles != b.cycles:
                 raise LinkError(f"calibration of {role}: cycles {a.cycles} then {b.cycles}", executed=True)
             cycles[role] = a.cycles
             exact[role] = list(a.outputs) == [int(v) for v in self.ref[m][0]]
-        self.dev.select("policy")
+        self._retrying("calibration: ea-select policy", lambda: dev.select("policy"))
         return {"frame": 0, "cycles": cycles, "bit_exact": exact}
 
     def _restore(self, t):
         """Device and twin in the state they had after frame t - 1 (replaying its sequence so far)."""
         dev = self.dev
-        got = dev.policy()
+        got = self._retrying("restore: ea-policy", dev.policy)
         if not same_policy(got, self.int_cfg):
             raise LinkError("the device's policy changed", executed=None)
-        dev.select("policy")
-        dev.reset()
+        self._retrying("restore: ea-select", lambda: dev.select("policy"))
+        self._retrying("restore: ea-reset", dev.reset)
         self.dev_counter = 0
         self.twin = Policy(self.int_cfg)
         for r in self.log.frames[self._seq_start(t):t]:
@@ -451,15 +464,19 @@ class Session:
             step_sent = False
             try:
                 dev.load_frame(self.images[t].tobytes())
-                stamp = dev.timestamp_us()
+                stamp = self._retrying(f"frame {t}: timestamp", dev.timestamp_us)
                 expected = self._expected_model(self.twin, t)
                 step_sent = True
-                step = dev.step()
+                step = dev.confirmed_step(self.dev_counter)
                 self._check(step, t, expected)
                 problem = None
+            except OutOfStep as exc:  # the device is elsewhere in the sequence (a damaged command ran)
+                self.retry_reasons.append(f"frame {t}: {exc}")
+                need_restore = True
+                continue
             except LinkError as exc:
                 self.retry_reasons.append(f"frame {t}: {exc}")
-                dev.resync(self.frame_bytes)
+                dev.resync()
                 need_restore = need_restore or (step_sent and exc.executed is not False)
                 continue
             except Suspect as exc:

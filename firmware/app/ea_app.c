@@ -91,6 +91,11 @@ int ea_app_step(const uint8_t *frame, ea_step_t *step)
     return 0;
 }
 
+uint32_t ea_app_frame_index(void)
+{
+    return frame_index;
+}
+
 const ea_step_t *ea_app_last_step(void)
 {
     return have_last_step ? &last_step : 0;

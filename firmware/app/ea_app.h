@@ -55,6 +55,7 @@ int ea_app_run_model(int m, const uint8_t *frame, int32_t *outputs, uint64_t *cy
 /* One frame of the sequence under the current selection; returns 0 or a model status. */
 int ea_app_step(const uint8_t *frame, ea_step_t *step);
 const ea_step_t *ea_app_last_step(void);  /* NULL before the first step */
+uint32_t ea_app_frame_index(void);        /* the frame index the next step gets */
 
 int ea_app_select(int selection);         /* 0 small, 1 big, EA_SELECT_POLICY; -1 if invalid */
 int ea_app_selection(void);

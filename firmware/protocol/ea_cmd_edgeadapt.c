@@ -117,14 +117,34 @@ void ea_put_step(const ea_step_t *step)
     ea_put_eol();
 }
 
+/* `ea-step` runs the next frame. `ea-step N` is the same for frame index N, and repeatable: if
+ * frame N is the last one run, its report is printed again and nothing runs, so a host that lost
+ * the reply can ask again without advancing the sequence; any other N is refused. */
 int ea_cmd_step(int argc, char **argv)
 {
     ea_step_t step;
     int status;
-    (void)argv;
-    if (argc != 1) {
-        ea_put_error("Usage: ea-step");
+    uint32_t want = 0;
+    if (argc > 2 || (argc == 2 && ea_parse_u32(argv[1], &want))) {
+        ea_put_error("Usage: ea-step [frame]");
         return EA_CMD_DONE;
+    }
+    if (argc == 2) {
+        const ea_step_t *last = ea_app_last_step();
+        uint32_t next = ea_app_frame_index();
+        if (last && next > 0 && want == next - 1u && last->frame == want) {
+            ea_put_step(last);
+            return EA_CMD_DONE;
+        }
+        if (want != next) {
+            ea_put("e-[ea-step: frame ");
+            ea_put_u64(want);
+            ea_put(" is not next (next is ");
+            ea_put_u64(next);
+            ea_put("), nothing run]");
+            ea_put_eol();
+            return EA_CMD_DONE;
+        }
     }
     if (!ea_frame_loaded) {
         ea_put_error("No frame loaded");
@@ -186,11 +206,27 @@ int ea_cmd_ld(int argc, char **argv)
         return EA_CMD_DONE;
     }
     ea_frame_loaded = 0;
+    ea_ldc_cancel();
     ea_proto_expect_binary(ea_frame, n, crc, ld_done);
     put_kv("m-ld-ready-[bytes", n);
     ea_put_char(']');
     ea_put_eol();
     return EA_CMD_PENDING;
+}
+
+/* `ea-sync N` echoes N and changes nothing: the host's resynchronization marker (the first reply
+ * that carries the host's fresh number marks where the stream is clean again). */
+int ea_cmd_sync(int argc, char **argv)
+{
+    uint32_t n;
+    if (argc != 2 || ea_parse_u32(argv[1], &n)) {
+        ea_put_error("Usage: ea-sync <number>");
+        return EA_CMD_DONE;
+    }
+    put_kv("m-sync-[n", n);
+    ea_put_char(']');
+    ea_put_eol();
+    return EA_CMD_DONE;
 }
 
 /* Ends the program through the HAL (semihosting or the test finisher under QEMU), so a client can

@@ -89,6 +89,7 @@ static int db_hex(const char *hex)
         ea_put_eol();
         return EA_CMD_DONE;
     }
+    ea_ldc_cancel();
     for (uint32_t i = 0; i < digits; i += 2u)
         ea_frame[db_received++] =
             (uint8_t)(ea_hex_digit(hex[i]) * 16 + ea_hex_digit(hex[i + 1u]));

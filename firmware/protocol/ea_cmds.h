@@ -26,9 +26,14 @@ int ea_cmd_reset(int argc, char **argv);
 int ea_cmd_step(int argc, char **argv);
 int ea_cmd_layers(int argc, char **argv);
 int ea_cmd_ld(int argc, char **argv);
+int ea_cmd_ldc(int argc, char **argv);
 int ea_cmd_policy(int argc, char **argv);
 int ea_cmd_decide(int argc, char **argv);
+int ea_cmd_sync(int argc, char **argv);
 int ea_cmd_exit(int argc, char **argv);
+
+/* Ends an open chunked load (ea_cmd_ldc.c): called by every other writer of the frame buffer. */
+void ea_ldc_cancel(void);
 
 /* m-results-[...] of a step: its outputs dequantized to 3 decimals */
 void ea_put_results(const ea_step_t *step);

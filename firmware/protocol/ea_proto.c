@@ -5,7 +5,10 @@
  * the newlines of a recovery flush cost nothing); a command longer than EA_CMD_SIZE or holding a
  * byte that is neither printable ASCII nor whitespace is refused as a whole once its '%' arrives.
  * Binary mode (entered by `ld`) takes an exact byte count, whatever the bytes are, then returns
- * to text mode. Nothing here can block except ea_hal_getc, and no input can overflow a buffer.
+ * to text mode. Record mode (a line starting with EA_LDC_MARK) unstuffs bytes up to '%' into the
+ * record buffer: since '%' never occurs inside a stuffed record, a dropped or corrupted byte spoils
+ * one record and never the framing. Nothing here can block except ea_hal_getc, and no input can
+ * overflow a buffer.
  */
 #include <string.h>
 
@@ -16,6 +19,14 @@ static char line[EA_CMD_SIZE + 1];
 static uint32_t line_len;
 static int line_too_long;
 static int line_bad_byte = -1;  /* the first unacceptable byte, or -1 */
+
+static struct {
+    int active;     /* inside a chunk record (EA_LDC_MARK seen, '%' not yet) */
+    int escaped;    /* the previous byte was EA_LDC_ESC */
+    int status;     /* EA_LDC_RECORD_* */
+    uint32_t len;
+    uint8_t body[EA_LDC_RECORD_MAX];
+} record;
 
 static struct {
     uint8_t *dst;
@@ -122,10 +133,45 @@ static void binary_byte(uint8_t c)
     }
 }
 
+static void record_byte(uint8_t c)
+{
+    if (c == '%') {
+        int status = record.status;
+        if (status == EA_LDC_RECORD_OK && record.escaped)
+            status = EA_LDC_RECORD_BAD_ESCAPE;
+        record.active = 0;
+        ea_proto_record(record.body, record.len, status);
+        ea_put_line("m-ready");
+        return;
+    }
+    if (record.escaped) {
+        record.escaped = 0;
+        c ^= 0x20u;
+    } else if (c == EA_LDC_ESC) {
+        record.escaped = 1;
+        return;
+    }
+    if (record.len < EA_LDC_RECORD_MAX)
+        record.body[record.len++] = c;
+    else if (record.status == EA_LDC_RECORD_OK)
+        record.status = EA_LDC_RECORD_TOO_LONG;
+}
+
 void ea_proto_feed(uint8_t c)
 {
     if (binary.left) {
         binary_byte(c);
+        return;
+    }
+    if (record.active) {
+        record_byte(c);
+        return;
+    }
+    if (c == EA_LDC_MARK && line_len == 0 && !line_too_long) {
+        record.active = 1;
+        record.escaped = 0;
+        record.status = EA_LDC_RECORD_OK;
+        record.len = 0;
         return;
     }
     if (c == '%') {

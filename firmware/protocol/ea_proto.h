@@ -4,7 +4,9 @@
  * Commands are ASCII lines ending with '%' (MLPerf Tiny / EEMBC framing, at most EA_CMD_SIZE
  * characters); every non-blank command is answered by zero or more `m-...` / `e-[...]` lines and
  * then exactly one `m-ready`. A command may switch the core into binary mode for a fixed count of
- * raw bytes (`ld`); `m-ready` then follows the last byte.
+ * raw bytes (`ld`); `m-ready` then follows the last byte. A line whose first non-blank byte is
+ * EA_LDC_MARK is a chunk record of the chunked frame load (`ldc`): byte-stuffed binary up to the
+ * next '%', handed to ea_proto_record and answered like a command.
  */
 #ifndef EA_PROTO_H
 #define EA_PROTO_H
@@ -13,6 +15,19 @@
 
 #define EA_CMD_SIZE 80      /* longest command, as EE_CMD_SIZE */
 #define EA_CMD_MAX_ARGS 12
+
+/* Chunk records of `ldc` (docs/hil-protocol.md, "Chunked frame load"): EA_LDC_MARK, then the
+ * record body byte-stuffed ('%' and EA_LDC_ESC are sent as EA_LDC_ESC, byte ^ 0x20), then '%'.
+ * Body: payload (EA_LDC_CHUNK_MIN..EA_LDC_CHUNK_MAX bytes, shorter for the last chunk), CRC-32
+ * (little-endian), chunk index as two bytes with bit 7 set (7 bits each, high part first). */
+#define EA_LDC_MARK 0x01
+#define EA_LDC_ESC 0x7D
+#define EA_LDC_CHUNK_MIN 16u
+#define EA_LDC_CHUNK_MAX 256u
+#define EA_LDC_RECORD_MAX (EA_LDC_CHUNK_MAX + 6u)  /* unstuffed body bytes */
+#define EA_LDC_RECORD_OK 0
+#define EA_LDC_RECORD_TOO_LONG 1
+#define EA_LDC_RECORD_BAD_ESCAPE 2
 
 /* A command handler: argv[0] is the verb. Returns EA_CMD_DONE, or EA_CMD_PENDING after
  * ea_proto_expect_binary (the core then sends m-ready when the bytes are in). */
@@ -34,6 +49,9 @@ void ea_proto_banner(void);       /* the boot lines: m-timestamp-mode-performanc
 void ea_proto_feed(uint8_t c);    /* one byte from the link */
 void ea_proto_serve(void);        /* feed ea_hal_getc() bytes until the link closes */
 void ea_proto_expect_binary(uint8_t *dst, uint32_t n, uint32_t crc, ea_binary_done_fn done);
+/* A complete chunk record (unstuffed body, status EA_LDC_RECORD_*); prints its reply lines, the
+ * core then sends m-ready (protocol/ea_cmd_ldc.c). */
+void ea_proto_record(const uint8_t *body, uint32_t n, int status);
 
 /* Replies (protocol/ea_print.c). Output is buffered per line; ea_put_eol ends a line. */
 void ea_put(const char *s);
