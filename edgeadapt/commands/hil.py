@@ -32,9 +32,14 @@ def command():
 @click.option("--resume", is_flag=True, help="Continue the run recorded in --out.")
 @click.option("--overwrite", is_flag=True, help="Discard a run recorded in --out and start again.")
 @click.option("--timeout", default=5.0, show_default=True, type=float, help="Seconds to wait for a reply.")
+@click.option("--chunk", default=128, show_default=True, type=click.IntRange(16, 256),
+              help="Bytes per chunk of the frame load (ldc); it shrinks by itself on a noisy link.")
+@click.option("--window", type=click.IntRange(1, None),
+              help="Chunk records sent before reading their replies (default: a whole pass under an emulator, "
+                   "1 on --port).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary here.")
 def run_command(target, port, baud, emulator, export_dir, data_dir, split, frames, policy, out_dir,
-                operating_point, frame_period_ms, resume, overwrite, timeout, json_path):
+                operating_point, frame_period_ms, resume, overwrite, timeout, chunk, window, json_path):
     """Stream frames through the device, check each against the integer reference, write
     results.jsonl, summary.json and report.md."""
     from edgeadapt.data import load_split
@@ -58,8 +63,8 @@ def run_command(target, port, baud, emulator, export_dir, data_dir, split, frame
         target=target, export_dir=Path(export_dir), images=split_frames.images[:n], labels=split_frames.labels[:n],
         sequence=split_frames.sequence[:n], out_dir=Path(out_dir), link=emulator or port, policy=policy, baud=baud,
         operating_point=operating_point, frame_period_s=None if frame_period_ms is None else frame_period_ms / 1e3,
-        resume=resume, data_desc=f"{data_dir} ({split}, first {n} frames)", timeout=timeout,
-        echo=lambda text: click.echo(text, err=True),
+        resume=resume, data_desc=f"{data_dir} ({split}, first {n} frames)", timeout=timeout, chunk=chunk,
+        window=window, echo=lambda text: click.echo(text, err=True),
     )
     summary = run_hil(spec)
     _print_summary(summary, out_dir)

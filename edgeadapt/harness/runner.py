@@ -11,7 +11,11 @@ A reply that fails a check may be link damage or a real fault. The harness then 
 device to the state before the frame (reinstalls nothing: `ea-reset` and a replay of the
 sequence's recorded outputs through `ea-decide`) and retries the frame. A reply that passes is
 taken; the same failing reply twice is real, recorded as a mismatch, and fails the run. Link
-faults (timeouts, garbled lines, CRC failures of the frame upload) resync the link and retry.
+faults (timeouts, garbled lines) resync the link and retry the one exchange that failed: frames
+go up in CRC-checked chunks (`ldc`, only damaged chunks are sent again), a step is
+`ea-step <frame>`, which the device runs once and reports again when asked again, and it is taken
+only when two readings agree, so a damaged digit that still parses is not recorded. Queries whose
+values matter later (ea-info, the baked policy) are read until two readings agree as well.
 """
 
 import copy
