@@ -45,6 +45,7 @@ def train(
     init=None,
     aux_margin: float = 0.2,
     aux_weight: float = 0.1,
+    aux_only: bool = False,
     photometric_aug: bool = False,
     max_zoom: float = 1.0,
     threads: int = 2,
@@ -76,8 +77,12 @@ def train(
     init_command = None
     if init is not None:
         init_command = _init_from(model, init, model_name)
+    if aux_only:
+        if aux is None:
+            raise EdgeadaptError("--aux-only trains the aux head alone: it needs --aux-head")
+        _freeze_all_but_aux(model)
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=math.sqrt(0.1), patience=5, min_lr=1e-7)
     train_set = splits["train"]
     n = len(train_set.labels)
@@ -87,7 +92,9 @@ def train(
     history = []
     bar = tqdm(range(1, epochs + 1), desc=f"train {model_name}", unit="epoch", disable=not progress)
     for epoch in bar:
-        model.train()
+        # with aux_only the backbone stays in eval mode: no BN statistics update, no dropout, so the
+        # pose outputs remain exactly those of the --init model
+        model.train(not aux_only)
         order = rng.permutation(n)
         flips = rng.random(n) < 0.5
         total = 0.0
@@ -124,6 +131,7 @@ def train(
         "batch_size": batch_size,
         "lr": lr,
         "photometric": photometric_aug,
+        "aux_only": aux_only,
         "max_zoom": max_zoom,
         "threads": threads,
         "seconds": round(time.time() - started, 1),
@@ -166,6 +174,8 @@ def cli_command(record, out, onnx, init, teacher, aux_head, aux_margin, aux_weig
         parts.append(f"--init {init}")
     if aux_head:
         parts.append(f"--aux-head --teacher {teacher} --aux-margin {aux_margin:g} --aux-weight {aux_weight:g}")
+        if record.get("aux_only"):
+            parts.append("--aux-only")
     if onnx is not None:
         parts.append(f"--onnx {onnx}")
     return " ".join(parts)
@@ -250,6 +260,17 @@ def _eval_loss(model, frames, aux, aux_weight):
     y = torch.from_numpy(frames.labels.astype(np.float32))
     a = None if aux is None else torch.from_numpy(aux.labels("val", np.arange(len(y)), np.zeros(len(y), bool)))
     return float(_loss(outputs, y, a, aux_weight))
+
+
+def _freeze_all_but_aux(model):
+    """Train only the aux row of the last layer: a linear probe on the frozen features, so adding the
+    aux head leaves the pose outputs (and the model's accuracy) unchanged."""
+    for name, param in model.named_parameters():
+        param.requires_grad = name in ("fc.weight", "fc.bias")
+    for param in (model.fc.weight, model.fc.bias):
+        mask = torch.zeros_like(param)
+        mask[POSE:] = 1.0
+        param.register_hook(lambda grad, mask=mask: grad * mask)
 
 
 def _init_from(model, init, model_name):

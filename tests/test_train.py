@@ -128,6 +128,28 @@ def test_aux_head_labels_follow_the_error_gap_rule(trained, data, tmp_path):
     assert rec["aux"]["test"]["positive_rate"] == pytest.approx(float(aux.targets["test"][0].mean()))
 
 
+def test_aux_only_trains_the_aux_row_and_keeps_the_pose_outputs(trained, data, tmp_path):
+    record, out = trained
+    teacher = tmp_path / "teacher.pt"
+    train(SMALL, data, teacher, epochs=1, seed=1, progress=False)
+    rec = train(SMALL, data, tmp_path / "probe.pt", epochs=2, seed=3, aux_head=True, aux_only=True,
+                init=out / "m.pt", teacher=teacher, aux_margin=0.05, progress=False)
+    assert rec["aux_only"] and rec["command"].endswith("--aux-only")
+    before, _ = models.load_checkpoint(out / "m.pt")
+    after, _ = models.load_checkpoint(tmp_path / "probe.pt")
+    sb, sa = before.state_dict(), after.state_dict()
+    for key in sb:  # every backbone tensor, BN statistics included, is untouched
+        if key not in ("fc.weight", "fc.bias"):
+            assert torch.equal(sb[key], sa[key]), key
+    assert torch.equal(sa["fc.weight"][:4], sb["fc.weight"]) and torch.equal(sa["fc.bias"][:4], sb["fc.bias"])
+    assert sa["fc.weight"][4].abs().sum() > 0  # the aux row did train (it starts at zero)
+    test = load_split(data, "test")
+    np.testing.assert_allclose(predict_outputs(tmp_path / "probe.pt", test)[:, :4],
+                               predict_outputs(out / "m.pt", test), rtol=0, atol=1e-5)
+    with pytest.raises(EdgeadaptError, match="--aux-only .* needs --aux-head"):
+        train(SMALL, data, tmp_path / "x.pt", epochs=1, aux_only=True, progress=False)
+
+
 def test_roc_auc_equals_the_pairwise_definition():
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 5, 60).astype(float)  # many ties

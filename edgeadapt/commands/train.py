@@ -19,6 +19,8 @@ from edgeadapt.textio import write_json
 @click.option("--teacher", help="Big model whose per-frame errors label the aux head (.pt or zoo:big).")
 @click.option("--aux-margin", default=0.2, show_default=True, type=float, help="Error gap (sum over outputs) that makes a frame positive.")
 @click.option("--aux-weight", default=0.1, show_default=True, type=float, help="Weight of the aux BCE loss.")
+@click.option("--aux-only", is_flag=True,
+              help="With --aux-head: train only the aux output on the frozen --init model (pose outputs unchanged).")
 @click.option("--photometric", is_flag=True, help="Also randomize exposure, contrast, gamma and noise per frame.")
 @click.option("--zoom", "max_zoom", default=1.0, show_default=True, type=float,
               help="Zoom half the frames in by up to this factor (x becomes x / s); 1 = off.")
@@ -27,7 +29,7 @@ from edgeadapt.textio import write_json
 @click.option("--quiet", is_flag=True, help="One line per epoch on stderr instead of progress bars.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the training record to this JSON file.")
 def command(model_name, data_dir, out, epochs, seed, batch_size, lr, onnx_path, init, aux_head, teacher, aux_margin,
-            aux_weight, photometric, max_zoom, threads, quiet, json_path):
+            aux_weight, aux_only, photometric, max_zoom, threads, quiet, json_path):
     """Train MODEL on DATA; print the per-output MAE table on val and test."""
     from edgeadapt.errors import EdgeadaptError
     from edgeadapt.evaluate import metrics_table
@@ -41,7 +43,7 @@ def command(model_name, data_dir, out, epochs, seed, batch_size, lr, onnx_path, 
         raise EdgeadaptError("--teacher is only used with --aux-head")
     record = train(
         model_name, data_dir, out, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, onnx=onnx_path,
-        aux_head=aux_head, teacher=teacher, init=init, aux_margin=aux_margin, aux_weight=aux_weight,
+        aux_head=aux_head, teacher=teacher, init=init, aux_margin=aux_margin, aux_weight=aux_weight, aux_only=aux_only,
         photometric_aug=photometric, max_zoom=max_zoom, threads=threads, progress=not quiet, on_epoch=_log_epoch if quiet else None,
     )
     click.echo(

@@ -8,7 +8,8 @@ import json
 
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.models.checkpoint import ZOO_DIR, ZOO_NAMES, read_checkpoint
-from edgeadapt.models.registry import info
+from edgeadapt.models.cost import summarize
+from edgeadapt.models.registry import build_from_config, model_config
 from edgeadapt.textio import write_json
 
 MANIFEST = ZOO_DIR / "zoo.json"
@@ -18,12 +19,13 @@ def describe(key: str) -> dict:
     """One zoo entry: model, cost figures, the command that trained it and its metrics."""
     ckpt, path = read_checkpoint(f"zoo:{key}")
     train = ckpt.get("train", {})
-    cost = info(ckpt["model"])
+    config = model_config(ckpt["model"], outputs=ckpt["config"].get("outputs", 4))
+    cost = summarize(build_from_config(config), config["input"])  # with the aux row, if any
     return {
         "file": path.name,
         "model": ckpt["model"],
         "outputs": ckpt["config"].get("outputs", 4),
-        "input": cost["input"],
+        "input": list(config["input"]),
         "params": cost["params"],
         "macs": cost["macs"],
         "weight_bytes": cost["weight_bytes"],
