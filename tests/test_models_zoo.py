@@ -63,8 +63,8 @@ def test_zoo_models_beat_the_mean_predictor_on_fresh_frames(tmp_path):
 
 
 @pytest.mark.slow
-def test_zoo_metrics_reproduce_on_the_shipped_dataset(tmp_path):
-    data = ensure_synth(tmp_path / "synth-160x96", frames=30000, seed=1)
+def test_zoo_metrics_reproduce_on_the_shipped_dataset(shipped_data):
+    data = shipped_data
     manifest = read_manifest()["models"]
     for key in ("big", "small"):
         result = evaluate(f"zoo:{key}", data, "test")

@@ -58,8 +58,8 @@ CONFIGS = [
 ]
 
 
-def install(fw, cfg):
-    for line in protocol_commands(cfg, SMALL_FL):
+def install(fw, cfg, small_fl=SMALL_FL):
+    for line in protocol_commands(cfg, small_fl):
         reply = fw.command(line)
         assert len(reply) == 1 and reply[0].startswith("m-policy-["), (line, reply)
     return parse_fields(fw.command("ea-reset")[0], "m-reset")
@@ -68,8 +68,12 @@ def install(fw, cfg):
 def replay(fw, cfg, small, big):
     """Feed the sequence to the device and to Python side by side, as ea_app_step runs frames;
     returns the models used per frame."""
-    reset = install(fw, cfg)
-    policy = Policy(cfg, SMALL_FL)
+    return replay_with_fl(fw, cfg, small, big, SMALL_FL)
+
+
+def replay_with_fl(fw, cfg, small, big, small_fl):
+    reset = install(fw, cfg, small_fl)
+    policy = Policy(cfg, small_fl)
     model = policy.reset()
     assert int(reset["next"]) == model
 
@@ -170,5 +174,46 @@ def test_device_steps_match_the_python_simulation(host_exe, tmp_path):
                 assert parse_list(lines[1], "m-outputs") == final.tolist()
                 if t + 1 < len(frames):
                     assert int(step["next"]) == (expected[t + 1] if expected[t + 1] != RUN_BOTH else SMALL)
+    finally:
+        assert fw.close() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_shipped_pair_on_the_whole_test_split_same_decisions_in_c_and_python(host_exe, shipped_data,
+                                                                             shipped_pair_int8):
+    """The integer reference outputs of the shipped int8 pair on every frame of the synthetic test
+    split (4500 frames, 29 sequences), replayed sequence by sequence through the C policy and the
+    Python one, for all five policies. The C side only sees integers, so the fixture firmware
+    serves (the configs are quantized with the shipped small model's output FLs)."""
+    from edgeadapt.data import load_split
+    from edgeadapt.harness.reference import reference_outputs
+    from edgeadapt.quant.artifact import load_eaq
+    from edgeadapt.quant.reference import output_fls
+
+    test = load_split(shipped_data, "test")
+    small_g = load_eaq(shipped_pair_int8["small"])
+    small_fl = [int(f) for f in output_fls(small_g)]
+    small = reference_outputs(shipped_pair_int8["small"], test.images, small_g)
+    big = reference_outputs(shipped_pair_int8["big"], test.images)
+    assert small.shape == (len(test), 5) and big.shape == (len(test), 4)
+    configs = [
+        "always-small",
+        "always-big",
+        {"policy": "random", "p": 0.3, "seed": 7},
+        {"policy": "temporal", "weights": [1, 1, 1, 1], "threshold": 0.2, "k": 2, "rerun": True},
+        {"policy": "aux", "threshold": 0.0, "k": 1, "rerun": False},
+    ]
+    fw = FirmwareHost(host_exe)
+    try:
+        for cfg in configs:
+            used_all = []
+            for idx in test.sequences():
+                used = replay_with_fl(fw, cfg, small[idx], big[idx], small_fl)
+                assert used == simulate(cfg, small[idx], big[idx], small_fl)
+                used_all += used
+            assert len(used_all) == len(test)
+            if isinstance(cfg, dict):  # the adaptive and random policies really switch on this data
+                assert SMALL in used_all and (BIG in used_all or RUN_BOTH in used_all), cfg
     finally:
         assert fw.close() == 0

@@ -1,0 +1,41 @@
+"""Fixtures shared by the heavier checks: the shipped synthetic set and the shipped pair quantized.
+
+Both live in build/test-cache/ and are made once per checkout (the set is about a minute to
+render, each quantization under a minute); later runs reuse them when they are still exactly
+what the recipe gives (ensure_synth checks the recipe; the .eaq files are keyed by the checkpoint
+bytes)."""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "build" / "test-cache"
+SHIPPED_FRAMES, SHIPPED_SEED = 30000, 1  # the recipe of edgeadapt/zoo/README.md
+
+
+@pytest.fixture(scope="session")
+def shipped_data():
+    from edgeadapt.data import ensure_synth
+
+    return ensure_synth(CACHE / "synth-160x96", SHIPPED_FRAMES, SHIPPED_SEED)
+
+
+@pytest.fixture(scope="session")
+def shipped_pair_int8(shipped_data):
+    """{"big": path, "small": path} of the zoo pair quantized to int8 with the default pipeline."""
+    from edgeadapt.models.checkpoint import ZOO_DIR
+    from edgeadapt.quant.pipeline import QuantizeOptions
+    from edgeadapt.quant.workflow import quantize_model
+
+    out = {}
+    for role in ("big", "small"):
+        digest = hashlib.sha256((ZOO_DIR / f"{role}.pt").read_bytes()).hexdigest()[:16]
+        path = CACHE / f"zoo-{role}-{digest}-int8.eaq"
+        if not path.is_file():
+            tmp = path.with_suffix(".tmp.eaq")
+            quantize_model(f"zoo:{role}", shipped_data, tmp, QuantizeOptions(weight_bits=8))
+            tmp.replace(path)
+        out[role] = path
+    return out
