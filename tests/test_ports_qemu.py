@@ -325,8 +325,8 @@ def test_app_outputs_are_the_same_on_every_port(build_root, tmp_path):
 
 @pytest.mark.slow
 def test_realistic_pair_fits_the_chips_and_matches_the_reference(build_root, tmp_path):
-    """The shipped pair's architectures (mobilenet-160x16 big at 8 bits, frontnet-160x16 small at
-    4 bits), exported for the STM32F405 and the GAP8, link within the chips' memories and give the
+    """A pair of realistic size (the shipped big model's architecture, mobilenet-160x16 at 8 bits, and
+    frontnet-160x16 at 4 bits as the small one), exported for the STM32F405 and the GAP8, link within the chips' memories and give the
     numpy reference's outputs bit for bit under QEMU."""
     import numpy as np
 

@@ -112,8 +112,8 @@ def test_bundle_problems_are_one_line_errors(bundles, dataset, tmp_path, capsys)
 
 @pytest.mark.slow
 def test_realistic_size_pair_on_200_frames_8_cores(tmp_path):
-    """The shipped pair's architectures (mobilenet-160x16 big at 8 bits, frontnet-160x16 small at
-    4 bits) exported for the GAP8 cluster, validated on 200 frames (the default run keeps the tiny
+    """A pair of realistic size (the shipped big model's architecture, mobilenet-160x16 at 8 bits, and
+    frontnet-160x16 at 4 bits as the small one) exported for the GAP8 cluster, validated on 200 frames (the default run keeps the tiny
     pair above)."""
     from edgeadapt.codegen.quickquant import quick_quantize
     from edgeadapt.ir.onnx_import import import_torch
