@@ -10,21 +10,33 @@ from edgeadapt.errors import EdgeadaptError
 from edgeadapt.textio import format_table, write_json
 
 
+def _replay_options(fn):
+    """The options of every command that replays policies on a pair's integer outputs."""
+    options = [
+        click.option("--big", "big_path", required=True, type=click.Path(dir_okay=False), help="Big model (.eaq)."),
+        click.option("--small", "small_path", required=True, type=click.Path(dir_okay=False),
+                     help="Small model (.eaq)."),
+        click.option("--data", "data_dir", required=True, type=click.Path(), help="Dataset folder."),
+        click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"])),
+        click.option("--frames", type=int, help="First N frames of the split (default: all)."),
+        click.option("--cycles", "cycles_source", default=None,
+                     help="A manifest.json (cycles ~ MACs), or 'measured' with --runs "
+                          "(default: manifest.json beside --big)."),
+        click.option("--runs", "run_dirs", multiple=True, type=click.Path(file_okay=False),
+                     help="HIL run folders (always-small and always-big) for --cycles measured."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @click.group("policy")
 def command():
     """Model-switching policies: sweep (simulate and select), predict (replay one on other frames)."""
 
 
 @command.command("sweep")
-@click.option("--big", "big_path", required=True, type=click.Path(dir_okay=False), help="Big model (.eaq).")
-@click.option("--small", "small_path", required=True, type=click.Path(dir_okay=False), help="Small model (.eaq).")
-@click.option("--data", "data_dir", required=True, type=click.Path(), help="Dataset folder.")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
-@click.option("--frames", type=int, help="First N frames of the split (default: all).")
-@click.option("--cycles", "cycles_source", default=None,
-              help="A manifest.json (cycles ~ MACs), or 'measured' with --runs (default: manifest.json beside --big).")
-@click.option("--runs", "run_dirs", multiple=True, type=click.Path(file_okay=False),
-              help="HIL run folders (always-small and always-big) for --cycles measured.")
+@_replay_options
 @click.option("--select", "rule", default="iso-mae", show_default=True, type=click.Choice(["iso-mae", "iso-latency"]),
               help="Operating point: cheapest at always-big's MAE, or best MAE at its latency.")
 @click.option("--latency-budget", type=float, help="Instead: the best MAE within this mean latency [ms].")
@@ -52,15 +64,7 @@ def sweep_command(big_path, small_path, data_dir, split, frames, cycles_source, 
 @command.command("predict")
 @click.option("--policy", "policy_spec", required=True,
               help="A policy.json (e.g. the one `policy sweep` wrote), always-small or always-big.")
-@click.option("--big", "big_path", required=True, type=click.Path(dir_okay=False), help="Big model (.eaq).")
-@click.option("--small", "small_path", required=True, type=click.Path(dir_okay=False), help="Small model (.eaq).")
-@click.option("--data", "data_dir", required=True, type=click.Path(), help="Dataset folder.")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
-@click.option("--frames", type=int, help="First N frames of the split (default: all).")
-@click.option("--cycles", "cycles_source", default=None,
-              help="A manifest.json (cycles ~ MACs), or 'measured' with --runs (default: manifest.json beside --big).")
-@click.option("--runs", "run_dirs", multiple=True, type=click.Path(file_okay=False),
-              help="HIL run folders (always-small and always-big) for --cycles measured.")
+@_replay_options
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the prediction here.")
 def predict_command(policy_spec, big_path, small_path, data_dir, split, frames, cycles_source, run_dirs, json_path):
     """Replay one policy on frames it was not chosen on: the MAE and cycles a HIL run must measure."""
