@@ -143,10 +143,40 @@ def whole_split(data, graphs, big, small, split_frames) -> dict:
     m = result.metrics
     return {
         "frames": len(images), "small_mae_vs_big": result.small.mae_sum / result.big.mae_sum - 1.0,
+        "signal": switching_signal(full),
         "latency_cut_at_big_mae": _value(m["latency_cut_at_big_mae"]),
         "mae_change_at_big_latency": _value(m["mae_change_at_big_latency"]),
         "best_mae_change": None if m["best_mae"] is None else m["best_mae"]["change"],
     }
+
+
+def switching_signal(data: SweepData) -> dict:
+    """How much the temporal-consistency signal says about where the big model helps: the
+    correlation of the small model's output change between consecutive frames (uniform weights,
+    real units, within a sequence) with its own summed error and with the error gap small - big,
+    and the oracle's big share at always-big's MAE."""
+    err_small = np.abs(data.small_pred[:, :4] - data.labels).sum(1)
+    err_big = np.abs(data.big_pred[:, :4] - data.labels).sum(1)
+    gap = err_small - err_big
+    jumps, at = [], []
+    for idx in data.sequences:
+        jumps.append(np.abs(np.diff(data.small_pred[idx, :4], axis=0)).sum(1))
+        at.append(idx[1:])
+    jump, at = np.concatenate(jumps), np.concatenate(at)
+    need = np.sort(gap)[::-1]  # the oracle gives the big model the frames where it gains most
+    share = int(np.argmax(err_small.sum() - np.cumsum(need) <= err_big.sum())) + 1
+    return {"corr_jump_error": float(np.corrcoef(jump, err_small[at])[0, 1]),
+            "corr_jump_gap": float(np.corrcoef(jump, gap[at])[0, 1]),
+            "gap_lag1_autocorr": float(np.corrcoef(gap[at - 1], gap[at])[0, 1]),
+            "oracle_share_at_big_mae": share / len(gap)}
+
+
+def _verdict(whole) -> str:
+    cut = whole["latency_cut_at_big_mae"]
+    if cut is None or cut <= 0:
+        return ("No policy of the grid reaches always-big's MAE at a lower latency on the whole split: "
+                "the adaptive system does not beat always-big on this data.")
+    return f"At always-big's MAE the best policy cuts latency by {cut:.1%} on the whole split."
 
 
 def _value(metric):
@@ -313,17 +343,23 @@ def markdown(results, args, frames_desc, models_desc) -> str:
         "| whole test split, predicted: best MAE | -6% | " + " | ".join(
             _pct(r["whole_split"]["best_mae_change"]) for r in results) + " |",
         "",
-        "Why our cut is larger than the paper's: the small model is nearly as accurate as the big one here "
-        "(MAE " + ", ".join(
-            f"{_pct(next(x for x in r['rows'] if x['system'] == 'always-small')['mae_vs_big'])} on the measured "
-            f"frames, {_pct(r['whole_split']['small_mae_vs_big'])} on the whole test split" for r in results[:1])
-        + "; the paper's Frontnet is about 11% worse than M1.0), so a policy can run small on most frames and "
-        "call the big model where the small one's output jumps.",
+        "How to read this: the measured rows choose the operating point on the measured frames themselves "
+        "(in sample: that is what lets the sweep's prediction be checked against the runs, and it overstates "
+        "what a policy chosen beforehand achieves). The whole-test-split lines replay every policy on all "
+        "test frames and the held-out lines choose on validation frames; those are the figures to compare "
+        "with the paper.",
         "",
-        "Caveat: the operating point is chosen on the measured frames themselves, which is what lets the "
-        "sweep's prediction be checked against the runs. Chosen on validation frames instead (the held-out "
-        "lines), the policy keeps the big model on most frames and the cut nearly vanishes: on these small "
-        "subsets the small/big gap moves from sequence to sequence, so the threshold does not transfer.",
+    ] + [
+        f"{r['target']}: the small model's MAE is {_pct(r['whole_split']['small_mae_vs_big'])} against the "
+        f"big one's on the whole test split (the paper's Frontnet is about 11% worse than M1.0). An oracle "
+        f"that knew each frame's errors would need the big model on "
+        f"{r['whole_split']['signal']['oracle_share_at_big_mae']:.0%} of the frames to match always-big's MAE, "
+        f"and the gap (small error - big error) persists from frame to frame (lag-1 autocorrelation "
+        f"{r['whole_split']['signal']['gap_lag1_autocorr']:.2f}); but the small model's output change between "
+        f"consecutive frames, the temporal policy's trigger, correlates {r['whole_split']['signal']['corr_jump_error']:.2f} "
+        f"with its error and {r['whole_split']['signal']['corr_jump_gap']:.2f} with the gap. "
+        + _verdict(r["whole_split"]) for r in results
+    ] + [
         "",
         "The paper's single models (ICRA'23, GAP8 at 170 MHz): " + "; ".join(
             f"{k}: {v['cycles'] / 1e6:.1f} M cycles, {v['cycles'] / 170e3:.1f} ms, MAE {v['mae_sum']:.2f}, "
