@@ -78,6 +78,14 @@ def _read_records(path):
     return records
 
 
+def run_and_check(runner, cases, tmp_path):
+    """Run (case, expected, label) triples in one kernel-runner session and check each result."""
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    assert len(results) == len(cases)
+    for (_, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+
+
 def check(result, expected, label):
     """The kernel ran, every output byte was written by exactly one core and equals `expected`."""
     assert result["status"][0] == EA_OK, f"{label}: status {result['status'][0]}"
@@ -193,9 +201,7 @@ def test_conv2d_random_shapes(runner, tmp_path):
     # the depthwise fast path on every depthwise case (multiplier 1 and 2)
     cases += [(("depthwise_conv2d", case[1]), expected, label.replace("conv2d", "depthwise_conv2d", 1))
               for case, expected, label in cases if case[1]["groups"] == case[1]["in_c"]]
-    results = runner.run([c for c, _, _ in cases], tmp_path)
-    for (_, expected, label), result in zip(cases, results):
-        check(result, expected, label)
+    run_and_check(runner, cases, tmp_path)
     assert sum(label.startswith("depthwise_conv2d") for _, _, label in cases) >= 25
 
 
@@ -213,9 +219,7 @@ def test_conv2d_saturation_and_shift_extremes(runner, tmp_path):
         b = records.get("bias")
         expected = intops.conv2d(x, wt, b, records["shift"], (1, 1), (1, 1, 1, 1), 1, act, 2)[0]
         cases.append((case, expected, label + " extreme shifts"))
-    results = runner.run([c for c, _, _ in cases], tmp_path)
-    for (_, expected, label), result in zip(cases, results):
-        check(result, expected, label)
+    run_and_check(runner, cases, tmp_path)
     unclamped = cases[0][1]  # act none: the left shifts must have saturated at both ends
     assert (unclamped == 127).any() and (unclamped == -128).any()
 
@@ -232,9 +236,7 @@ def test_pointwise_equals_general_conv(runner, tmp_path):
             op="pointwise_conv2d")
         cases.append((case, expected, label))
         cases.append((("conv2d", case[1]), expected, label + " via conv2d"))
-    results = runner.run([c for c, _, _ in cases], tmp_path)
-    for (_, expected, label), result in zip(cases, results):
-        check(result, expected, label)
+    run_and_check(runner, cases, tmp_path)
 
 
 def test_packed_weight_layout_matches_the_spec(runner, tmp_path):
@@ -283,9 +285,7 @@ def test_conv2d_maxpool_equals_unfused_pair(runner, tmp_path):
             k=int(rng.choice([1, 3, 5])), stride=(int(rng.integers(1, 3)),) * 2, pads=(2, 1, 1, 2),
             groups=groups, bits=(8, 4, 2)[i % 3], act=("relu", "none", "relu6")[i % 3],
             pool_k=pool_k, pool_s=pool_s, pool_pads=pool_pads, cores=CORE_COUNTS[i % 3]))
-    results = runner.run([c for c, _, _ in cases], tmp_path)
-    for (_, expected, label), result in zip(cases, results):
-        check(result, expected, label)
+    run_and_check(runner, cases, tmp_path)
 
     # the same pair unfused, in C: conv2d into a full buffer, then max_pool over it
     case, expected, label = cases[0]
@@ -342,9 +342,7 @@ def test_fully_connected_int8_and_int32(runner, tmp_path):
             records.update(fl_out=fl_out, shift=shift)
             expected = intops.fully_connected(x, wt, b, shift, act, fl_out)[0]
             cases.append((("fully_connected", records), expected, label))
-    results = runner.run([c for c, _, _ in cases], tmp_path)
-    for (_, expected, label), result in zip(cases, results):
-        check(result, expected, label)
+    run_and_check(runner, cases, tmp_path)
 
 
 # ------------------------------------------------------------------ pooling, add, concat
@@ -364,9 +362,7 @@ def test_max_pool(runner, tmp_path):
         cases.append((("max_pool", {"in_h": h, "in_w": w, "channels": c, "kernel": k, "stride": stride,
                                     "pads": pads, "input": x, "num_cores": CORE_COUNTS[i % 3]}),
                       expected, f"max_pool {h}x{w}x{c} k{k} s{stride} p{pads}"))
-    results = runner.run([c for c, _, _ in cases], tmp_path)
-    for (_, expected, label), result in zip(cases, results):
-        check(result, expected, label)
+    run_and_check(runner, cases, tmp_path)
 
 
 def test_avg_pool_and_global(runner, tmp_path):
@@ -396,9 +392,7 @@ def test_avg_pool_and_global(runner, tmp_path):
             "multiplier": intops.avgpool_multiplier(k[0] * k[1]), "shift": 16 + fl_in - fl_out,
             "act": ACT_CODES[act], "fl_out": fl_out, "input": x, "num_cores": CORE_COUNTS[i % 3]}),
             expected, f"avg_pool {h}x{w}x{c} k{k} s{stride} p{pads} FL {fl_in}->{fl_out} {act}"))
-    results = runner.run([c for c, _, _ in cases], tmp_path)
-    for (_, expected, label), result in zip(cases, results):
-        check(result, expected, label)
+    run_and_check(runner, cases, tmp_path)
 
 
 def test_add(runner, tmp_path):
@@ -415,9 +409,7 @@ def test_add(runner, tmp_path):
         cases.append((("add", {"h": h, "w": w, "c": c, "fl_a": fl_a, "fl_b": fl_b, "fl_out": fl_out,
                                "act": ACT_CODES[act], "a": a, "b": b, "num_cores": CORE_COUNTS[i % 3]}),
                       expected, f"add {h}x{w}x{c} FL {fl_a}+{fl_b}->{fl_out} {act}"))
-    results = runner.run([c for c, _, _ in cases], tmp_path)
-    for (_, expected, label), result in zip(cases, results):
-        check(result, expected, label)
+    run_and_check(runner, cases, tmp_path)
 
 
 def test_concat(runner, tmp_path):
@@ -435,9 +427,7 @@ def test_concat(runner, tmp_path):
                    "num_cores": CORE_COUNTS[i % 3]}
         records.update({f"input{j}": x for j, x in enumerate(xs)})
         cases.append((("concat", records), expected, f"concat {h}x{w} {channels.tolist()} FL {fls}->{fl_out}"))
-    results = runner.run([c for c, _, _ in cases], tmp_path)
-    for (_, expected, label), result in zip(cases, results):
-        check(result, expected, label)
+    run_and_check(runner, cases, tmp_path)
 
 
 # ------------------------------------------------------------------ uint8 activations (docs/fixed-point.md 1.3)
@@ -477,9 +467,7 @@ def test_conv_kernels_unsigned_inputs_and_outputs(runner, tmp_path):
             cases.append(fused_case(rng, h=int(rng.integers(5, 12)), w=int(rng.integers(5, 12)), cin=cin,
                                     cout=int(rng.choice([3, 4])), k=3, pads=(1, 1, 1, 1), groups=1,
                                     pool_k=(2, 2), pool_s=(2, 2), pool_pads=(1, 0, 0, 1), **common))
-    results = runner.run([c for c, _, _ in cases], tmp_path)
-    for (_, expected, label), result in zip(cases, results):
-        check(result, expected, label)
+    run_and_check(runner, cases, tmp_path)
     unsigned_out = [e for (c, e, _) in cases if c[1]["out_type"] == 1]
     assert any(int(e.max()) > 127 for e in unsigned_out)  # the uint8 range is really used
     relu6_u8 = [e for (c, e, _) in cases if c[1]["out_type"] == 1 and c[1]["act"] == 2 and c[1]["fl_out"] == 5]
@@ -510,9 +498,7 @@ def test_fully_connected_unsigned(runner, tmp_path):
             records.update(fl_out=fl_out, shift=shift)
             expected = intops.fully_connected(x, wt, b, shift, act, fl_out, "uint8" if out_u else "int8")[0]
             cases.append((("fully_connected", records), expected, label + f" out {'u8' if out_u else 's8'}"))
-    results = runner.run([c for c, _, _ in cases], tmp_path)
-    for (_, expected, label), result in zip(cases, results):
-        check(result, expected, label)
+    run_and_check(runner, cases, tmp_path)
 
 
 def test_max_and_avg_pool_unsigned(runner, tmp_path):
@@ -545,9 +531,7 @@ def test_max_and_avg_pool_unsigned(runner, tmp_path):
             "act": ACT_CODES[act], "fl_out": fl_out, "input": xa, "num_cores": CORE_COUNTS[i % 3],
             "in_type": int(in_u), "out_type": int(out_u)}),
             expected, f"avg_pool {h}x{w}x{c} k{kk} FL {fl_in}->{fl_out} {act} types {in_u}->{out_u}"))
-    results = runner.run([c for c, _, _ in cases], tmp_path)
-    for (_, expected, label), result in zip(cases, results):
-        check(result, expected, label)
+    run_and_check(runner, cases, tmp_path)
 
 
 def test_add_and_concat_mixed_types(runner, tmp_path):
@@ -577,9 +561,7 @@ def test_add_and_concat_mixed_types(runner, tmp_path):
         records.update({f"input{j}": x for j, x in enumerate(xs)})
         cases.append((("concat", records), intops.concat(xs, fls, cat_fl, out_u)[0],
                       f"concat {h}x{w} {channels.tolist()} types {in_types}->{out_u} FL {fls}->{cat_fl}"))
-    results = runner.run([c for c, _, _ in cases], tmp_path)
-    for (_, expected, label), result in zip(cases, results):
-        check(result, expected, label)
+    run_and_check(runner, cases, tmp_path)
 
 
 # ------------------------------------------------------------------ refused arguments

@@ -501,27 +501,17 @@ class Device:
         """Frame `frame` of the sequence, run once: `ea-step <frame>` until two readings agree, so
         a damaged digit that still parses is never taken. OutOfStep if the device is elsewhere in
         the sequence (the caller restores it); LinkError after `attempts` tries."""
-        readings, last = [], None
-        for _ in range(attempts):
-            try:
-                step = self.step(frame)
-            except OutOfStep:
-                raise
-            except LinkError as exc:
-                last = exc
-                self.resync()
-                continue
-            if step in readings:
-                return step
-            readings.append(step)
-        raise LinkError(f"ea-step {frame}: no two agreeing readings in {attempts} tries ({last})", executed=None)
+        return self.confirmed(lambda: self.step(frame), attempts, what=f"ea-step {frame}: ")
 
-    def confirmed(self, fn, attempts=24):
-        """fn() (a read-only query) until two results agree, resynchronizing after link faults."""
+    def confirmed(self, fn, attempts=24, what=""):
+        """fn() (a read-only query) until two results agree, resynchronizing after link faults.
+        OutOfStep is not a fault of the link: it goes to the caller at once."""
         readings, last = [], None
         for _ in range(attempts):
             try:
                 value = fn()
+            except OutOfStep:
+                raise
             except LinkError as exc:
                 last = exc
                 self.resync()
@@ -529,7 +519,7 @@ class Device:
             if value in readings:
                 return value
             readings.append(value)
-        raise LinkError(f"no two agreeing readings in {attempts} tries ({last})", executed=None)
+        raise LinkError(f"{what}no two agreeing readings in {attempts} tries ({last})", executed=None)
 
     def confirmed_info(self, attempts=60) -> DeviceInfo:
         """ea-info with every reply line read identically twice (over as many tries as it takes):

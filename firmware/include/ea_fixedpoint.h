@@ -142,83 +142,54 @@ static inline int32_t ea_packed_row_bytes(int32_t n, int32_t bits)
  * then shift it back arithmetically (one sbfx on Cortex-M4). */
 #define EA_FIELD(v, pos, bits) ((int32_t)((uint32_t)(v) << (32 - (pos) - (bits))) >> (32 - (bits)))
 
-/* acc + sum_i x[i] * w[i] over n int8 values. */
-static inline int32_t ea_dot_s8(const int8_t *x, const int8_t *w, int32_t n, int32_t acc)
-{
-    int32_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        acc += (int32_t)x[i] * w[i] + (int32_t)x[i + 1] * w[i + 1] + (int32_t)x[i + 2] * w[i + 2] +
-               (int32_t)x[i + 3] * w[i + 3];
+/*
+ * The dot products acc + sum_i x[i] * w[i] of n activations of type XT with one weight row, for
+ * int8 (ea_dot_s8, ea_dot_s8_w4, ea_dot_s8_w2) and uint8 activations (ea_dot_u8, ea_dot_u8_w4,
+ * ea_dot_u8_w2, section 1.3). One body per weight width, instantiated per activation type so each
+ * inner loop is compiled for its type (a per-element type test would cost the hot loop).
+ *   ea_dot_<t>:    int8 weights w[i].
+ *   ea_dot_<t>_w4: a packed 4-bit row: element i in the low (even i) or high (odd i) nibble of
+ *                  byte i/2.
+ *   ea_dot_<t>_w2: a packed 2-bit row: element i in bits [(i % 4) * 2, +2) of byte i/4.
+ */
+#define EA_DEFINE_DOT_PRODUCTS(T, XT)                                                                   \
+    static inline int32_t ea_dot_##T(const XT *x, const int8_t *w, int32_t n, int32_t acc)              \
+    {                                                                                                   \
+        int32_t i = 0;                                                                                  \
+        for (; i + 4 <= n; i += 4) {                                                                    \
+            acc += (int32_t)x[i] * w[i] + (int32_t)x[i + 1] * w[i + 1] + (int32_t)x[i + 2] * w[i + 2] + \
+                   (int32_t)x[i + 3] * w[i + 3];                                                        \
+        }                                                                                               \
+        for (; i < n; i++)                                                                              \
+            acc += (int32_t)x[i] * w[i];                                                                \
+        return acc;                                                                                     \
+    }                                                                                                   \
+    static inline int32_t ea_dot_##T##_w4(const XT *x, const int8_t *packed, int32_t n, int32_t acc)    \
+    {                                                                                                   \
+        const uint8_t *w = (const uint8_t *)packed;                                                     \
+        int32_t i = 0;                                                                                  \
+        for (; i + 2 <= n; i += 2, w++)                                                                 \
+            acc += (int32_t)x[i] * EA_FIELD(*w, 0, 4) + (int32_t)x[i + 1] * EA_FIELD(*w, 4, 4);         \
+        if (i < n)                                                                                      \
+            acc += (int32_t)x[i] * EA_FIELD(*w, 0, 4);                                                  \
+        return acc;                                                                                     \
+    }                                                                                                   \
+    static inline int32_t ea_dot_##T##_w2(const XT *x, const int8_t *packed, int32_t n, int32_t acc)    \
+    {                                                                                                   \
+        const uint8_t *w = (const uint8_t *)packed;                                                     \
+        int32_t i = 0;                                                                                  \
+        for (; i + 4 <= n; i += 4, w++) {                                                               \
+            const uint32_t b = *w;                                                                      \
+            acc += (int32_t)x[i] * EA_FIELD(b, 0, 2) + (int32_t)x[i + 1] * EA_FIELD(b, 2, 2) +          \
+                   (int32_t)x[i + 2] * EA_FIELD(b, 4, 2) + (int32_t)x[i + 3] * EA_FIELD(b, 6, 2);       \
+        }                                                                                               \
+        for (; i < n; i++)                                                                              \
+            acc += (int32_t)x[i] * EA_FIELD(*w, (i & 3) * 2, 2);                                        \
+        return acc;                                                                                     \
     }
-    for (; i < n; i++)
-        acc += (int32_t)x[i] * w[i];
-    return acc;
-}
 
-/* The same with a packed 4-bit row: element i in the low (even i) or high (odd i) nibble of byte i/2. */
-static inline int32_t ea_dot_s8_w4(const int8_t *x, const int8_t *packed, int32_t n, int32_t acc)
-{
-    const uint8_t *w = (const uint8_t *)packed;
-    int32_t i = 0;
-    for (; i + 2 <= n; i += 2, w++)
-        acc += (int32_t)x[i] * EA_FIELD(*w, 0, 4) + (int32_t)x[i + 1] * EA_FIELD(*w, 4, 4);
-    if (i < n)
-        acc += (int32_t)x[i] * EA_FIELD(*w, 0, 4);
-    return acc;
-}
-
-/* The same with a packed 2-bit row: element i in bits [(i % 4) * 2, +2) of byte i/4. */
-static inline int32_t ea_dot_s8_w2(const int8_t *x, const int8_t *packed, int32_t n, int32_t acc)
-{
-    const uint8_t *w = (const uint8_t *)packed;
-    int32_t i = 0;
-    for (; i + 4 <= n; i += 4, w++) {
-        const uint32_t b = *w;
-        acc += (int32_t)x[i] * EA_FIELD(b, 0, 2) + (int32_t)x[i + 1] * EA_FIELD(b, 2, 2) +
-               (int32_t)x[i + 2] * EA_FIELD(b, 4, 2) + (int32_t)x[i + 3] * EA_FIELD(b, 6, 2);
-    }
-    for (; i < n; i++)
-        acc += (int32_t)x[i] * EA_FIELD(*w, (i & 3) * 2, 2);
-    return acc;
-}
-
-/* The same three dot products with uint8 inputs (section 1.3): only the type of x differs. */
-static inline int32_t ea_dot_u8(const uint8_t *x, const int8_t *w, int32_t n, int32_t acc)
-{
-    int32_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        acc += (int32_t)x[i] * w[i] + (int32_t)x[i + 1] * w[i + 1] + (int32_t)x[i + 2] * w[i + 2] +
-               (int32_t)x[i + 3] * w[i + 3];
-    }
-    for (; i < n; i++)
-        acc += (int32_t)x[i] * w[i];
-    return acc;
-}
-
-static inline int32_t ea_dot_u8_w4(const uint8_t *x, const int8_t *packed, int32_t n, int32_t acc)
-{
-    const uint8_t *w = (const uint8_t *)packed;
-    int32_t i = 0;
-    for (; i + 2 <= n; i += 2, w++)
-        acc += (int32_t)x[i] * EA_FIELD(*w, 0, 4) + (int32_t)x[i + 1] * EA_FIELD(*w, 4, 4);
-    if (i < n)
-        acc += (int32_t)x[i] * EA_FIELD(*w, 0, 4);
-    return acc;
-}
-
-static inline int32_t ea_dot_u8_w2(const uint8_t *x, const int8_t *packed, int32_t n, int32_t acc)
-{
-    const uint8_t *w = (const uint8_t *)packed;
-    int32_t i = 0;
-    for (; i + 4 <= n; i += 4, w++) {
-        const uint32_t b = *w;
-        acc += (int32_t)x[i] * EA_FIELD(b, 0, 2) + (int32_t)x[i + 1] * EA_FIELD(b, 2, 2) +
-               (int32_t)x[i + 2] * EA_FIELD(b, 4, 2) + (int32_t)x[i + 3] * EA_FIELD(b, 6, 2);
-    }
-    for (; i < n; i++)
-        acc += (int32_t)x[i] * EA_FIELD(*w, (i & 3) * 2, 2);
-    return acc;
-}
+EA_DEFINE_DOT_PRODUCTS(s8, int8_t)
+EA_DEFINE_DOT_PRODUCTS(u8, uint8_t)
 
 /* acc + x . row for n activations of type in_type and one weight row stored at `bits` (8, 4 or
  * 2), read in place. */
@@ -263,6 +234,24 @@ static inline void ea_fill_s8(int8_t *dst, int8_t value, int32_t n)
     int32_t i;
     for (i = 0; i < n; i++)
         dst[i] = value;
+}
+
+/* out[c] = max(out[c], v[c]) for n channels, compared as the activation type t says (as uint8,
+ * 200 beats 100): the max pool step of ea_max_pool_s8 and ea_conv2d_maxpool_s8. */
+static inline void ea_max_into(int8_t *out, const int8_t *v, int32_t n, ea_dtype_t t)
+{
+    int32_t c;
+    if (t == EA_UINT8) {
+        const uint8_t *vu = (const uint8_t *)v;
+        uint8_t *ou = (uint8_t *)out;
+        for (c = 0; c < n; c++)
+            if (vu[c] > ou[c])
+                ou[c] = vu[c];
+    } else {
+        for (c = 0; c < n; c++)
+            if (v[c] > out[c])
+                out[c] = v[c];
+    }
 }
 
 static inline void ea_copy_s8(int8_t *dst, const int8_t *src, int32_t n)

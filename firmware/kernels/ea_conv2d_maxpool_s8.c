@@ -44,21 +44,9 @@ static void ea_pool_columns(const int8_t *row, int32_t conv_w, int32_t channels,
     const int32_t cx0 = px * pool->stride_w - pool->pad_left;
     const int32_t kx_lo = cx0 < 0 ? -cx0 : 0;
     const int32_t kx_hi = conv_w - cx0 < pool->kernel_w ? conv_w - cx0 : pool->kernel_w;
-    int32_t kx, c;
-    for (kx = kx_lo; kx < kx_hi; kx++) {
-        const int8_t *v = row + (cx0 + kx) * channels;
-        if (t == EA_UINT8) { /* compare as uint8: 200 beats 100 */
-            const uint8_t *vu = (const uint8_t *)v;
-            uint8_t *ou = (uint8_t *)out;
-            for (c = 0; c < channels; c++)
-                if (vu[c] > ou[c])
-                    ou[c] = vu[c];
-        } else {
-            for (c = 0; c < channels; c++)
-                if (v[c] > out[c])
-                    out[c] = v[c];
-        }
-    }
+    int32_t kx;
+    for (kx = kx_lo; kx < kx_hi; kx++)
+        ea_max_into(out, row + (cx0 + kx) * channels, channels, t);
 }
 
 ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_params_t *p,

@@ -19,7 +19,7 @@ static ea_status_t ea_max_pool_check(const ea_max_pool_params_t *p)
 ea_status_t ea_max_pool_s8(const ea_ctx_t *ctx, const ea_max_pool_params_t *p, const int8_t *input,
                            int8_t *output)
 {
-    int32_t y0, y1, y, x, ky, kx, c;
+    int32_t y0, y1, y, x, ky, kx;
     EA_CHECK_ARGS(ea_max_pool_check(p));
     {
         const ea_window_t *win = &p->win;
@@ -41,19 +41,8 @@ ea_status_t ea_max_pool_s8(const ea_ctx_t *ctx, const ea_max_pool_params_t *p, c
                 ea_fill_s8(o, t == EA_UINT8 ? 0 : -128, ch);
                 for (ky = ky_lo; ky < ky_hi; ky++) {
                     const int8_t *v = input + ((iy0 + ky) * in_w + ix0 + kx_lo) * ch;
-                    for (kx = kx_lo; kx < kx_hi; kx++, v += ch) {
-                        if (t == EA_UINT8) { /* compare as uint8: 200 beats 100 */
-                            const uint8_t *vu = (const uint8_t *)v;
-                            uint8_t *ou = (uint8_t *)o;
-                            for (c = 0; c < ch; c++)
-                                if (vu[c] > ou[c])
-                                    ou[c] = vu[c];
-                        } else {
-                            for (c = 0; c < ch; c++)
-                                if (v[c] > o[c])
-                                    o[c] = v[c];
-                        }
-                    }
+                    for (kx = kx_lo; kx < kx_hi; kx++, v += ch)
+                        ea_max_into(o, v, ch, t);
                 }
             }
         }
