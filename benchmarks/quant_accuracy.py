@@ -29,15 +29,18 @@ from edgeadapt.quant.peers import nncf_quantize, ort_quantize, predict_onnx  # n
 from edgeadapt.quant.pipeline import QuantizeOptions, quantize_graph, weight_bytes  # noqa: E402
 from edgeadapt.quant.reference import predict_eaq  # noqa: E402
 from edgeadapt.quant.report import POSE_NAMES, mae_table  # noqa: E402
-from edgeadapt.quant.sources import calibration_images, load_float_graph, load_frames  # noqa: E402
+from edgeadapt.quant.sources import calibration_set, load_float_graph, load_frames  # noqa: E402
 from edgeadapt.textio import atomic_write_text, format_table, write_json  # noqa: E402
 
+_OFF = dict(adapt=False, equalize=False, adaquant=False, bias_correction=False, label_tuning=False)
 LADDER = (
-    ("edgeadapt int8: min/max only", dict(adapt=False, equalize=False, adaquant=False, bias_correction=False)),
-    ("edgeadapt int8: + AdaPT formats", dict(adapt=True, equalize=False, adaquant=False, bias_correction=False)),
-    ("edgeadapt int8: + range equalization", dict(adapt=True, equalize=True, adaquant=False, bias_correction=False)),
-    ("edgeadapt int8: + AdaQuant", dict(adapt=True, equalize=True, adaquant=True, bias_correction=False)),
-    ("edgeadapt int8: + bias/BN tuning", dict(adapt=True, equalize=True, adaquant=True, bias_correction=True)),
+    ("edgeadapt int8: min/max only", _OFF),
+    ("edgeadapt int8: + AdaPT formats", {**_OFF, "adapt": True}),
+    ("edgeadapt int8: + range equalization", {**_OFF, "adapt": True, "equalize": True}),
+    ("edgeadapt int8: + AdaQuant", {**_OFF, "adapt": True, "equalize": True, "adaquant": True}),
+    ("edgeadapt int8: + bias/BN tuning", {**_OFF, "adapt": True, "equalize": True, "adaquant": True, "bias_correction": True}),
+    ("edgeadapt int8: + label bias tuning", dict(adapt=True, equalize=True, adaquant=True, bias_correction=True,
+                                                  label_tuning=True)),
 )
 MIXED = (("edgeadapt mixed, 75% of int8 bytes", "75%"), ("edgeadapt mixed, 50% of int8 bytes", "50%"))
 INT8_TOLERANCE = 1.0  # % sum-of-MAE increase allowed at int8
@@ -61,7 +64,7 @@ def peer_bytes(graph) -> int:
 def benchmark_model(spec, data_dir, calib_frames, workdir, log):
     graph = load_float_graph(spec)
     onnx_path = onnx_file(spec, workdir)
-    calib = calibration_images(data_dir, calib_frames)
+    calib, calib_labels = calibration_set(data_dir, calib_frames)
     test = load_frames(data_dir, "test")
     rows = []
     reference = predict_onnx(onnx_path, test.images)[:, : len(POSE_NAMES)]
@@ -77,9 +80,13 @@ def benchmark_model(spec, data_dir, calib_frames, workdir, log):
         log(f"  {method:40s} sum-MAE {mae['sum']:.4f}  dev {deviation:.2f}%  {nbytes} B  {seconds:.1f} s")
 
     add("float (ONNX Runtime)", reference, None, 0.0)
+    # what label bias tuning alone does to the float model: the share of the gain that is not quantization
+    float_calib = predict_onnx(onnx_path, calib)[:, : len(POSE_NAMES)]
+    add("float + label bias tuning (reference, not a quantizer)",
+        reference + np.median(calib_labels - float_calib, axis=0), None, 0.0)
     for method, flags in LADDER:
         start = time.perf_counter()
-        result = quantize_graph(graph, calib, QuantizeOptions(weight_bits=8, **flags))
+        result = quantize_graph(graph, calib, QuantizeOptions(weight_bits=8, **flags), calib_labels)
         seconds = time.perf_counter() - start
         add(method, predict_eaq(result.graph, test.images), weight_bytes(result.graph, result.bits), seconds)
     for method in ("MinMax", "Percentile"):
@@ -98,7 +105,7 @@ def benchmark_model(spec, data_dir, calib_frames, workdir, log):
     add("NNCF nncf.quantize", predict_onnx(model, test.images), peer_bytes(graph), seconds)
     for method, budget in MIXED:
         start = time.perf_counter()
-        result = quantize_graph(graph, calib, QuantizeOptions(weight_bits="auto", flash_budget=budget))
+        result = quantize_graph(graph, calib, QuantizeOptions(weight_bits="auto", flash_budget=budget), calib_labels)
         seconds = time.perf_counter() - start
         widths = "/".join(str(result.bits[n.name]) for n in result.graph.nodes if n.has_weights)
         add(f"{method} ({widths})", predict_eaq(result.graph, test.images),
@@ -146,6 +153,10 @@ def markdown(results, data_dir, note=None) -> str:
         "[0, max] after a ReLU, a zero point, float scales); its symmetric-activation row has no zero",
         "point and 128 codes for a ReLU output. edgeadapt has no zero point either and power-of-two",
         "scales, with uint8 activations (256 codes) wherever a tensor cannot be negative (after a ReLU).",
+        "edgeadapt's last step, label bias tuning (CalibTIP's bias tuning, docs/decisions.md D17), also",
+        "reads the calibration frames' labels: it moves each pose output's bias by the median residual",
+        "on those frames. The `float + label bias tuning` row applies the same shift to the float model,",
+        "to show how much of a gain comes from that correction rather than from the quantization.",
         "",
         f"Dataset: `{data_dir}`",
         "",

@@ -19,10 +19,11 @@ WEIGHT_BITS = ("8", "4", "2", "auto")
 @click.option("--no-equalize", is_flag=True, help="Skip activation range equalization across channels.")
 @click.option("--no-adaquant", is_flag=True, help="Skip layer-wise AdaQuant calibration.")
 @click.option("--no-bias-correction", is_flag=True, help="Skip BN re-estimation and bias correction.")
+@click.option("--no-label-tuning", is_flag=True, help="Keep the output biases instead of fitting them to the calibration labels.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--report", "--json", "report_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
 def command(model_spec, calib_dir, out_path, weight_bits, flash_budget, latency_budget, target, calib_frames,
-            iterations, no_adapt, no_equalize, no_adaquant, no_bias_correction, seed, report_path):
+            iterations, no_adapt, no_equalize, no_adaquant, no_bias_correction, no_label_tuning, seed, report_path):
     """Quantize MODEL (.onnx, .pt, zoo:big, zoo:small) to power-of-two fixed point."""
     from edgeadapt.quant.budget import parse_cycles
     from edgeadapt.quant.pipeline import QuantizeOptions
@@ -37,6 +38,7 @@ def command(model_spec, calib_dir, out_path, weight_bits, flash_budget, latency_
         equalize=not no_equalize,
         adaquant=not no_adaquant,
         bias_correction=not no_bias_correction,
+        label_tuning=not no_label_tuning,
         seed=seed,
     )
     if iterations is not None:

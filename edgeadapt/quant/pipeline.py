@@ -2,6 +2,7 @@
 
     calibrate (float activations) -> [bit allocation] -> sequential pass
     (per layer: AdaPT formats -> AdaQuant -> BN re-estimation + bias correction)
+    -> label bias tuning of the output layer (when the calibration frames come with labels)
 
 With weight_bits "auto" the widths come from the MILP of bitalloc.py: an int8 pass first, then
 each layer alone re-quantized at 4 and 2 bits (formats, AdaQuant and tuning included, fed by the
@@ -22,6 +23,7 @@ from edgeadapt.quant import bitalloc, costmodel
 from edgeadapt.quant.budget import parse_size
 from edgeadapt.quant.calibrate import float_activations
 from edgeadapt.quant.equalize import equalize
+from edgeadapt.quant.label_tuning import tune_output_bias
 from edgeadapt.quant.qsim import images_to_input, quant_forward
 from edgeadapt.quant.sequential import PassOptions, raw_output, run_pass
 
@@ -39,6 +41,7 @@ class QuantizeOptions:
     equalize: bool = True  # activation range equalization across channels (equalize.py)
     adaquant: bool = True
     bias_correction: bool = True
+    label_tuning: bool = True  # output biases fitted to the calibration labels (label_tuning.py)
     iterations: int = PassOptions.iterations
     batch: int = PassOptions.batch
     seed: int = 0
@@ -102,13 +105,15 @@ def torch_threads(n):
         torch.set_num_threads(previous)
 
 
-def quantize_graph(graph, calib_images, options: QuantizeOptions | None = None) -> QuantizeResult:
-    """Quantize a float Graph on uint8 calibration frames (N, H, W). The input graph is not changed."""
+def quantize_graph(graph, calib_images, options: QuantizeOptions | None = None, calib_labels=None) -> QuantizeResult:
+    """Quantize a float Graph on uint8 calibration frames (N, H, W). The input graph is not changed.
+
+    calib_labels (N, L), optional: the frames' labels, for label bias tuning of the first L outputs."""
     with torch_threads(QUANT_THREADS):
-        return _quantize_graph(graph, calib_images, options or QuantizeOptions())
+        return _quantize_graph(graph, calib_images, options or QuantizeOptions(), calib_labels)
 
 
-def _quantize_graph(graph, calib_images, options: QuantizeOptions) -> QuantizeResult:
+def _quantize_graph(graph, calib_images, options: QuantizeOptions, calib_labels) -> QuantizeResult:
     start = time.perf_counter()
     torch.manual_seed(options.seed)
     graph = prepare(graph)
@@ -139,12 +144,16 @@ def _quantize_graph(graph, calib_images, options: QuantizeOptions) -> QuantizeRe
                     f"({weight_bytes(graph, bits)} B); use --weight-bits auto or a larger budget"
                 )
     result = run_pass(graph, acts, bits, options.pass_options())
+    label_tuning = {"outputs": [], "shifts": []}
+    if options.label_tuning and calib_labels is not None:
+        label_tuning = tune_output_bias(graph, run_quantized, calib_images, calib_labels)
     graph.meta["quantizer"] = {
         "weight_bits": options.weight_bits if options.weight_bits == "auto" else int(options.weight_bits),
         "adapt": options.adapt,
         "equalize": options.equalize,
         "adaquant": options.adaquant,
         "bias_correction": options.bias_correction,
+        "label_tuning": label_tuning,
         "calib_frames": int(len(calib_images)),
         "iterations": options.iterations,
         "seed": options.seed,

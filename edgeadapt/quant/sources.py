@@ -41,7 +41,13 @@ def load_frames(data_dir, split):
 
 def calibration_images(data_dir, n_frames=DEFAULT_CALIB_FRAMES) -> np.ndarray:
     """n_frames uint8 frames spread evenly over the train split (the same for every quantizer)."""
+    return calibration_set(data_dir, n_frames)[0]
+
+
+def calibration_set(data_dir, n_frames=DEFAULT_CALIB_FRAMES) -> tuple:
+    """(images uint8 (N, H, W), labels float32 (N, 4)) of the calibration frames."""
     if int(n_frames) < 2:
         raise EdgeadaptError(f"--calib-frames must be at least 2, got {n_frames}")
-    images = load_frames(data_dir, "train").images
-    return np.ascontiguousarray(images[calibration_frames(len(images), n_frames)])
+    frames = load_frames(data_dir, "train")
+    idx = calibration_frames(len(frames.images), n_frames)
+    return np.ascontiguousarray(frames.images[idx]), np.ascontiguousarray(frames.labels[idx])

@@ -6,7 +6,7 @@ from edgeadapt.errors import EdgeadaptError
 from edgeadapt.quant.budget import parse_size
 from edgeadapt.quant.pipeline import QuantizeOptions, quantize_graph, run_float, run_quantized
 from edgeadapt.quant.report import build_report, mae_table
-from edgeadapt.quant.sources import calibration_images, load_float_graph, load_frames
+from edgeadapt.quant.sources import calibration_set, load_float_graph, load_frames
 from edgeadapt.textio import write_json
 
 
@@ -17,9 +17,9 @@ def quantize_model(model_spec, calib_dir, out_path, options: QuantizeOptions, ca
     if options.flash_budget is not None:
         parse_size(options.flash_budget, 1)  # a bad size string fails before any work
     graph = load_float_graph(model_spec)
-    calib = calibration_images(calib_dir, calib_frames)
+    calib, calib_labels = calibration_set(calib_dir, calib_frames)
     test = load_frames(calib_dir, "test")
-    result = quantize_graph(graph, calib, options)
+    result = quantize_graph(graph, calib, options, calib_labels)
     mae_float = mae_table(run_float(graph, test.images), test.labels)
     mae_quant = mae_table(run_quantized(result.graph, test.images), test.labels)
     report = build_report(result.graph, result.qsnr_db, mae_float, mae_quant, time.perf_counter() - start,

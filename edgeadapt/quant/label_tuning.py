@@ -1,0 +1,59 @@
+"""Label bias tuning: the output layer's biases fitted to the calibration labels (CalibTIP step).
+
+CalibTIP's bias tuning freezes everything but the biases and minimizes the task loss against the
+calibration labels. For a regression head scored by MAE, the task loss of the last layer's bias
+alone has a closed form: shifting output c by s changes the L1 loss sum_i |y_ic - p_ic - s|, which
+is smallest at s = the median residual. So each labelled output of a raw int32 fc output (D5) gets
+its bias code moved by round(median * 2^FL_acc), on the integer grid, computed on the integer
+reference's outputs. An output keeps the shift only if its L1 loss on the calibration frames drops
+(rounding and int32 saturation could undo the gain). Outputs without labels (an auxiliary switching
+logit) and outputs that are not raw accumulators are left alone.
+
+Why it pays: a model trained with photometric augmentation (or on a slightly different
+distribution) carries a systematic output offset on real frames, the same for the float and the
+quantized model; quantizers that only track the float outputs keep it.
+"""
+
+import numpy as np
+
+from edgeadapt.quant.reference import accumulator_fls
+
+INT32 = (-(2**31), 2**31 - 1)
+
+
+def output_fc(graph):
+    """The fc whose raw int32 accumulators are the graph's (single) output, or None."""
+    if len(graph.outputs) != 1:
+        return None
+    node = graph.producer(graph.outputs[0])
+    if node is None or node.op != "fc" or node.attrs.get("out_dtype") != "int32":
+        return None
+    return node
+
+
+def tune_output_bias(graph, predict, images, labels) -> dict:
+    """Shift the output fc's bias codes in place; returns {"outputs": [...], "shifts": [...]}.
+
+    predict(graph, images) -> dequantized outputs (N, K) of the quantized graph; labels (N, L)
+    with L <= K label the first L outputs."""
+    node = output_fc(graph)
+    labels = np.asarray(labels, dtype=np.float64)
+    if node is None or labels.ndim != 2 or len(labels) != len(images) or len(labels) == 0:
+        return {"outputs": [], "shifts": []}
+    before = np.asarray(predict(graph, images), dtype=np.float64)
+    n_labelled = min(labels.shape[1], before.shape[1])
+    scale = np.exp2(accumulator_fls(graph, node).astype(np.float64))
+    old_bias = node.qbias.astype(np.int64).copy()
+    residual = labels[:, :n_labelled] - before[:, :n_labelled]
+    codes = np.rint(np.median(residual, axis=0) * scale[:n_labelled]).astype(np.int64)
+    new_bias = old_bias.copy()
+    new_bias[:n_labelled] = np.clip(old_bias[:n_labelled] + codes, *INT32)
+    node.qbias = new_bias
+    after = np.asarray(predict(graph, images), dtype=np.float64)
+    loss_before = np.abs(residual).mean(axis=0)
+    loss_after = np.abs(labels[:, :n_labelled] - after[:, :n_labelled]).mean(axis=0)
+    keep = loss_after < loss_before
+    node.qbias = np.where(np.r_[keep, np.zeros(len(old_bias) - n_labelled, bool)], new_bias, old_bias)
+    tuned = [int(c) for c in np.flatnonzero(keep)]
+    shifts = [round(float((new_bias[c] - old_bias[c]) / scale[c]), 6) for c in tuned]
+    return {"outputs": tuned, "shifts": shifts}

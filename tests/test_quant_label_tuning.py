@@ -1,0 +1,60 @@
+"""Label bias tuning: the output biases move by the median residual on the calibration labels."""
+
+import numpy as np
+
+from edgeadapt.quant.label_tuning import tune_output_bias
+from edgeadapt.quant.pipeline import QuantizeOptions, quantize_graph, run_quantized
+from edgeadapt.quant.reference import dequantize_outputs, run_int
+from test_quant_toy import toy_graph, toy_images
+
+FAST = dict(iterations=20)
+OFFSETS = np.array([0.25, -0.5])  # a known systematic error on the two labelled outputs
+
+
+def _quantized(images, **flags):
+    return quantize_graph(toy_graph(outputs=3), images, QuantizeOptions(label_tuning=False, **FAST, **flags)).graph
+
+
+def test_a_known_offset_is_recovered_on_the_integer_grid():
+    images = toy_images(64)
+    graph = _quantized(images)
+    base = run_quantized(graph, images)
+    rng = np.random.default_rng(3)
+    labels = base[:, :2] + OFFSETS + rng.laplace(0.0, 0.05, (len(images), 2))  # 2 of 3 outputs labelled
+    old_bias = graph.node("fc").qbias.copy()
+    info = tune_output_bias(graph, run_quantized, images, labels)
+    assert info["outputs"] == [0, 1]
+    np.testing.assert_allclose(info["shifts"], np.median(labels - base[:, :2], axis=0), atol=2.0 ** -6)
+    np.testing.assert_allclose(info["shifts"], OFFSETS, atol=0.03)
+    new_bias = graph.node("fc").qbias
+    assert new_bias[2] == old_bias[2]  # the unlabelled output keeps its bias
+    after = run_quantized(graph, images)
+    assert np.abs(labels - after[:, :2]).mean() < 0.5 * np.abs(labels - base[:, :2]).mean()
+    np.testing.assert_array_equal(after[:, 2], base[:, 2])
+    # the integer reference (the firmware's arithmetic) sees the same shift
+    ref = dequantize_outputs(graph, run_int(graph, images))
+    np.testing.assert_allclose(ref, after, atol=1e-6)
+
+
+def test_no_offset_leaves_the_biases_alone():
+    images = toy_images(48)
+    graph = _quantized(images)
+    base = run_quantized(graph, images)
+    old_bias = graph.node("fc").qbias.copy()
+    info = tune_output_bias(graph, run_quantized, images, base[:, :3])
+    assert info == {"outputs": [], "shifts": []}
+    np.testing.assert_array_equal(graph.node("fc").qbias, old_bias)
+
+
+def test_the_pipeline_tunes_only_with_labels_and_when_asked():
+    images = toy_images(48)
+    plain = _quantized(images)
+    labels = run_quantized(plain, images)[:, :2] + OFFSETS
+    with_labels = quantize_graph(toy_graph(outputs=3), images, QuantizeOptions(**FAST), labels).graph
+    no_labels = quantize_graph(toy_graph(outputs=3), images, QuantizeOptions(**FAST)).graph
+    switched_off = quantize_graph(toy_graph(outputs=3), images, QuantizeOptions(label_tuning=False, **FAST), labels).graph
+    np.testing.assert_array_equal(no_labels.node("fc").qbias, plain.node("fc").qbias)
+    np.testing.assert_array_equal(switched_off.node("fc").qbias, plain.node("fc").qbias)
+    assert with_labels.meta["quantizer"]["label_tuning"]["outputs"] == [0, 1]
+    moved = with_labels.node("fc").qbias - plain.node("fc").qbias
+    assert moved[0] > 0 > moved[1] and moved[2] == 0
