@@ -64,6 +64,21 @@ def test_same_inputs_give_the_same_eaq_and_json_alias(setup, tmp_path, capsys):
     assert (tmp_path / "r1.json").is_file()
 
 
+def test_label_tuning_reads_the_calibration_labels_and_can_be_switched_off(setup, tmp_path, capsys):
+    _, data, onnx_path = setup
+    options = {}
+    for flag in ([], ["--no-label-tuning"]):
+        rep = tmp_path / f"r{len(flag)}.json"
+        code, _, stderr = run(["quantize", str(onnx_path), "--calib", str(data), "--out", str(tmp_path / "m.eaq"),
+                               "--report", str(rep), *FAST, *flag], capsys)
+        assert code == 0, stderr
+        options[bool(flag)] = json.loads(rep.read_text())["options"]["label_tuning"]
+    assert options[True] == {"outputs": [], "shifts": []}
+    # an untrained network is far off on every labelled output, so all four move
+    assert options[False]["outputs"] == [0, 1, 2, 3]
+    assert all(s != 0 for s in options[False]["shifts"])
+
+
 def _fails(argv, capsys, pattern):
     code, _, stderr = run(argv, capsys)
     assert code == 2
