@@ -1,5 +1,7 @@
 """Harness parts on their own: energy model and power traces, reply parsing, fault injection."""
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -110,6 +112,20 @@ def test_step_replies_are_parsed_strictly():
         with pytest.raises(LinkError) as err:
             parse_step(bad)
         assert err.value.executed is True  # a step reply means the step ran
+    assert s.checked is False  # firmware without the checksum line: the harness reads it twice
+
+
+def test_step_checksum_line_vouches_for_the_reply():
+    lines = ["m-step-[frame=3,model=0,next=1,cycles=123456,policy_cycles=77]", "m-outputs-[-5,17,0,2147483647]",
+             "m-core-cycles-[100,200]"]
+    crc = zlib.crc32("".join(line + "\n" for line in lines).encode())
+    s = parse_step(lines + [f"m-step-crc-[{crc:08x}]"])
+    assert s.checked and s == parse_step(lines) and s.outputs == (-5, 17, 0, 2147483647)
+    damaged = [lines[0], "m-outputs-[-5,17,0,2147483646]", lines[2]]  # one digit off, still parses
+    for bad in (damaged + [f"m-step-crc-[{crc:08x}]"], lines + [f"m-step-crc-[{crc ^ 1:08x}]"],
+                lines + ["m-step-crc-[12345]"], lines + ["m-stepXcrc-[00000000]"]):
+        with pytest.raises(LinkError, match="checksum"):
+            parse_step(bad)
 
 
 def test_policy_line_round_trip():

@@ -15,7 +15,7 @@ import random
 import re
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.harness.transport import LinkClosed
@@ -62,6 +62,7 @@ class Step:
     policy_cycles: int  # ea_hal_cycles spent deciding
     outputs: tuple  # raw int32 outputs of out_model
     core_cycles: tuple
+    checked: bool = field(default=False, compare=False)  # the reply carried a matching m-step-crc
 
     @property
     def out_model(self) -> int:
@@ -498,14 +499,17 @@ class Device:
         return step
 
     def confirmed_step(self, frame, attempts=24) -> Step:
-        """Frame `frame` of the sequence, run once: `ea-step <frame>` until two readings agree, so
-        a damaged digit that still parses is never taken. OutOfStep if the device is elsewhere in
-        the sequence (the caller restores it); LinkError after `attempts` tries."""
-        return self.confirmed(lambda: self.step(frame), attempts, what=f"ea-step {frame}: ")
+        """Frame `frame` of the sequence, run once: `ea-step <frame>` until one reading passes its
+        m-step-crc (firmware without the checksum line: until two readings agree), so a damaged
+        digit that still parses is never taken. OutOfStep if the device is elsewhere in the
+        sequence (the caller restores it); LinkError after `attempts` tries."""
+        return self.confirmed(lambda: self.step(frame), attempts, what=f"ea-step {frame}: ",
+                              trusted=lambda step: step.checked)
 
-    def confirmed(self, fn, attempts=24, what=""):
-        """fn() (a read-only query) until two results agree, resynchronizing after link faults.
-        OutOfStep is not a fault of the link: it goes to the caller at once."""
+    def confirmed(self, fn, attempts=24, what="", trusted=lambda value: False):
+        """fn() (a read-only query) until two results agree, or one is trusted (it carried its own
+        checksum), resynchronizing after link faults. OutOfStep is not a fault of the link: it goes
+        to the caller at once."""
         readings, last = [], None
         for _ in range(attempts):
             try:
@@ -516,7 +520,7 @@ class Device:
                 last = exc
                 self.resync()
                 continue
-            if value in readings:
+            if trusted(value) or value in readings:
                 return value
             readings.append(value)
         raise LinkError(f"{what}no two agreeing readings in {attempts} tries ({last})", executed=None)
@@ -548,16 +552,24 @@ class Device:
         raise LinkError(f"ea-info: no two agreeing readings in {attempts} tries ({last})", executed=True)
 
 def parse_step(lines: list) -> Step:
-    """A Step from the three reply lines of ea-step; LinkError if they are not exactly right."""
-    if len(lines) != 3:
-        raise LinkError(f"ea-step: expected 3 reply lines, got {len(lines)}", executed=True)
+    """A Step from the reply lines of ea-step: m-step, m-outputs, m-core-cycles and, from firmware
+    that sends it, m-step-crc (CRC-32 of the three lines, each as text + '\n'). LinkError if they
+    are not exactly right or the checksum disagrees."""
+    checked = len(lines) == 4
+    if checked:
+        crc = re.fullmatch(r"m-step-crc-\[([0-9a-f]{8})\]", lines[3])
+        text = "".join(line + "\n" for line in lines[:3]).encode("latin-1")
+        if crc is None or int(crc.group(1), 16) != zlib.crc32(text):
+            raise LinkError(f"ea-step: reply checksum mismatch ({lines[3][:30]!r})", executed=True)
+    elif len(lines) != 3:
+        raise LinkError(f"ea-step: expected 4 reply lines, got {len(lines)}", executed=True)
     m = _STEP.fullmatch(lines[0])
     outputs = _bracketed(lines[1], "m-outputs-[", _INTS)
     cores = _bracketed(lines[2], "m-core-cycles-[", _UINTS)
     if m is None or outputs is None or cores is None:
         raise LinkError(f"ea-step: malformed reply {lines[0][:60]!r}", executed=True)
     frame, model, nxt, cycles, pcycles = (int(g) for g in m.groups())
-    return Step(frame, model, nxt, cycles, pcycles, outputs, cores)
+    return Step(frame, model, nxt, cycles, pcycles, outputs, cores, checked)
 
 
 def parse_policy_line(line: str) -> IntPolicyConfig:

@@ -14,7 +14,8 @@ taken; the same failing reply twice is real, recorded as a mismatch, and fails t
 faults (timeouts, garbled lines) resync the link and retry the one exchange that failed: frames
 go up in CRC-checked chunks (`ldc`, only damaged chunks are sent again), a step is
 `ea-step <frame>`, which the device runs once and reports again when asked again, and it is taken
-only when two readings agree, so a damaged digit that still parses is not recorded. Queries whose
+only when its m-step-crc line matches the three lines before it (from firmware without that line:
+when two readings agree), so a damaged digit that still parses is not recorded. Queries whose
 values matter later (ea-info, the baked policy) are read until two readings agree as well.
 """
 

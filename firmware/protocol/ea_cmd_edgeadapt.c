@@ -92,6 +92,7 @@ int ea_cmd_reset(int argc, char **argv)
 
 void ea_put_step(const ea_step_t *step)
 {
+    ea_put_crc_begin();  /* the fourth line checks the three: one reading is enough on a noisy link */
     put_kv("m-step-[frame", step->frame);
     put_kv(",model", (uint64_t)step->model);
     put_kv(",next", (uint64_t)step->next_model);
@@ -113,6 +114,11 @@ void ea_put_step(const ea_step_t *step)
             ea_put_char(',');
         ea_put_u64(step->core_cycles[c]);
     }
+    ea_put_char(']');
+    ea_put_eol();
+    uint32_t crc = ea_put_crc_end();
+    ea_put("m-step-crc-[");
+    ea_put_hex32(crc);
     ea_put_char(']');
     ea_put_eol();
 }

@@ -37,7 +37,7 @@ void ea_ldc_cancel(void);
 
 /* m-results-[...] of a step: its outputs dequantized to 3 decimals */
 void ea_put_results(const ea_step_t *step);
-/* m-step / m-outputs / m-core-cycles lines of a step */
+/* m-step / m-outputs / m-core-cycles lines of a step, then m-step-crc over the three */
 void ea_put_step(const ea_step_t *step);
 
 #endif /* EA_CMDS_H */

@@ -7,6 +7,8 @@
 
 static char out_buf[96];
 static uint32_t out_len;
+static int crc_on;      /* a reply checksum is being accumulated (ea_put_crc_begin) */
+static uint32_t crc_acc;
 
 static void flush(void)
 {
@@ -21,6 +23,22 @@ void ea_put_char(char c)
     if (out_len == sizeof out_buf)
         flush();
     out_buf[out_len++] = c;
+    if (crc_on && c != '\r') {  /* lines as the host reads them: text + '\n' */
+        uint8_t byte = (uint8_t)c;
+        crc_acc = ea_crc32(crc_acc, &byte, 1);
+    }
+}
+
+void ea_put_crc_begin(void)
+{
+    crc_on = 1;
+    crc_acc = 0;
+}
+
+uint32_t ea_put_crc_end(void)
+{
+    crc_on = 0;
+    return crc_acc;
 }
 
 void ea_put_n(const char *s, uint32_t n)

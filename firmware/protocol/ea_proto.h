@@ -64,6 +64,9 @@ void ea_put_hex32(uint32_t v);
 void ea_put_fixed3(int32_t q, int32_t fl);     /* q * 2^-fl, rounded to 3 decimals */
 void ea_put_sanitized(const char *s, uint32_t n);  /* non-printable bytes as '?' */
 void ea_put_eol(void);                           /* "\r\n" and flush */
+/* CRC-32 of the bytes put between begin and end, '\r' left out (each line counts as text + '\n') */
+void ea_put_crc_begin(void);
+uint32_t ea_put_crc_end(void);
 void ea_put_line(const char *s);                 /* s + eol */
 void ea_put_error(const char *msg);              /* e-[msg] */
 void ea_put_error_arg(const char *msg, const char *arg);  /* e-[msg: arg] */
