@@ -1,0 +1,145 @@
+"""Where the big model's advantage lies, and whether anything the small model outputs reveals it.
+
+A switching policy can only save latency at the big model's MAE if the frames it leaves to the
+small model are frames where the small model is as good as the big one, and if it can tell them
+from what the small model outputs. This script measures both on a dataset, with the float pair:
+
+- the per-frame gap (small's summed absolute error - big's) by difficulty condition, by distance
+  and by head yaw;
+- how well the gap can be predicted from the small model's outputs and their changes over the
+  last two frames (the inputs of every policy that runs the small model): a ridge regression with
+  squared terms, fitted on the validation split, scored on the test split; and the MAE of the
+  policy "big on the frames with the highest predicted gap" at several big shares;
+- two oracles on the test split for comparison: the per-frame gap itself, and the true yaw
+  (big whenever the subject is turned more than a threshold).
+
+    python benchmarks/gap_structure.py --data DIR [--big zoo:big --small zoo:small]
+
+Prints the tables; writes benchmarks/results/gap_structure.md.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edgeadapt.data import load_split  # noqa: E402
+from edgeadapt.data.store import read_extra  # noqa: E402
+from edgeadapt.evaluate import predict  # noqa: E402
+from edgeadapt.textio import atomic_write_text, format_table  # noqa: E402
+
+SHARES = (0.3, 0.5, 0.7)  # big-model shares at which the learned predictor is scored
+RIDGE = 1.0
+
+
+def split_errors(big, small, data_dir, split):
+    frames = load_split(data_dir, split)
+    pb, ps = predict(big, frames), predict(small, frames)
+    eb, es = np.abs(pb - frames.labels).sum(1), np.abs(ps - frames.labels).sum(1)
+    try:
+        conditions = read_extra(data_dir, split, "conditions")
+    except Exception:  # a dataset without condition masks (the Frontnet pickles)
+        conditions = np.zeros(len(frames), np.uint8)
+    return frames, ps, eb, es, conditions
+
+
+def features(frames, ps) -> np.ndarray:
+    """The small model's outputs and |changes| over one and two frames (zero at a sequence start)."""
+    seq = frames.sequence
+    d1 = np.zeros_like(ps)
+    d2 = np.zeros_like(ps)
+    d1[1:] = np.abs(ps[1:] - ps[:-1]) * (seq[1:] == seq[:-1])[:, None]
+    d2[2:] = np.abs(ps[2:] - ps[:-2]) * (seq[2:] == seq[:-2])[:, None]
+    x = np.concatenate([ps, d1, d2], axis=1)
+    return np.concatenate([x, x * x, np.ones((len(x), 1))], axis=1)
+
+
+def fit_ridge(x, y, mean, std):
+    z = (x - mean) / std
+    z[:, -1] = 1.0
+    return np.linalg.solve(z.T @ z + RIDGE * np.eye(z.shape[1]), z.T @ y)
+
+
+def mix_mae(use_big, eb, es) -> float:
+    return float(np.where(use_big, eb, es).mean())
+
+
+def pct(value, ref) -> str:
+    return f"{100.0 * (value / ref - 1.0):+.2f}%"
+
+
+def analyse(args):
+    val = split_errors(args.big, args.small, args.data, "val")
+    test = split_errors(args.big, args.small, args.data, "test")
+    frames, ps, eb, es, cond = test
+    gap = es - eb
+    lines = [f"small vs big on the test split (float): {es.mean():.4f} vs {eb.mean():.4f} ({pct(es.mean(), eb.mean())})"]
+    tables = []
+
+    from edgeadapt.data.trajectory import CONDITIONS
+
+    rows = [["no condition", f"{(cond == 0).mean():.2f}", f"{gap[cond == 0].mean():+.3f}",
+             f"{gap[cond == 0].sum() / gap.sum():.2f}"]]
+    for name, bit in CONDITIONS.items():
+        m = (cond & bit) > 0
+        if m.any():
+            rows.append([name, f"{m.mean():.2f}", f"{gap[m].mean():+.3f}", f"{gap[m].sum() / gap.sum():.2f}"])
+    tables.append(("gap by condition (test)", ["frames with", "share", "mean gap", "share of the total gap"], rows))
+
+    yaw = np.abs(frames.labels[:, 3])
+    rows = []
+    for lo, hi in ((0, 0.3), (0.3, 0.6), (0.6, 0.9), (0.9, 1.6)):
+        m = (yaw >= lo) & (yaw < hi)
+        rows.append([f"{lo:.1f}-{hi:.1f}", f"{m.mean():.2f}", f"{gap[m].mean():+.3f}", f"{gap[m].sum() / gap.sum():.2f}"])
+    tables.append(("gap by |yaw| [rad] (test)", ["|phi|", "share", "mean gap", "share of the total gap"], rows))
+
+    x_val = features(val[0], val[1])
+    mean, std = x_val.mean(0), x_val.std(0) + 1e-9
+    coef = fit_ridge(x_val, val[3] - val[2], mean, std)
+    z = (features(frames, ps) - mean) / std
+    z[:, -1] = 1.0
+    score = z @ coef
+    lines.append(f"predicted gap vs gap on the test split: correlation {np.corrcoef(score, gap)[0, 1]:.3f} "
+                 f"(fitted on the validation split)")
+    rows = []
+    for share in SHARES:
+        use = score > np.quantile(score, 1.0 - share)
+        exact = gap > np.quantile(gap, 1.0 - share)
+        rows.append([f"{share:.1f}", pct(mix_mae(use, eb, es), eb.mean()), pct(mix_mae(exact, eb, es), eb.mean())])
+    for threshold in (0.2, 0.3, 0.4):
+        use = yaw > threshold
+        rows.append([f"{use.mean():.2f} (|phi| > {threshold})", "-", pct(mix_mae(use, eb, es), eb.mean())])
+    tables.append(("MAE vs always-big when the big model runs on a share of the frames (test)",
+                   ["big share", "learned predictor", "oracle"], rows))
+    return lines, tables
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--big", default="zoo:big")
+    parser.add_argument("--small", default="zoo:small")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gap_structure.md"))
+    args = parser.parse_args(argv)
+    lines, tables = analyse(args)
+    md = ["# Where the big model's advantage lies", "",
+          f"Generated by `benchmarks/gap_structure.py` on `{args.data}` with {args.big} and {args.small} "
+          "(float models). Gap = the small model's summed absolute error minus the big model's, per frame.", ""]
+    md += [f"- {line}" for line in lines] + [""]
+    for title, headers, rows in tables:
+        print(f"\n{title}")
+        print(format_table(headers, rows))
+        md += [f"## {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        md += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+    for line in lines:
+        print(line)
+    atomic_write_text(args.out, "\n".join(md))
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
