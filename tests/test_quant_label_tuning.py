@@ -46,6 +46,17 @@ def test_no_offset_leaves_the_biases_alone():
     np.testing.assert_array_equal(graph.node("fc").qbias, old_bias)
 
 
+def test_a_shift_that_would_break_the_accumulator_bound_is_refused():
+    images = toy_images(48)
+    graph = _quantized(images)
+    base = run_quantized(graph, images)
+    old_bias = graph.node("fc").qbias.copy()
+    labels = base[:, :2] + np.array([0.25, 1e6])  # output 1 would need a bias far beyond 2^30
+    info = tune_output_bias(graph, run_quantized, images, labels)
+    assert info["outputs"] == [0]
+    assert graph.node("fc").qbias[1] == old_bias[1] and graph.node("fc").qbias[0] != old_bias[0]
+
+
 def test_the_pipeline_tunes_only_with_labels_and_when_asked():
     images = toy_images(48)
     plain = _quantized(images)

@@ -6,7 +6,7 @@ alone has a closed form: shifting output c by s changes the L1 loss sum_i |y_ic 
 is smallest at s = the median residual. So each labelled output of a raw int32 fc output (D5) gets
 its bias code moved by round(median * 2^FL_acc), on the integer grid, computed on the integer
 reference's outputs. An output keeps the shift only if its L1 loss on the calibration frames drops
-(rounding and int32 saturation could undo the gain). Outputs without labels (an auxiliary switching
+and the accumulator bound of docs/fixed-point.md section 3 still holds for its channel. Outputs without labels (an auxiliary switching
 logit) and outputs that are not raw accumulators are left alone.
 
 Why it pays: a model trained with photometric augmentation (or on a slightly different
@@ -16,9 +16,9 @@ quantized model; quantizers that only track the float outputs keep it.
 
 import numpy as np
 
+from edgeadapt.quant.intops import ACC_BOUND
 from edgeadapt.quant.reference import accumulator_fls
-
-INT32 = (-(2**31), 2**31 - 1)
+from edgeadapt.quant.sequential import accumulator_peak
 
 
 def output_fc(graph):
@@ -47,12 +47,15 @@ def tune_output_bias(graph, predict, images, labels) -> dict:
     residual = labels[:, :n_labelled] - before[:, :n_labelled]
     codes = np.rint(np.median(residual, axis=0) * scale[:n_labelled]).astype(np.int64)
     new_bias = old_bias.copy()
-    new_bias[:n_labelled] = np.clip(old_bias[:n_labelled] + codes, *INT32)
+    new_bias[:n_labelled] += codes
+    node.qbias = new_bias
+    fits = accumulator_peak(node, graph.tensors[node.inputs[0]].dtype == "uint8")[:n_labelled] < ACC_BOUND
+    new_bias[:n_labelled] = np.where(fits, new_bias[:n_labelled], old_bias[:n_labelled])
     node.qbias = new_bias
     after = np.asarray(predict(graph, images), dtype=np.float64)
     loss_before = np.abs(residual).mean(axis=0)
     loss_after = np.abs(labels[:, :n_labelled] - after[:, :n_labelled]).mean(axis=0)
-    keep = loss_after < loss_before
+    keep = (loss_after < loss_before) & fits
     node.qbias = np.where(np.r_[keep, np.zeros(len(old_bias) - n_labelled, bool)], new_bias, old_bias)
     tuned = [int(c) for c in np.flatnonzero(keep)]
     shifts = [round(float((new_bias[c] - old_bias[c]) / scale[c]), 6) for c in tuned]
