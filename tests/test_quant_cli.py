@@ -5,6 +5,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import torch
 
 from edgeadapt.cli import main
 from edgeadapt.data import ensure_synth, load_split
@@ -19,6 +20,7 @@ FAST = ["--calib-frames", "24", "--iterations", "10"]
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("quant_cli")
     data = ensure_synth(root / "data", frames=150, seed=3)
+    torch.manual_seed(0)  # the untrained network's weights must not depend on which tests ran before
     model = build("frontnet-160x8")
     onnx_path = export_onnx(model, {"input": (96, 160)}, root / "f8.onnx")
     return root, data, onnx_path
@@ -74,9 +76,11 @@ def test_label_tuning_reads_the_calibration_labels_and_can_be_switched_off(setup
         assert code == 0, stderr
         options[bool(flag)] = json.loads(rep.read_text())["options"]["label_tuning"]
     assert options[True] == {"outputs": [], "shifts": []}
-    # an untrained network is far off on every labelled output, so all four move
-    assert options[False]["outputs"] == [0, 1, 2, 3]
-    assert all(s != 0 for s in options[False]["shifts"])
+    # an untrained network's x is far from the labels' (about 2 m): that output moves, by metres
+    tuned = options[False]
+    assert 0 in tuned["outputs"] and set(tuned["outputs"]) <= {0, 1, 2, 3}
+    assert abs(tuned["shifts"][tuned["outputs"].index(0)]) > 0.5
+    assert all(s != 0 for s in tuned["shifts"])
 
 
 def _fails(argv, capsys, pattern):
