@@ -1,7 +1,9 @@
 """Label bias tuning: the output biases move by the median residual on the calibration labels."""
 
 import numpy as np
+import pytest
 
+from edgeadapt.errors import EdgeadaptError
 from edgeadapt.quant.label_tuning import tune_output_bias
 from edgeadapt.quant.pipeline import QuantizeOptions, quantize_graph, run_quantized
 from edgeadapt.quant.reference import dequantize_outputs, run_int
@@ -55,6 +57,13 @@ def test_a_shift_that_would_break_the_accumulator_bound_is_refused():
     info = tune_output_bias(graph, run_quantized, images, labels)
     assert info["outputs"] == [0]
     assert graph.node("fc").qbias[1] == old_bias[1] and graph.node("fc").qbias[0] != old_bias[0]
+
+
+def test_labels_that_do_not_match_the_frames_are_refused():
+    images = toy_images(16)
+    graph = _quantized(images)
+    with pytest.raises(EdgeadaptError, match=r"calibration labels: expected \(16, L\) for 16 frames, got shape \(15, 4\)"):
+        tune_output_bias(graph, run_quantized, images, np.zeros((15, 4)))
 
 
 def test_the_pipeline_tunes_only_with_labels_and_when_asked():

@@ -16,6 +16,7 @@ quantized model; quantizers that only track the float outputs keep it.
 
 import numpy as np
 
+from edgeadapt.errors import EdgeadaptError
 from edgeadapt.quant.intops import ACC_BOUND
 from edgeadapt.quant.reference import accumulator_fls
 from edgeadapt.quant.sequential import accumulator_peak
@@ -38,7 +39,10 @@ def tune_output_bias(graph, predict, images, labels) -> dict:
     with L <= K label the first L outputs."""
     node = output_fc(graph)
     labels = np.asarray(labels, dtype=np.float64)
-    if node is None or labels.ndim != 2 or len(labels) != len(images) or len(labels) == 0:
+    if labels.ndim != 2 or len(labels) != len(images):
+        raise EdgeadaptError(f"calibration labels: expected ({len(images)}, L) for {len(images)} frames, "
+                             f"got shape {labels.shape}")
+    if node is None or len(labels) == 0:
         return {"outputs": [], "shifts": []}
     before = np.asarray(predict(graph, images), dtype=np.float64)
     n_labelled = min(labels.shape[1], before.shape[1])
