@@ -40,9 +40,9 @@ def split_errors(big, small, data_dir, split):
     frames = load_split(data_dir, split)
     pb, ps = predict(big, frames), predict(small, frames)
     eb, es = np.abs(pb - frames.labels).sum(1), np.abs(ps - frames.labels).sum(1)
-    try:
-        conditions = read_extra(data_dir, split, "conditions")
-    except Exception:  # a dataset without condition masks (the Frontnet pickles)
+    synthetic = (Path(data_dir) / f"{split}.npz").is_file()
+    conditions = read_extra(data_dir, split, "conditions") if synthetic else None
+    if conditions is None:  # a dataset without condition masks (the Frontnet pickles)
         conditions = np.zeros(len(frames), np.uint8)
     return frames, ps, eb, es, conditions
 

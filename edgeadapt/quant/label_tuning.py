@@ -6,8 +6,9 @@ alone has a closed form: shifting output c by s changes the L1 loss sum_i |y_ic 
 is smallest at s = the median residual. So each labelled output of a raw int32 fc output (D5) gets
 its bias code moved by round(median * 2^FL_acc), on the integer grid, computed on the integer
 reference's outputs. An output keeps the shift only if its L1 loss on the calibration frames drops
-and the accumulator bound of docs/fixed-point.md section 3 still holds for its channel. Outputs without labels (an auxiliary switching
-logit) and outputs that are not raw accumulators are left alone.
+and the accumulator bound of docs/fixed-point.md section 3 still holds for its channel. Outputs
+without labels (an auxiliary switching logit) and outputs that are not raw accumulators are left
+alone.
 
 Why it pays: a model trained with photometric augmentation (or on a slightly different
 distribution) carries a systematic output offset on real frames, the same for the float and the
@@ -52,15 +53,14 @@ def tune_output_bias(graph, predict, images, labels) -> dict:
     codes = np.rint(np.median(residual, axis=0) * scale[:n_labelled]).astype(np.int64)
     new_bias = old_bias.copy()
     new_bias[:n_labelled] += codes
-    node.qbias = new_bias
+    node.qbias = new_bias  # accumulator_peak and predict read the node: new_bias is edited in place below
     fits = accumulator_peak(node, graph.tensors[node.inputs[0]].dtype == "uint8")[:n_labelled] < ACC_BOUND
-    new_bias[:n_labelled] = np.where(fits, new_bias[:n_labelled], old_bias[:n_labelled])
-    node.qbias = new_bias
+    new_bias[:n_labelled][~fits] = old_bias[:n_labelled][~fits]
     after = np.asarray(predict(graph, images), dtype=np.float64)
     loss_before = np.abs(residual).mean(axis=0)
     loss_after = np.abs(labels[:, :n_labelled] - after[:, :n_labelled]).mean(axis=0)
     keep = (loss_after < loss_before) & fits
-    node.qbias = np.where(np.r_[keep, np.zeros(len(old_bias) - n_labelled, bool)], new_bias, old_bias)
+    new_bias[:n_labelled][~keep] = old_bias[:n_labelled][~keep]
     tuned = [int(c) for c in np.flatnonzero(keep)]
     shifts = [round(float((new_bias[c] - old_bias[c]) / scale[c]), 6) for c in tuned]
     return {"outputs": tuned, "shifts": shifts}

@@ -39,13 +39,9 @@ def load_frames(data_dir, split):
     return frames
 
 
-def calibration_images(data_dir, n_frames=DEFAULT_CALIB_FRAMES) -> np.ndarray:
-    """n_frames uint8 frames spread evenly over the train split (the same for every quantizer)."""
-    return calibration_set(data_dir, n_frames)[0]
-
-
 def calibration_set(data_dir, n_frames=DEFAULT_CALIB_FRAMES) -> tuple:
-    """(images uint8 (N, H, W), labels float32 (N, 4)) of the calibration frames."""
+    """(images uint8 (N, H, W), labels float32 (N, 4)) of n_frames frames spread evenly over the
+    train split (the same for every quantizer)."""
     if int(n_frames) < 2:
         raise EdgeadaptError(f"--calib-frames must be at least 2, got {n_frames}")
     frames = load_frames(data_dir, "train")
