@@ -12,7 +12,8 @@ from torch import nn
 from edgeadapt.codegen import targets
 from edgeadapt.codegen.bundle import generate
 from edgeadapt.codegen.fusion import build_schedule
-from edgeadapt.codegen.memory import is_pointwise, plan_memory, scratch_per_core
+from edgeadapt.codegen.kernels import kernel_name
+from edgeadapt.codegen.memory import plan_memory, scratch_per_core
 from edgeadapt.codegen.planner import greedy_by_size, verify_plan
 from edgeadapt.codegen.quickquant import quick_quantize
 from edgeadapt.codegen.targets import load_target
@@ -233,13 +234,6 @@ int main(void)
     return 0;
 }}
 """
-SIZE_FUNCTIONS = {
-    "conv": "ea_conv2d_s8_get_buffer_size",
-    "pointwise": "ea_pointwise_conv2d_s8_get_buffer_size",
-    "conv_maxpool": "ea_conv2d_maxpool_s8_get_buffer_size",
-}
-
-
 def test_scratch_sizes_match_the_kernels_get_buffer_size(pair, tmp_path):
     if not have("gcc"):
         pytest.skip("gcc not installed")
@@ -250,15 +244,10 @@ def test_scratch_sizes_match_the_kernels_get_buffer_size(pair, tmp_path):
         mp = plan_memory(graph)
         lines, expected = [], []
         for layer in mp.layers:
-            if layer.kind == "conv" and is_pointwise(layer.main):
-                fn = SIZE_FUNCTIONS["pointwise"]
-            elif layer.kind in SIZE_FUNCTIONS:
-                fn = SIZE_FUNCTIONS[layer.kind]
-            elif layer.kind == "fc":
-                raw = graph.tensors[layer.output].dtype == "int32"
-                fn = "ea_fully_connected_s8_s32_get_buffer_size" if raw else "ea_fully_connected_s8_get_buffer_size"
-            else:
-                continue
+            kernel = kernel_name(graph, layer)
+            if layer.kind not in ("conv", "conv_maxpool", "fc"):
+                continue  # pools, add, concat have no scratch and no size twin
+            fn = f"{kernel}_get_buffer_size"
             lines.append(f'    printf("%ld\\n", (long){fn}(&{role}_l{layer.index}_params));')
             expected.append(scratch_per_core(graph, layer))
         src = tmp_path / f"probe_{role}.c"
@@ -286,3 +275,40 @@ def test_generated_code_uses_planned_offsets_and_weight_section(pair):
     assert "EA_POLICY_ALWAYS_SMALL" in files["ea_policy_default.c"]
     fls = manifest["models"]["small"]["output_fl"]
     assert len(fls) == 5 and f"{{\n    {', '.join(map(str, fls))},\n}};" in files["ea_models.c"]
+
+
+def test_every_layer_is_routed_to_its_fastest_kernel(tmp_path):
+    """Depthwise convolutions run ea_depthwise_conv2d_s8 with tap-major weights, 1x1 ones the
+    pointwise kernel, and `edgeadapt export` prints the kernel of every layer."""
+    from click.testing import CliRunner
+
+    from edgeadapt.cli import cli
+    from edgeadapt.codegen.kernels import depthwise_weight_layout
+    from edgeadapt.quant.artifact import save_eaq
+    from edgeadapt.quant.intops import pack_weights
+
+    graph = quick_quantize(import_torch(registry.build("mobilenet-160x16").eval(), (96, 160), "mobilenet-160x16"), None, 8)
+    mp = plan_memory(graph)
+    kernels = [kernel_name(graph, layer) for layer in mp.layers]
+    dw = [layer for layer, k in zip(mp.layers, kernels) if k == "ea_depthwise_conv2d_s8"]
+    assert len(dw) == 8 and all(layer.main.attrs["groups"] > 1 for layer in dw)
+    assert kernels.count("ea_pointwise_conv2d_s8") == 8
+    assert all(scratch_per_core(graph, layer) == 4 * layer.main.qweight.shape[0] for layer in dw)
+    files, manifest = generate(graph, _frontnet16(), "mps2-an386")
+    big = files["ea_model_big.c"]
+    layer = dw[0]
+    assert f"ea_depthwise_conv2d_s8(&c, &big_l{layer.index}_params" in big
+    taps = pack_weights(depthwise_weight_layout(layer.main.qweight), 8).view(np.int8).ravel()
+    head = ", ".join(str(int(v)) for v in taps[:16])
+    assert f"big_l{layer.index}_weights[{taps.size}] EA_L2_DATA = {{\n    {head}," in big
+    assert [r["kernel"] for r in manifest["models"]["big"]["layers"]] == kernels
+    paths = {}
+    for role, g in (("big", graph), ("small", _frontnet16())):
+        paths[role] = tmp_path / f"{role}.eaq"
+        save_eaq(g, paths[role])
+    out = CliRunner().invoke(cli, ["export", "--target", "host", "--big", str(paths["big"]), "--small",
+                                    str(paths["small"]), "--out", str(tmp_path / "bundle")])
+    assert out.exit_code == 0, out.output
+    rows = [line.split() for line in out.output.splitlines() if line.startswith("big ")]
+    assert sum("ea_depthwise_conv2d_s8" in r for r in rows) == 8
+    assert sum("ea_conv2d_maxpool_s8" in r or "ea_conv2d_s8" in r for r in rows) >= 1

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgeadapt.codegen.kernels import depthwise_weight_layout
 from edgeadapt.quant import intops
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,6 +173,14 @@ def conv_case(rng, *, h, w, cin, cout, k, stride, pads, groups, bits, act, cores
     return (op, records), expected, label
 
 
+def depthwise_records(records):
+    """The same depthwise case with its weights in ea_depthwise_conv2d_s8's tap-major layout
+    (re-packed by the exporter's own transform)."""
+    bits, (kh, kw) = records["weight_bits"], records["kernel"]
+    wt = intops.unpack_weights(records["weights"], bits, (records["out_c"], kh, kw, 1))
+    return dict(records, weights=intops.pack_weights(depthwise_weight_layout(wt), bits))
+
+
 # ------------------------------------------------------------------ convolution
 
 
@@ -199,7 +208,7 @@ def test_conv2d_random_shapes(runner, tmp_path):
             pads=pads, groups=groups, bits=(8, 4, 2)[i % 3], act=("none", "relu", "relu6")[(i // 3) % 3],
             cores=CORE_COUNTS[i % 3], amplitude=int(rng.choice([4, 128])), bias=i % 5 != 0))
     # the depthwise fast path on every depthwise case (multiplier 1 and 2)
-    cases += [(("depthwise_conv2d", case[1]), expected, label.replace("conv2d", "depthwise_conv2d", 1))
+    cases += [(("depthwise_conv2d", depthwise_records(case[1])), expected, label.replace("conv2d", "depthwise_conv2d", 1))
               for case, expected, label in cases if case[1]["groups"] == case[1]["in_c"]]
     run_and_check(runner, cases, tmp_path)
     assert sum(label.startswith("depthwise_conv2d") for _, _, label in cases) >= 25
@@ -457,7 +466,8 @@ def test_conv_kernels_unsigned_inputs_and_outputs(runner, tmp_path):
             case, expected, label = conv_case(rng, h=int(rng.integers(3, 10)), w=int(rng.integers(3, 10)), cin=cin,
                                               cout=mult * cin, k=(3, 3), pads=(1, 0, 1, 2), groups=cin, **common)
             cases.append((case, expected, label))
-            cases.append((("depthwise_conv2d", case[1]), expected, label.replace("conv2d", "depthwise_conv2d", 1)))
+            cases.append((("depthwise_conv2d", depthwise_records(case[1])), expected,
+                          label.replace("conv2d", "depthwise_conv2d", 1)))
         elif kind == "pointwise":
             cases.append(conv_case(rng, h=int(rng.integers(1, 8)), w=int(rng.integers(1, 8)), cin=cin,
                                    cout=int(rng.choice([1, 5, 8])), k=1, pads=(0, 0, 0, 0), groups=1,
@@ -671,7 +681,11 @@ def bench_expected_outputs():
     bias, shift = _bench_bias_shift(64, 7)
     dw = intops.conv2d(x, _bench_weights((64, 3, 3, 1), 8, 3), bias, shift, (1, 1), (1, 1, 1, 1), 64, "relu6",
                        fl_out=4, out_unsigned=True)
-    out["depthwise3x3_w8"] = out["depthwise3x3_w8_conv2d"] = dw
+    out["depthwise3x3_w8_conv2d"] = dw
+    # the depthwise kernel reads the same bytes tap-major: [kh][kw][out_c]
+    taps = _bench_weights((9, 64), 8, 3).T.reshape(64, 3, 3, 1)
+    out["depthwise3x3_w8"] = intops.conv2d(x, taps, bias, shift, (1, 1), (1, 1, 1, 1), 64, "relu6",
+                                           fl_out=4, out_unsigned=True)
     x = _bench_act(12 * 20 * 64, 4, unsigned=True).reshape(1, 12, 20, 64)
     bias, shift = _bench_bias_shift(64, 4)
     out["pointwise_w2"] = intops.conv2d(x, _bench_weights((64, 1, 1, 64), 2, 4), bias, shift)

@@ -9,7 +9,8 @@ copies the outputs. All buffer addresses are arena offsets fixed by the planner.
 
 import numpy as np
 
-from edgeadapt.codegen.memory import INPUT_BUFFER, conv_output_hw, is_pointwise, scratch_name
+from edgeadapt.codegen.kernels import conv_output_hw, depthwise_weight_layout, route
+from edgeadapt.codegen.memory import INPUT_BUFFER, scratch_name
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.quant.intops import avgpool_multiplier, pack_weights
 
@@ -133,9 +134,11 @@ class ModelEmitter:
             return self._concat(layer, p)
         raise EdgeadaptError(f"node '{layer.name}': no C emitter for layer kind '{kind}'")
 
-    def _weights(self, layer, p) -> str:
+    def _weights(self, layer, p, qweight=None) -> str:
+        """Packed weight rows and bias; qweight overrides the node's OHWI rows (another layout)."""
         node = layer.main
-        packed = pack_weights(node.qweight, node.weight_bits).view(np.int8)
+        rows = node.qweight if qweight is None else qweight
+        packed = pack_weights(rows, node.weight_bits).view(np.int8)
         text = c_array("int8_t", f"{p}_weights", packed, "EA_L2_DATA")
         text += c_array("int32_t", f"{p}_bias", np.asarray(node.qbias, dtype=np.int64), "EA_L2_DATA", 8)
         return text
@@ -144,7 +147,11 @@ class ModelEmitter:
         node = layer.main
         in_h, in_w, in_c = self.shape(layer.inputs[0])
         a = node.attrs
-        text = self._weights(layer, p)
+        kernel = route(self.graph, layer).kernel
+        if kernel == "ea_depthwise_conv2d_s8":  # tap-major rows, docs/artifacts.md
+            text = self._weights(layer, p, depthwise_weight_layout(node.qweight))
+        else:
+            text = self._weights(layer, p)
         text += c_array("int8_t", f"{p}_shift", shifts_of(self.graph, layer), "EA_L2_DATA")
         conv = {
             "in_h": in_h, "in_w": in_w, "in_c": in_c, "out_c": node.qweight.shape[0],
@@ -158,9 +165,8 @@ class ModelEmitter:
             pa = layer.nodes[1].attrs
             pool = _window(pa["kernel"], pa["stride"], pa.get("pads", (0, 0, 0, 0)))
             text += c_struct("ea_conv_maxpool_params_t", f"{p}_params", {"conv": conv, "pool": pool})
-            return text, f"ea_conv2d_maxpool_s8(&c, &{p}_params, {args})"
-        text += c_struct("ea_conv_params_t", f"{p}_params", conv)
-        kernel = "ea_pointwise_conv2d_s8" if is_pointwise(node) else "ea_conv2d_s8"
+        else:
+            text += c_struct("ea_conv_params_t", f"{p}_params", conv)
         return text, f"{kernel}(&c, &{p}_params, {args})"
 
     def _fc(self, layer, p):
@@ -178,9 +184,8 @@ class ModelEmitter:
                        "out_type": "EA_INT8" if raw else self.dtype(node.output)})
         text += c_struct("ea_fc_params_t", f"{p}_params", fields)
         src = self.addr(layer.inputs[0], "const int8_t")
-        if raw:
-            return text, f"ea_fully_connected_s8_s32(&c, &{p}_params, {src}, {p}_weights, {p}_bias, {self.addr(layer.output, 'int32_t')})"
-        return text, f"ea_fully_connected_s8(&c, &{p}_params, {src}, {p}_weights, {p}_bias, {self.addr(layer.output)})"
+        dst = self.addr(layer.output, "int32_t") if raw else self.addr(layer.output)
+        return text, f"{route(self.graph, layer).kernel}(&c, &{p}_params, {src}, {p}_weights, {p}_bias, {dst})"
 
     def _maxpool(self, layer, p):
         node = layer.main
@@ -248,7 +253,8 @@ class ModelEmitter:
         out = "x".join(map(str, self.shape(layer.output)))
         bits = f", {layer.main.weight_bits}-bit weights" if layer.main.op in ("conv", "fc") else ""
         dtype = {"int32": " int32", "uint8": " uint8"}.get(self.graph.tensors[layer.output].dtype, "")
-        return f"layer {layer.index}: {layer.name} ({layer.kind}) {shapes} -> {out}{dtype}{bits}"
+        kernel = route(self.graph, layer).kernel
+        return f"layer {layer.index}: {layer.name} ({layer.kind}, {kernel}) {shapes} -> {out}{dtype}{bits}"
 
     def layer_function(self, layer, call) -> str:
         fn = f"{self.prefix}layer{layer.index}"

@@ -8,6 +8,7 @@ weight memory; `ram_bytes` is the shared activation arena. Code, stacks and I/O 
 """
 
 from edgeadapt.codegen.emit_c import conv_macs
+from edgeadapt.codegen.kernels import kernel_name
 from edgeadapt.codegen.memory import INPUT_BUFFER, scratch_name, tensor_bytes
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.quant.costmodel import layer_weight_bytes
@@ -29,6 +30,7 @@ def layer_table(model_plan) -> list:
                 "index": layer.index,
                 "name": layer.name,
                 "kind": layer.kind,
+                "kernel": kernel_name(g, layer),
                 "nodes": [n.name for n in layer.nodes],
                 "inputs": inputs,
                 "output": layer.output,

@@ -3,9 +3,9 @@
 Schedule steps: step 0 recentres the uint8 frame into the int8 `input` buffer (docs/fixed-point.md
 1.1), layer i runs at step i + 1, and step n + 1 copies the network outputs to the caller. A
 tensor lives from the step that writes it to the last step that reads it; a layer's scratch lives
-during its own step only, one slice per core. Sizes of scratch mirror the kernels'
-`*_get_buffer_size` twins in firmware/include/ea_kernels.h (a test compiles the C twins and
-compares).
+during its own step only, one slice per core. Scratch sizes come from the kernel each layer is
+routed to (edgeadapt/codegen/kernels.py, mirroring the `*_get_buffer_size` twins of
+firmware/include/ea_kernels.h; a test compiles the C twins and compares).
 """
 
 from dataclasses import dataclass
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeadapt.codegen.fusion import build_schedule, output_alias
+from edgeadapt.codegen.kernels import conv_output_hw, is_pointwise, scratch_per_core  # noqa: F401 (re-exported)
 from edgeadapt.codegen.planner import Buffer, Plan, align_up, greedy_by_size, plan_buffers, sum_of_buffers
 
 INPUT_BUFFER = "input"
@@ -21,39 +22,6 @@ INPUT_BUFFER = "input"
 def row_length(node) -> int:
     """R: weights per output channel (conv: kh * kw * C_in / groups; fc: K)."""
     return int(np.prod(node.qweight.shape[1:] if node.qweight is not None else node.weight.shape[1:]))
-
-
-def conv_output_hw(in_hw, attrs) -> tuple:
-    kh, kw = attrs["kernel"]
-    sh, sw = attrs["stride"]
-    top, left, bottom, right = attrs.get("pads", (0, 0, 0, 0))
-    return (in_hw[0] + top + bottom - kh) // sh + 1, (in_hw[1] + left + right - kw) // sw + 1
-
-
-def is_pointwise(node) -> bool:
-    """The 1x1 fast path of ea_pointwise_conv2d_s8: kernel 1x1, no padding, one group."""
-    a = node.attrs
-    return tuple(a["kernel"]) == (1, 1) and not any(a.get("pads", (0, 0, 0, 0))) and a.get("groups", 1) == 1
-
-
-def scratch_per_core(graph, layer) -> int:
-    """Bytes of scratch one core needs for `layer`: the kernels' *_get_buffer_size twins.
-
-    conv: one im2col patch (kh * kw * C_in), none on the 1x1 fast path; fused conv + max pool:
-    one conv output row (conv_w * C_out) + the patch; fully connected, pools, add, concat: none.
-    """
-    node = layer.main
-    if layer.kind in ("conv", "conv_maxpool"):
-        if layer.kind == "conv" and is_pointwise(node):
-            return 0
-        kh, kw = node.attrs["kernel"]
-        in_h, in_w, in_c = graph.tensors[layer.inputs[0]].shape
-        patch = kh * kw * in_c
-        if layer.kind == "conv":
-            return patch
-        conv_w = conv_output_hw((in_h, in_w), node.attrs)[1]
-        return conv_w * node.qweight.shape[0] + patch
-    return 0
 
 
 @dataclass

@@ -25,6 +25,8 @@ def command(target, big_path, small_path, policy, out_dir, json_path):
     click.echo(f"exported {big.name} (big) + {small.name} (small) for {desc['name']} -> {out_dir}")
     click.echo(format_table(*summary_table(manifest)))
     click.echo()
+    click.echo(format_table(*kernel_table(manifest)))
+    click.echo()
     click.echo(format_table(*memory_table(manifest)))
     if json_path:
         write_json(json_path, summary_json(manifest))
@@ -37,6 +39,17 @@ def summary_table(manifest):
         for role, m in manifest["models"].items()
     ]
     rows.append(["pair", "", "", "", manifest["flash_bytes"], manifest["arena_bytes"], "shared arena"])
+    return headers, rows
+
+
+def kernel_table(manifest):
+    """One row per layer of each model: the kernel the exporter routed it to."""
+    headers = ["model", "layer", "name", "kind", "kernel", "output", "bits", "MACs"]
+    rows = []
+    for role, m in manifest["models"].items():
+        for r in m["layers"]:
+            out = "x".join(map(str, r["output_shape"]))
+            rows.append([role, r["index"], r["name"], r["kind"], r["kernel"], out, r["weight_bits"] or "", r["macs"]])
     return headers, rows
 
 

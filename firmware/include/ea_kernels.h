@@ -5,7 +5,8 @@
  * Layouts:    activations HWC (element (y, x, c) at (y * W + x) * C + c), no batch, one byte each:
  *             int8 or uint8 as the tensor's ea_dtype_t says (section 1.3), always passed as
  *             `int8_t *` raw bytes; the params name the type of every input and output;
- *             convolution weights OHWI [C_out][K_h][K_w][C_in / groups];
+ *             convolution weights OHWI [C_out][K_h][K_w][C_in / groups] (the depthwise kernel:
+ *             tap-major [K_h][K_w][C_out], see ea_depthwise_conv2d_s8);
  *             fully-connected weights [C_out][K], K in HWC flatten order;
  *             4- and 2-bit weights packed per output-channel row (section 2): row c starts at byte
  *             c * ceil(R * bits / 8), R = K_h * K_w * C_in / groups (or K); element i of a row in
@@ -131,7 +132,9 @@ ea_status_t ea_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const i
                          const int8_t *weights, const int32_t *bias, int8_t *output);
 
 /* Depthwise fast path: requires groups == in_c (channel multiplier out_c / in_c >= 1). Same results
- * as ea_conv2d_s8; the channel loop is innermost over int32 accumulators in scratch.
+ * as ea_conv2d_s8 given the same weights in its own layout: tap-major [kh][kw][out_c] (8-bit), or
+ * one packed row of out_c values per tap (4/2-bit), so that one window position reads every
+ * channel's weight contiguously; the channel loop is innermost over int32 accumulators in scratch.
  * Scratch: 4 * out_c bytes, 4-byte aligned (EA_ERR_BUFFER otherwise). Splits output rows. */
 int32_t ea_depthwise_conv2d_s8_get_buffer_size(const ea_conv_params_t *p);
 ea_status_t ea_depthwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const int8_t *input,

@@ -4,7 +4,8 @@
  * channel c / m). Same results as ea_conv2d_s8 with groups = in_c; faster because the loop over
  * channels is innermost, so one window position updates every channel's accumulator at once.
  *   input   int8 or uint8 (in_type) [in_h][in_w][in_c]
- *   weights int8 [out_c][kh][kw][1] (8-bit), or packed rows of kh * kw values (4-bit, 2-bit)
+ *   weights tap-major int8 [kh][kw][out_c] (8-bit), or one packed row of out_c values per tap
+ *           (4-bit, 2-bit): the weight of channel c at tap (ky, kx) is element c of row ky * kw + kx
  *   bias    int32 [out_c], or NULL
  *   output  int8 or uint8 (out_type) [out_h][out_w][out_c]; rows split by ea_split(out_h)
  *   scratch out_c int32 accumulators: 4 * out_c bytes, 4-byte aligned
@@ -24,31 +25,28 @@ static ea_status_t ea_depthwise_check(const ea_conv_params_t *p)
     return p->groups == p->in_c ? EA_OK : EA_ERR_ARG;
 }
 
-/* acc[c] += x[c / m] * w[c][pos] for every output channel: the taps of one window position. */
+/* acc[c] += x[c / m] * w[pos][c] for every output channel: the taps of one window position.
+ * Weights are tap-major (see the header): the row of tap `pos` holds out_c weights. */
 static void ea_depthwise_tap(const int8_t *x, const int8_t *weights, int32_t pos, const ea_conv_params_t *p,
                              int32_t *acc)
 {
-    const int32_t in_c = p->in_c, m = p->out_c / p->in_c, bits = p->weight_bits;
-    const int32_t taps = p->win.kernel_h * p->win.kernel_w;
-    const int32_t step = ea_packed_row_bytes(taps, bits); /* from channel c's row to c + 1's */
-    const int8_t *w = weights + pos * bits / 8;           /* the byte holding tap `pos` of row 0 */
-    int32_t i, j;
-    const int32_t bit = pos * bits % 8;
+    const int32_t in_c = p->in_c, out_c = p->out_c, m = out_c / in_c, bits = p->weight_bits;
+    const int8_t *w = weights + pos * ea_packed_row_bytes(out_c, bits);
+    int32_t i, j, c;
     if (m == 1 && bits == 8 && p->in_type == EA_UINT8) {
         const uint8_t *xu = (const uint8_t *)x;
-        for (i = 0; i < in_c; i++, w += step)
-            acc[i] += (int32_t)xu[i] * *w;
+        for (i = 0; i < in_c; i++)
+            acc[i] += (int32_t)xu[i] * w[i];
     } else if (m == 1 && bits == 8) {
-        for (i = 0; i < in_c; i++, w += step)
-            acc[i] += (int32_t)x[i] * *w;
-    } else if (m == 1) {
-        for (i = 0; i < in_c; i++, w += step)
-            acc[i] += ea_get(x + i, p->in_type) * EA_FIELD((uint8_t)*w, bit, bits);
+        for (i = 0; i < in_c; i++)
+            acc[i] += (int32_t)x[i] * w[i];
     } else {
-        for (i = 0; i < in_c; i++) {
+        const uint8_t *wu = (const uint8_t *)w;
+        const int32_t per_byte = 8 / bits;
+        for (i = 0, c = 0; i < in_c; i++) {
             const int32_t xi = ea_get(x + i, p->in_type);
-            for (j = 0; j < m; j++, w += step, acc++)
-                *acc += xi * EA_FIELD((uint8_t)*w, bit, bits);
+            for (j = 0; j < m; j++, c++)
+                acc[c] += xi * EA_FIELD(wu[c / per_byte], (c % per_byte) * bits, bits);
         }
     }
 }

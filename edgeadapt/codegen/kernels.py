@@ -1,0 +1,124 @@
+"""Which firmware kernel runs each layer, and how much scratch it asks for.
+
+One table, first match wins: every runtime layer is routed to the fastest kernel whose
+preconditions it meets (firmware/include/ea_kernels.h). The emitter calls the kernel this module
+names, the planner reserves the scratch it names, the manifest and `edgeadapt export` print it.
+A new op adds one Route row (and its emitter in emit_c); nothing else chooses kernels.
+
+The scratch of a kernel is the same on every target: a build-time drop-in (firmware/kernels/arm/)
+keeps the reference kernel's name, arguments, results and *_get_buffer_size.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from edgeadapt.errors import EdgeadaptError
+
+
+def conv_output_hw(in_hw, attrs) -> tuple:
+    kh, kw = attrs["kernel"]
+    sh, sw = attrs["stride"]
+    top, left, bottom, right = attrs.get("pads", (0, 0, 0, 0))
+    return (in_hw[0] + top + bottom - kh) // sh + 1, (in_hw[1] + left + right - kw) // sw + 1
+
+
+def is_pointwise(node) -> bool:
+    """The 1x1 fast path of ea_pointwise_conv2d_s8: kernel 1x1, no padding, one group."""
+    a = node.attrs
+    return tuple(a["kernel"]) == (1, 1) and not any(a.get("pads", (0, 0, 0, 0))) and a.get("groups", 1) == 1
+
+
+def is_depthwise(graph, node) -> bool:
+    """ea_depthwise_conv2d_s8: one group per input channel (channel multiplier >= 1), C_in > 1."""
+    in_c = graph.tensors[node.inputs[0]].shape[2]
+    return in_c > 1 and node.attrs.get("groups", 1) == in_c
+
+
+def _in_shape(graph, layer):
+    return graph.tensors[layer.inputs[0]].shape
+
+
+def _patch_bytes(graph, layer) -> int:
+    kh, kw = layer.main.attrs["kernel"]
+    return kh * kw * _in_shape(graph, layer)[2]
+
+
+def _conv_scratch(graph, layer) -> int:
+    """ea_conv2d_s8: the im2col patch of one output pixel."""
+    return _patch_bytes(graph, layer)
+
+
+def _conv_maxpool_scratch(graph, layer) -> int:
+    """ea_conv2d_maxpool_s8: one conv output row + the patch of ea_conv2d_s8."""
+    node = layer.main
+    conv_w = conv_output_hw(_in_shape(graph, layer)[:2], node.attrs)[1]
+    return conv_w * node.qweight.shape[0] + _conv_scratch(graph, layer)
+
+
+def _depthwise_scratch(graph, layer) -> int:
+    """ea_depthwise_conv2d_s8: one int32 accumulator per output channel."""
+    return 4 * layer.main.qweight.shape[0]
+
+
+def _none(graph, layer) -> int:
+    return 0
+
+
+def _is_raw_fc(graph, layer) -> bool:
+    return graph.tensors[layer.output].dtype == "int32"
+
+
+@dataclass(frozen=True)
+class Route:
+    kernel: str  # the C function
+    kind: str  # the layer kind it serves (fusion.Layer.kind)
+    applies: Callable  # (graph, layer) -> bool, within that kind
+    scratch: Callable  # (graph, layer) -> bytes one core needs (the *_get_buffer_size twin)
+    params: str  # the params struct type
+
+
+def _always(graph, layer) -> bool:
+    return True
+
+
+# First match per kind wins: fast paths before the general kernel of their kind.
+ROUTES = (
+    Route("ea_conv2d_maxpool_s8", "conv_maxpool", _always, _conv_maxpool_scratch, "ea_conv_maxpool_params_t"),
+    Route("ea_pointwise_conv2d_s8", "conv", lambda g, layer: is_pointwise(layer.main), _none, "ea_conv_params_t"),
+    Route("ea_depthwise_conv2d_s8", "conv", lambda g, layer: is_depthwise(g, layer.main), _depthwise_scratch,
+          "ea_conv_params_t"),
+    Route("ea_conv2d_s8", "conv", _always, _conv_scratch, "ea_conv_params_t"),
+    Route("ea_fully_connected_s8_s32", "fc", _is_raw_fc, _none, "ea_fc_params_t"),
+    Route("ea_fully_connected_s8", "fc", _always, _none, "ea_fc_params_t"),
+    Route("ea_max_pool_s8", "maxpool", _always, _none, "ea_max_pool_params_t"),
+    Route("ea_avg_pool_s8", "avgpool", _always, _none, "ea_avg_pool_params_t"),
+    Route("ea_avg_pool_s8", "gap", _always, _none, "ea_avg_pool_params_t"),
+    Route("ea_add_s8", "add", _always, _none, "ea_add_params_t"),
+    Route("ea_concat_s8", "concat", _always, _none, "ea_concat_params_t"),
+)
+
+
+def route(graph, layer) -> Route:
+    """The kernel that runs `layer`."""
+    for r in ROUTES:
+        if r.kind == layer.kind and r.applies(graph, layer):
+            return r
+    raise EdgeadaptError(f"node '{layer.name}': no kernel for layer kind '{layer.kind}'")
+
+
+def kernel_name(graph, layer) -> str:
+    return route(graph, layer).kernel
+
+
+def scratch_per_core(graph, layer) -> int:
+    """Bytes of scratch one core needs for `layer` (its kernel's *_get_buffer_size)."""
+    return int(route(graph, layer).scratch(graph, layer))
+
+
+def depthwise_weight_layout(qweight) -> np.ndarray:
+    """OHWI depthwise weights [C_out][kh][kw][1] -> the kernel's tap-major [kh][kw][C_out]
+    (docs/artifacts.md): one window position reads every channel's weight contiguously."""
+    q = np.asarray(qweight)
+    return np.ascontiguousarray(q.reshape(q.shape[0], -1).T)
