@@ -7,9 +7,11 @@ heavy imports (torch, onnxruntime) are paid only by the commands that need them.
 
 import importlib
 import sys
+import traceback
 
 import click
 
+from edgeadapt import console
 from edgeadapt.errors import EdgeadaptError
 
 # command name -> module under edgeadapt.commands
@@ -23,6 +25,7 @@ COMMANDS = {
     "validate": "validate",
     "policy": "policy",
     "hil": "hil",
+    "profile": "profile",
 }
 
 
@@ -45,16 +48,45 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgeadapt")
-def cli():
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and warnings (no tables, no progress).")
+@click.option("-v", "--verbose", is_flag=True, help="Print extra detail, and the traceback of an internal error.")
+@click.pass_context
+def cli(ctx, quiet, verbose):
     """edgeadapt: quantize, export and benchmark adaptive CNN pairs on microcontrollers."""
+    if quiet and verbose:
+        raise EdgeadaptError("--quiet and --verbose exclude each other")
+    console.set_level(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL)
+    json_to_stdout = "-" in _json_targets((ctx.obj or {}).get("argv", []))
+    ctx.with_resource(console.human_output(quiet, json_to_stdout))
+
+
+def _json_targets(args) -> list:
+    """The values given to --json/--report anywhere on the command line."""
+    out = []
+    for i, arg in enumerate(args):
+        for flag in ("--json", "--report"):
+            if arg == flag and i + 1 < len(args):
+                out.append(args[i + 1])
+            elif arg.startswith(flag + "="):
+                out.append(arg.split("=", 1)[1])
+    return out
 
 
 def main(argv=None):
-    """Run the CLI; user errors become one line on stderr and exit code 2, never a traceback."""
+    """Run the CLI; user errors become one line on stderr and exit code 2, never a traceback.
+
+    A bad file that the OS refuses (missing, unreadable, a folder where a file is needed) is a user
+    error too. Anything else is a bug of ours: one line naming it, exit code 3, and the traceback
+    only with --verbose."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=argv, prog_name="edgeadapt", standalone_mode=False)
+        cli.main(args=argv, prog_name="edgeadapt", standalone_mode=False, obj={"argv": argv})
     except EdgeadaptError as exc:
         click.echo(f"edgeadapt: error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        click.echo(f"edgeadapt: error: {where}{exc.strerror or exc}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("edgeadapt: interrupted", err=True)
@@ -67,6 +99,13 @@ def main(argv=None):
     except KeyboardInterrupt:
         click.echo("edgeadapt: interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line, the traceback on request
+        if console.verbose():
+            traceback.print_exc()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        click.echo(f"edgeadapt: internal error: {type(exc).__name__}: {first} (rerun with --verbose for the "
+                   f"traceback)", err=True)
+        sys.exit(3)
     sys.exit(0)
 
 

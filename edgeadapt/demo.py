@@ -7,27 +7,34 @@ the test frames -> the selected policy baked in and measured on QEMU ->
 one table and a report.
 
 Each stage is the public CLI, run as a subprocess, so what the demo prints is exactly what a user
-would see. Intermediate files go to build/demo/, HIL runs to results/demo/.
+would see. Independent runs of one stage (the two models' quantization, the two targets' QEMU runs)
+go side by side, one per core, their output printed in order once both end. Only the chosen target's
+sweep prints its Pareto front; the demo ends with one verdict sentence per target, on held-out test
+frames measured on QEMU. Intermediate files go to build/demo/, HIL runs to results/demo/.
 """
 
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from edgeadapt.data.shipped import SHIPPED_FRAMES, SHIPPED_SEED, shipped_data_dir
 from edgeadapt.textio import format_table
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "datasets" / "cache" / "synth-160x96"
-DATA_FRAMES, DATA_SEED = 30000, 1  # the recipe the shipped pair was trained on (edgeadapt/zoo/README.md)
+DATA = shipped_data_dir(ROOT)  # the same rendered set the tests use
+DATA_FRAMES, DATA_SEED = SHIPPED_FRAMES, SHIPPED_SEED
 WORK = ROOT / "build" / "demo"
 RESULTS = ROOT / "results" / "demo"
 HIL_FRAMES = int(os.environ.get("EDGEADAPT_DEMO_FRAMES", "120"))
+HIL_SEQUENCES = int(os.environ.get("EDGEADAPT_DEMO_SEQUENCES", "6"))  # test frames spread over this many
 PAPER_LATENCY_CUT = 0.28  # DATE'24: adaptive vs always-big at the same MAE
 SWEEP_FRAMES = 1500  # validation frames the operating point is chosen on (about ten sequences)
 TARGETS = ("stm32", "gap8")
+SHOWN_TARGET = os.environ.get("EDGEADAPT_DEMO_TARGET", "gap8")  # the one sweep whose Pareto front is printed
 
 
 def main():
@@ -51,15 +58,17 @@ def main():
 
     stage("3/8 quantize: int8 and mixed precision (integer reference on the test split)")
     reports = {}
+    side_by_side([cli("quantize", f"zoo:{role}", "--calib", DATA, "--out", WORK / f"{role}.eaq", "--weight-bits", "8",
+                      "--report", WORK / f"quant-{role}-int8.json") for role in ("big", "small")])
+    mixed = []
     for role in ("big", "small"):
-        int8 = WORK / f"{role}.eaq"
-        edgeadapt("quantize", f"zoo:{role}", "--calib", DATA, "--out", int8, "--weight-bits", "8",
-                  "--report", WORK / f"quant-{role}-int8.json")
         reports[(role, "int8")] = load(WORK / f"quant-{role}-int8.json")
-        budget = reports[(role, "int8")]["weight_bytes"] // 2
-        edgeadapt("quantize", f"zoo:{role}", "--calib", DATA, "--out", WORK / f"{role}-mixed.eaq",
-                  "--weight-bits", "auto", "--flash-budget", str(budget),
-                  "--report", WORK / f"quant-{role}-mixed.json")
+        budget = reports[(role, "int8")]["weight_bytes"] // 2  # half the int8 weights: the MILP picks widths
+        mixed.append(cli("quantize", f"zoo:{role}", "--calib", DATA, "--out", WORK / f"{role}-mixed.eaq",
+                         "--weight-bits", "auto", "--flash-budget", str(budget),
+                         "--report", WORK / f"quant-{role}-mixed.json"))
+    side_by_side(mixed)
+    for role in ("big", "small"):
         reports[(role, "mixed")] = load(WORK / f"quant-{role}-mixed.json")
     print_quant_summary(reports)
 
@@ -74,11 +83,11 @@ def main():
     for target in TARGETS:
         export_and_build(target, policy=None)
 
-    stage(f"6/8 hardware-in-the-loop on QEMU, single models: {HIL_FRAMES} test frames per run")
+    stage(f"6/8 hardware-in-the-loop on QEMU, single models: {HIL_FRAMES} test frames from {HIL_SEQUENCES} "
+          "sequences per run")
     summaries = {}
-    for target in TARGETS:
-        for name in ("always-small", "always-big"):
-            summaries[(target, name)] = hil_run(target, name, name)
+    for name in ("always-small", "always-big"):
+        summaries.update(hil_runs(name, {target: name for target in TARGETS}))
 
     stage("7/8 policy sweep per target on validation frames (held out), with the cycles measured on the device")
     predictions = {}
@@ -90,21 +99,29 @@ def main():
         budget_ms = (1 - PAPER_LATENCY_CUT) * summaries[(target, "always-big")]["latency_ms"]["mean"]
         for name, rule in (("adaptive", ("--select", "iso-mae")), ("adaptive-cut", ("--latency-budget", f"{budget_ms:.6f}"))):
             policy = WORK / f"policy-{target}-{name}.json"
-            edgeadapt("policy", "sweep", *models, "--data", DATA, "--split", "val", "--frames", str(SWEEP_FRAMES),
-                      "--cycles", "measured", *runs, *rule, "--out", policy, "--json", WORK / f"sweep-{target}-{name}.json")
+            shown = target == SHOWN_TARGET and name == "adaptive"
+            loudness = () if shown else ("--quiet",)  # one Pareto table in the log, not four
+            if shown:
+                print(f"{target}, iso-MAE selection (the other sweeps run quietly):")
+            edgeadapt(*loudness, "policy", "sweep", *models, "--data", DATA, "--split", "val", "--frames",
+                      str(SWEEP_FRAMES), "--cycles", "measured", *runs, *rule, "--out", policy,
+                      "--json", WORK / f"sweep-{target}-{name}.json")
+            if not shown:
+                print(f"{target}, {name}: {describe_selection(load(WORK / f'sweep-{target}-{name}.json'))}")
             # what the HIL run of that policy on the test frames must measure (the sweep never saw them)
-            edgeadapt("policy", "predict", "--policy", policy, *models, "--data", DATA, "--split", "test",
-                      "--frames", str(HIL_FRAMES), "--cycles", "measured", *runs,
+            edgeadapt("--quiet", "policy", "predict", "--policy", policy, *models, "--data", DATA, "--split", "test",
+                      "--frames", str(HIL_FRAMES), "--sequences", str(HIL_SEQUENCES), "--cycles", "measured", *runs,
                       "--json", WORK / f"predict-{target}-{name}.json")
             predictions[(target, name)] = load(WORK / f"predict-{target}-{name}.json")
 
     stage("8/8 the adaptive system: iso-MAE policy baked into the firmware, the other set over the link; QEMU")
     for target in TARGETS:
         export_and_build(target, policy=WORK / f"policy-{target}-adaptive.json")
-        for name in ("adaptive", "adaptive-cut"):
-            summaries[(target, name)] = hil_run(target, name, WORK / f"policy-{target}-{name}.json")
+    for name in ("adaptive", "adaptive-cut"):
+        summaries.update(hil_runs(name, {target: WORK / f"policy-{target}-{name}.json" for target in TARGETS}))
     print_hil_summary(summaries)
     print_prediction_check(summaries, predictions)
+    print_verdicts(summaries)
     print(f"\nreports: {', '.join(str((RESULTS / f'{t}-adaptive' / 'report.md').relative_to(ROOT)) for t in TARGETS)}")
     print(f"demo finished in {time.monotonic() - started:.0f} s")
 
@@ -118,11 +135,20 @@ def export_and_build(target, policy):
     run(["make", "-s", "-C", ROOT / "firmware", f"TARGET={target}", f"EXPORT={bundle}", "size"])
 
 
-def hil_run(target, name, policy):
-    out = RESULTS / f"{target}-{name}"
-    edgeadapt("hil", "run", "--target", target, "--emulator", "qemu", "--export", ROOT / "export" / target,
-              "--data", DATA, "--frames", str(HIL_FRAMES), "--policy", policy, "--out", out, "--overwrite")
-    return load(out / "summary.json")
+def hil_runs(name, policies):
+    """One HIL run of system `name` per target (policies: target -> policy), side by side."""
+    side_by_side([cli("hil", "run", "--target", target, "--emulator", "qemu", "--export", ROOT / "export" / target,
+                      "--data", DATA, "--frames", str(HIL_FRAMES), "--sequences", str(HIL_SEQUENCES),
+                      "--policy", policy, "--out", RESULTS / f"{target}-{name}", "--overwrite")
+                  for target, policy in policies.items()])
+    return {(target, name): load(RESULTS / f"{target}-{name}" / "summary.json") for target in policies}
+
+
+def describe_selection(sweep):
+    p = sweep["selected"]
+    lat = f", {p['latency_ms']:.3f} ms" if p.get("latency_ms") is not None else ""
+    return (f"selected {p['policy']}({', '.join(f'{k}={v}' for k, v in p['params'].items())}) on validation: "
+            f"big share {p['big_share']:.3f}, MAE {p['mae_sum']:.4f}{lat}")
 
 
 def print_pair_summary(float_mae):
@@ -176,6 +202,28 @@ def print_prediction_check(summaries, predictions):
                         "cycles d", "MAE pred", "MAE meas"], rows))
 
 
+def print_verdicts(summaries):
+    """One sentence per target: is the adaptive system better than always-big, held out, on QEMU?
+
+    Better means faster at an MAE no higher than always-big's; faster at a higher MAE is a trade,
+    and is said as such."""
+    print(f"\nverdict (policies chosen on validation, measured on {HIL_FRAMES} held-out test frames from "
+          f"{HIL_SEQUENCES} sequences on QEMU):")
+    for target in TARGETS:
+        big = summaries[(target, "always-big")]
+        parts, better = [], []
+        for name, label in (("adaptive", "at iso-MAE"), ("adaptive-cut", "within the 28% latency cut")):
+            ada = summaries[(target, name)]
+            d_lat = ada["latency_ms"]["mean"] / big["latency_ms"]["mean"] - 1
+            d_mae = ada["mae"]["sum"] / big["mae"]["sum"] - 1
+            better.append(d_lat < 0 and d_mae <= 0)
+            parts.append(f"{label} it runs {ada['latency_ms']['mean']:.3f} ms ({d_lat:+.1%}) at MAE "
+                         f"{ada['mae']['sum']:.4f} ({d_mae:+.2%}, big on {ada['big_share']:.0%} of frames)")
+        word = "better than" if any(better) else "not better than"
+        print(f"  {target}: adaptive is {word} always-big ({big['latency_ms']['mean']:.3f} ms, MAE "
+              f"{big['mae']['sum']:.4f}): {'; '.join(parts)}.")
+
+
 def pct(value, ref):
     return f"{(value - ref) / ref:+.2%}"
 
@@ -184,17 +232,48 @@ def stage(title):
     print(f"\n=== {title}", flush=True)
 
 
+def cli(*args):
+    return [sys.executable, "-m", "edgeadapt", *args]
+
+
 def edgeadapt(*args):
-    run([sys.executable, "-m", "edgeadapt", *args])
+    run(cli(*args))
+
+
+def side_by_side(commands):
+    """Run independent commands at once (one per core), then print each one's output in order."""
+    commands = [[str(c) for c in cmd] for cmd in commands]
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        logs = [open(Path(tmp) / f"{i}.log", "w+") for i in range(len(commands))]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+                 for cmd, log in zip(commands, logs)]
+        codes = [p.wait() for p in procs]
+        for cmd, log, code in zip(commands, logs, codes):
+            log.seek(0)
+            sys.stdout.write(_without_bars(log.read()))
+            log.close()
+            if code != 0:
+                fail(cmd, code)
+        sys.stdout.flush()
+
+
+def _without_bars(text):
+    """A captured log without its progress-bar redraws (keep each bar's last state)."""
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
 
 
 def run(cmd):
     cmd = [str(c) for c in cmd]
     result = subprocess.run(cmd, cwd=ROOT)
     if result.returncode != 0:
-        print(f"demo: stage failed: {' '.join(Path(c).name if c.startswith(str(ROOT)) else c for c in cmd)}",
-              file=sys.stderr)
-        sys.exit(result.returncode)
+        fail(cmd, result.returncode)
+
+
+def fail(cmd, code):
+    print(f"demo: stage failed: {' '.join(Path(c).name if c.startswith(str(ROOT)) else c for c in cmd)}",
+          file=sys.stderr)
+    sys.exit(code)
 
 
 def load(path):

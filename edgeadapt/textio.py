@@ -23,8 +23,16 @@ def format_table(headers, rows):
 
 
 def write_json(path, obj):
-    """Write JSON atomically: a crash never leaves a half-written file behind."""
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Write JSON atomically: a crash never leaves a half-written file behind. "-" is stdout."""
+    text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
+    if str(path) == "-":
+        from edgeadapt.console import json_stdout
+
+        stream = json_stdout()
+        stream.write(text)
+        stream.flush()
+        return
+    atomic_write_text(path, text)
 
 
 def atomic_write_text(path, text):

@@ -1,9 +1,9 @@
 """Fixtures shared by the heavier checks: the shipped synthetic set and the shipped pair quantized.
 
-Both live in build/test-cache/ and are made once per checkout (the set is about a minute to
-render, each quantization under a minute); later runs reuse them when they are still exactly
-what the recipe gives (ensure_synth checks the recipe; the .eaq files are keyed by the checkpoint
-bytes)."""
+The set is the one `make demo` renders (datasets/cache/synth-160x96, about a minute to render),
+so a checkout renders it once for both; the quantized pair lives in build/test-cache/ (each
+quantization under a minute). Later runs reuse both when they are still exactly what the recipe
+gives (ensure_synth checks the recipe; the .eaq files are keyed by the checkpoint bytes)."""
 
 import hashlib
 from pathlib import Path
@@ -12,14 +12,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "build" / "test-cache"
-SHIPPED_FRAMES, SHIPPED_SEED = 30000, 1  # the recipe of edgeadapt/zoo/README.md
+from edgeadapt.data.shipped import SHIPPED_FRAMES, SHIPPED_SEED, shipped_data_dir  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def shipped_data():
     from edgeadapt.data import ensure_synth
 
-    return ensure_synth(CACHE / "synth-160x96", SHIPPED_FRAMES, SHIPPED_SEED)
+    return ensure_synth(shipped_data_dir(ROOT), SHIPPED_FRAMES, SHIPPED_SEED)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ def command():
 @click.option("--seed", default=1, show_default=True, type=int, help="The same seed gives byte-identical files.")
 @click.option("--size", default="160x96", show_default=True, type=click.Choice(["160x96", "80x48"]), help="Frame size (W x H).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary to this JSON file.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary to this JSON file ('-': stdout).")
 def synth(out_dir, frames, seed, size, quiet, json_path):
     """Render temporally coherent sequences of a person seen from a nano-drone."""
     from tqdm import tqdm
@@ -40,7 +40,7 @@ def synth(out_dir, frames, seed, size, quiet, json_path):
 @command.command("info")
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
 @click.option("--size", type=click.Choice(["160x96", "80x48"]), help="Which Frontnet pickles, when a folder holds both.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures to this JSON file.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures to this JSON file ('-': stdout).")
 def info(data_dir, size, json_path):
     """Per split: frames, sequences, subjects, label ranges, and the mean predictor's MAE."""
     from edgeadapt.data.summary import describe

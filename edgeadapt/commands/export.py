@@ -11,7 +11,7 @@ from edgeadapt.textio import format_table, write_json
 @click.option("--small", "small_path", required=True, type=click.Path(dir_okay=False), help="The small model (.eaq).")
 @click.option("--policy", default=None, help="Policy config (policy.json or a name) baked in as ea_policy_default; default always-small.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help="Output folder [default: export/<target>].")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary table's figures to this JSON file.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary table's figures to this JSON file ('-': stdout).")
 def command(target, big_path, small_path, policy, out_dir, json_path):
     """Generate C for both models: weights, layer schedule, one shared planned arena, manifest."""
     from edgeadapt.codegen import export_pair

@@ -24,6 +24,8 @@ def command():
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Dataset folder.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
 @click.option("--frames", default=60, show_default=True, type=int, help="First N frames of the split.")
+@click.option("--sequences", type=click.IntRange(1, None),
+              help="Spread the N frames over this many sequences of the split (default: the first N frames).")
 @click.option("--policy", help="always-small, always-big or a policy.json (default: the device's baked policy).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Run folder (default results/<target>-<policy>).")
@@ -37,8 +39,8 @@ def command():
 @click.option("--window", type=click.IntRange(1, None),
               help="Chunk records sent before reading their replies (default: a whole pass under an emulator, "
                    "1 on --port).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary here.")
-def run_command(target, port, baud, emulator, export_dir, data_dir, split, frames, policy, out_dir,
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary here ('-': stdout).")
+def run_command(target, port, baud, emulator, export_dir, data_dir, split, frames, sequences, policy, out_dir,
                 operating_point, frame_period_ms, resume, overwrite, timeout, chunk, window, json_path):
     """Stream frames through the device, check each against the integer reference, write
     results.jsonl, summary.json and report.md."""
@@ -54,16 +56,17 @@ def run_command(target, port, baud, emulator, export_dir, data_dir, split, frame
     if frame_period_ms is not None and frame_period_ms <= 0:
         raise EdgeadaptError(f"--frame-period-ms must be > 0, got {frame_period_ms}")
     split_frames = load_split(data_dir, split)
-    n = min(frames, len(split_frames))
+    picked, picked_desc = split_frames.pick(frames, sequences)
+    split_frames = split_frames.subset(picked)
     if out_dir is None:
         out_dir = Path("results") / f"{target}-{Path(policy).stem if policy else 'device-policy'}"
     if overwrite:
         _discard_run(Path(out_dir))
     spec = RunSpec(
-        target=target, export_dir=Path(export_dir), images=split_frames.images[:n], labels=split_frames.labels[:n],
-        sequence=split_frames.sequence[:n], out_dir=Path(out_dir), link=emulator or port, policy=policy, baud=baud,
+        target=target, export_dir=Path(export_dir), images=split_frames.images, labels=split_frames.labels,
+        sequence=split_frames.sequence, out_dir=Path(out_dir), link=emulator or port, policy=policy, baud=baud,
         operating_point=operating_point, frame_period_s=None if frame_period_ms is None else frame_period_ms / 1e3,
-        resume=resume, data_desc=f"{data_dir} ({split}, first {n} frames)", timeout=timeout, chunk=chunk,
+        resume=resume, data_desc=f"{data_dir} ({split}, {picked_desc})", timeout=timeout, chunk=chunk,
         window=window, echo=lambda text: click.echo(text, err=True),
     )
     summary = run_hil(spec)
@@ -75,7 +78,7 @@ def run_command(target, port, baud, emulator, export_dir, data_dir, split, frame
 
 @command.command("report")
 @click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), help="A run folder.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary here ('-': stdout).")
 def report_command(run_dir, json_path):
     """Rebuild summary.json and report.md of a run folder from its records."""
     summary = _rebuild(Path(run_dir))
@@ -90,7 +93,7 @@ def report_command(run_dir, json_path):
               help="CSV export of the power monitor (Joulescope, PPK2, LPM01A).")
 @click.option("--voltage", type=float, help="Supply voltage, for traces with current only.")
 @click.option("--offset-s", type=float, help="Trace time at device time 0 (default: found by correlation).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary here ('-': stdout).")
 def energy_command(run_dir, trace_path, voltage, offset_s, json_path):
     """Energy per frame from a measured power trace aligned to the device's timestamps."""
     from edgeadapt.harness.energy import align_offset, load_power_trace, trace_frame_energies_mj

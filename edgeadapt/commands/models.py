@@ -6,7 +6,7 @@ from edgeadapt.textio import format_table, write_json
 
 
 @click.command("models")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures to this JSON file.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures to this JSON file ('-': stdout).")
 def command(json_path):
     """List the registered models (name, input, parameters, MACs, int8 weights, largest layer)."""
     from edgeadapt.models import info, names

@@ -10,15 +10,22 @@ from edgeadapt.errors import EdgeadaptError
 from edgeadapt.textio import format_table, write_json
 
 
-def _replay_options(fn):
+def _replay_options(default_split):
     """The options of every command that replays policies on a pair's integer outputs."""
+    return lambda fn: _add_replay_options(fn, default_split)
+
+
+def _add_replay_options(fn, default_split):
     options = [
         click.option("--big", "big_path", required=True, type=click.Path(dir_okay=False), help="Big model (.eaq)."),
         click.option("--small", "small_path", required=True, type=click.Path(dir_okay=False),
                      help="Small model (.eaq)."),
         click.option("--data", "data_dir", required=True, type=click.Path(), help="Dataset folder."),
-        click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"])),
-        click.option("--frames", type=int, help="First N frames of the split (default: all)."),
+        click.option("--split", default=default_split, show_default=True,
+                     type=click.Choice(["train", "val", "test"])),
+        click.option("--frames", type=click.IntRange(2, None), help="First N frames of the split (default: all)."),
+        click.option("--sequences", type=click.IntRange(1, None),
+                     help="Spread the N frames over this many sequences (as `hil run --sequences`)."),
         click.option("--cycles", "cycles_source", default=None,
                      help="A manifest.json (cycles ~ MACs), or 'measured' with --runs "
                           "(default: manifest.json beside --big)."),
@@ -36,21 +43,21 @@ def command():
 
 
 @command.command("sweep")
-@_replay_options
+@_replay_options("val")
 @click.option("--select", "rule", default="iso-mae", show_default=True, type=click.Choice(["iso-mae", "iso-latency"]),
               help="Operating point: cheapest at always-big's MAE, or best MAE at its latency.")
 @click.option("--latency-budget", type=float, help="Instead: the best MAE within this mean latency [ms].")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="policy.json to write.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="The front, selection and metrics.")
-def sweep_command(big_path, small_path, data_dir, split, frames, cycles_source, run_dirs, rule, latency_budget,
-                  out_path, json_path):
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="The front, selection and metrics ('-': stdout).")
+def sweep_command(big_path, small_path, data_dir, split, frames, sequences, cycles_source, run_dirs, rule,
+                  latency_budget, out_path, json_path):
     """Simulate every policy of the grid, print the Pareto front, pick the operating point."""
     from edgeadapt.policy.sweep import run_sweep, selected_policy_json
 
-    data, n = sweep_data(big_path, small_path, data_dir, split, frames, cycles_source, run_dirs)
+    data, desc = sweep_data(big_path, small_path, data_dir, split, frames, sequences, cycles_source, run_dirs)
     rule = "latency-budget" if latency_budget is not None else rule
     result = run_sweep(data, rule=rule, latency_budget_ms=latency_budget)
-    policy = selected_policy_json(result, {"data": f"{data_dir} ({split}, first {n} frames)",
+    policy = selected_policy_json(result, {"data": f"{data_dir} ({split}, {desc})",
                                            "big": str(big_path), "small": str(small_path)})
     write_json(out_path, policy)
     doc = result.to_dict()
@@ -64,19 +71,21 @@ def sweep_command(big_path, small_path, data_dir, split, frames, cycles_source, 
 @command.command("predict")
 @click.option("--policy", "policy_spec", required=True,
               help="A policy.json (e.g. the one `policy sweep` wrote), always-small or always-big.")
-@_replay_options
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the prediction here.")
-def predict_command(policy_spec, big_path, small_path, data_dir, split, frames, cycles_source, run_dirs, json_path):
+@_replay_options("test")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the prediction here ('-': stdout).")
+def predict_command(policy_spec, big_path, small_path, data_dir, split, frames, sequences, cycles_source, run_dirs,
+                    json_path):
     """Replay one policy on frames it was not chosen on: the MAE and cycles a HIL run must measure."""
     from edgeadapt.policy.config import load_policy_config
     from edgeadapt.policy.sweep import evaluate
 
     config = load_policy_config(policy_spec)
-    data, n = sweep_data(big_path, small_path, data_dir, split, frames, cycles_source, run_dirs)
+    data, desc = sweep_data(big_path, small_path, data_dir, split, frames, sequences, cycles_source, run_dirs)
+    n = len(data.labels)
     point = evaluate(config, data)
     big = evaluate(load_policy_config("always-big"), data)
     doc = {"policy": point.to_dict(data.cycles.clock_hz), "always_big": big.to_dict(data.cycles.clock_hz),
-           "frames": n, "data": f"{data_dir} ({split}, first {n} frames)", "cycles_source": data.cycles.source,
+           "frames": n, "data": f"{data_dir} ({split}, {desc})", "cycles_source": data.cycles.source,
            "clock_hz": data.cycles.clock_hz}
     click.echo(f"{n} frames ({len(data.sequences)} sequences) of {data_dir} ({split}); cycles: {data.cycles.source}")
     click.echo(f"  policy:     {_describe(doc['policy'])}")
@@ -87,9 +96,10 @@ def predict_command(policy_spec, big_path, small_path, data_dir, split, frames, 
         write_json(json_path, doc)
 
 
-def sweep_data(big_path, small_path, data_dir, split, frames, cycles_source, run_dirs):
-    """The SweepData of the first `frames` frames of a split: both models' integer reference outputs,
-    labels, sequences and the cycle model. Returns (data, number of frames)."""
+def sweep_data(big_path, small_path, data_dir, split, frames, sequences, cycles_source, run_dirs):
+    """The SweepData of `frames` frames of a split (the first ones, or spread over `sequences`
+    sequences as `Frames.pick` does): both models' integer reference outputs, labels, sequences and
+    the cycle model. Returns (data, description of the frames)."""
     from edgeadapt.data import load_split
     from edgeadapt.harness.reference import reference_outputs
     from edgeadapt.policy.sweep import SweepData
@@ -97,10 +107,12 @@ def sweep_data(big_path, small_path, data_dir, split, frames, cycles_source, run
     from edgeadapt.quant.reference import output_fls
 
     split_frames = load_split(data_dir, split)
-    n = len(split_frames) if frames is None else min(frames, len(split_frames))
+    picked, desc = split_frames.pick(frames, sequences)
+    split_frames = split_frames.subset(picked)
+    n = len(split_frames)
     if n < 2:
         raise EdgeadaptError(f"{data_dir} ({split}): the sweep needs at least 2 frames, got {n}")
-    images = split_frames.images[:n]
+    images = split_frames.images
     graphs = {role: load_eaq(path) for role, path in (("big", big_path), ("small", small_path))}
     for role, g in graphs.items():
         if tuple(g.tensors[g.input].shape[:2]) != images.shape[1:]:
@@ -108,11 +120,11 @@ def sweep_data(big_path, small_path, data_dir, split, frames, cycles_source, run
                                  f"the data has {images.shape[1:]}")
     ref = {role: reference_outputs(path, images, graphs[role])
            for role, path in (("big", big_path), ("small", small_path))}
-    sequences = split_frames.subset(np.arange(n)).sequences()
     cycles = cycle_model(cycles_source, run_dirs, big_path, small_path, images)
     data = SweepData(ref["small"], ref["big"], [int(f) for f in output_fls(graphs["small"])],
-                     [int(f) for f in output_fls(graphs["big"])], split_frames.labels[:n], sequences, cycles)
-    return data, n
+                     [int(f) for f in output_fls(graphs["big"])], split_frames.labels, split_frames.sequences(),
+                     cycles)
+    return data, desc
 
 
 def cycle_model(source, run_dirs, big_path, small_path, images):

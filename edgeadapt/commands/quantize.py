@@ -21,7 +21,7 @@ WEIGHT_BITS = ("8", "4", "2", "auto")
 @click.option("--no-bias-correction", is_flag=True, help="Skip BN re-estimation and bias correction.")
 @click.option("--no-label-tuning", is_flag=True, help="Keep the output biases instead of fitting them to the calibration labels.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--report", "--json", "report_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
+@click.option("--report", "--json", "report_path", type=click.Path(dir_okay=False), help="Write the report as JSON ('-': stdout).")
 def command(model_spec, calib_dir, out_path, weight_bits, flash_budget, latency_budget, target, calib_frames,
             iterations, no_adapt, no_equalize, no_adaquant, no_bias_correction, no_label_tuning, seed, report_path):
     """Quantize MODEL (.onnx, .pt, zoo:big, zoo:small) to power-of-two fixed point."""

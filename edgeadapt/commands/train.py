@@ -27,7 +27,7 @@ from edgeadapt.textio import write_json
 @click.option("--threads", default=2, show_default=True, type=int,
               help="CPU threads for torch (results are bit-identical only for the same count).")
 @click.option("--quiet", is_flag=True, help="One line per epoch on stderr instead of progress bars.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the training record to this JSON file.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the training record to this JSON file ('-': stdout).")
 def command(model_name, data_dir, out, epochs, seed, batch_size, lr, onnx_path, init, aux_head, teacher, aux_margin,
             aux_weight, aux_only, photometric, max_zoom, threads, quiet, json_path):
     """Train MODEL on DATA; print the per-output MAE table on val and test."""

@@ -10,7 +10,7 @@ from edgeadapt.textio import format_table, write_json
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Dataset folder whose frames are run.")
 @click.option("--frames", default=200, show_default=True, type=int, help="Frames to run (the first N of the split).")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the result to this JSON file.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the result to this JSON file ('-': stdout).")
 def command(export_dir, data_dir, frames, split, json_path):
     """Run both models through the C code and the reference; compare every layer, bit for bit."""
     from edgeadapt.codegen import validate_export

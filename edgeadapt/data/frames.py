@@ -39,6 +39,22 @@ class Frames:
         cuts = np.flatnonzero(np.diff(self.sequence) != 0) + 1
         return np.split(np.arange(len(self)), cuts)
 
+    def pick(self, frames=None, sequences=None) -> tuple:
+        """(indices, description) of `frames` frames: the first ones of the split, or, with
+        `sequences` K, the first frames/K of K sequences spread evenly over the split (so a short
+        run still sees several subjects and scenes). Order within each sequence is kept."""
+        n_all = len(self)
+        n = n_all if frames is None else max(0, min(int(frames), n_all))
+        if sequences is None:
+            return np.arange(n), f"first {n} frames"
+        runs = self.sequences()
+        k = max(1, min(int(sequences), len(runs), n or 1))
+        chosen = [runs[int(i)] for i in np.linspace(0, len(runs) - 1, k).round().astype(int)]
+        share = [n // k + (1 if i < n % k else 0) for i in range(k)]
+        picked = [run[:m] for run, m in zip(chosen, share)]
+        indices = np.concatenate(picked) if picked else np.arange(0)
+        return indices, f"{len(indices)} frames from {k} sequences"
+
 
 def normalize(images: np.ndarray) -> np.ndarray:
     """uint8 (N, H, W) -> float32 (N, 1, H, W) = (p - 128) / 256: exact in int8 with FL 8 (D2)."""
