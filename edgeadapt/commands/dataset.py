@@ -9,7 +9,30 @@ from edgeadapt.textio import format_table, write_json
 
 @click.group("dataset")
 def command():
-    """Synthetic pose sequences and PULP-Frontnet data folders."""
+    """Synthetic pose sequences, PULP-Frontnet folders and imported datasets of any task."""
+
+
+@command.command("import")
+@click.argument("source", type=click.Path())
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="General dataset folder to write (meta.json, train/val/test.npz).")
+@click.option("--labels", "labels_csv", type=click.Path(dir_okay=False), help="CSV of labels for an image folder: a file column, then one class column or K regression columns; optional split and sequence columns.")
+@click.option("--task", type=click.Choice(["classification", "regression", "none"]), help="Override the task read from the labels.")
+@click.option("--channels", type=click.Choice(["1", "3"]), help="Convert the images to greyscale (1) or RGB (3).")
+@click.option("--val-fraction", default=0.15, show_default=True, type=float, help="Share of frames (whole sequences) held out for val, when the source has no splits.")
+@click.option("--test-fraction", default=0.15, show_default=True, type=float, help="Share held out for test, when the source has no splits.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split assignment.")
+def import_(source, out_dir, labels_csv, task, channels, val_fraction, test_fraction, seed):
+    """Import SOURCE (an image folder, a .npz of arrays or PULP-Frontnet pickles) as a general dataset."""
+    from edgeadapt.data.importers import import_dataset
+
+    meta = import_dataset(source, out_dir, labels_csv, task, None if channels is None else int(channels),
+                          val_fraction, test_fraction, seed)
+    inp = meta["input"]
+    what = {"classification": f"{len(meta.get('classes', []))} classes",
+            "regression": f"{len(meta.get('outputs', []))} outputs ({', '.join(meta.get('outputs', []))})",
+            "none": "no labels"}[meta["task"]]
+    click.echo(format_table(["split", "frames"], [[s, v["frames"]] for s, v in meta["splits"].items()]))
+    click.echo(f"wrote {out_dir}: {inp['width']}x{inp['height']}x{inp['channels']} {inp['dtype']}, {meta['task']}, {what}")
 
 
 @command.command("synth")
@@ -47,6 +70,12 @@ def info(data_dir, size, json_path):
 
     started = time.time()
     summary = describe(data_dir, size)
+    if summary["kind"] == "general":
+        _print_general(summary)
+        summary["seconds"] = round(time.time() - started, 2)
+        if json_path:
+            write_json(json_path, summary)
+        return
     click.echo(f"{data_dir}: {summary['kind']} dataset, {summary['size']} frames")
     rows = [[s, d["frames"], d["sequences"], d["subjects"], d["trivial_mae_sum"]] for s, d in summary["splits"].items()]
     click.echo(format_table(["split", "frames", "sequences", "subjects", "trivial MAE (sum)"], rows))
@@ -65,6 +94,27 @@ def info(data_dir, size, json_path):
     summary["seconds"] = round(time.time() - started, 2)
     if json_path:
         write_json(json_path, summary)
+
+
+def _print_general(summary):
+    click.echo(f"{summary['data']}: general dataset, {summary['size']}x{summary['channels']} {summary['dtype']}, "
+               f"task {summary['task']}")
+    if summary["task"] == "classification":
+        classes = summary["classes"]
+        rows = [[s, d["frames"], d["sequences"]] + d["class_counts"] for s, d in summary["splits"].items()]
+        click.echo(format_table(["split", "frames", "sequences"] + [f"class {c}" for c in classes], rows))
+        return
+    click.echo(format_table(["split", "frames", "sequences"], [[s, d["frames"], d["sequences"]] for s, d in summary["splits"].items()]))
+    if summary["task"] == "regression":
+        rows = []
+        for name in summary["outputs"]:
+            for split, d in summary["splits"].items():
+                if "labels" in d:
+                    lab = d["labels"][name]
+                    rows.append([name, split, lab["mean"], lab["std"], lab["min"], lab["max"],
+                                 d.get("trivial_mae", {}).get(name, "-")])
+        click.echo("")
+        click.echo(format_table(["output", "split", "mean", "std", "min", "max", "trivial MAE"], rows))
 
 
 @command.command("preview")

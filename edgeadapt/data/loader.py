@@ -1,10 +1,10 @@
-"""`load_split` and `train_label_mean`: one entry point for synthetic and PULP-Frontnet folders."""
+"""`load_split` and `train_label_mean`: one entry point for synthetic, PULP-Frontnet and general folders."""
 
 from pathlib import Path
 
 import numpy as np
 
-from edgeadapt.data import frontnet, store
+from edgeadapt.data import frontnet, general, store
 from edgeadapt.data.camera import parse_size
 from edgeadapt.data.frames import Frames
 from edgeadapt.errors import EdgeadaptError
@@ -13,10 +13,12 @@ SPLITS = store.SPLITS
 
 
 def dataset_kind(data_dir) -> str:
-    """'synthetic' or 'frontnet'; a one-line error for anything else."""
+    """'synthetic', 'frontnet' or 'general'; a one-line error for anything else."""
     d = Path(data_dir)
     if not d.is_dir():
         raise EdgeadaptError(f"{d}: no such dataset folder")
+    if general.is_general(d):
+        return "general"
     if store.is_synthetic(d):
         return "synthetic"
     if frontnet.available_sizes(d):
@@ -26,12 +28,18 @@ def dataset_kind(data_dir) -> str:
 
 def load_split(data_dir, split: str, size=None) -> Frames:
     """The frames of one split ('train', 'val' or 'test'); size ('160x96' or '80x48') picks among
-    Frontnet pickles of both sizes and, for a synthetic folder, must match what was generated."""
+    Frontnet pickles of both sizes and, for a synthetic or general folder, must match what it holds."""
     if split not in SPLITS:
         raise EdgeadaptError(f"unknown split '{split}' (expected train, val or test)")
+    kind = dataset_kind(data_dir)
+    if kind == "general":
+        meta = general.read_meta(data_dir)
+        if size is not None and size != general.size_text(meta):
+            raise EdgeadaptError(f"{data_dir}: frames are {general.size_text(meta)}, {size} was asked for")
+        return general.read_split(data_dir, split, meta)
     if size is not None:
         parse_size(size)
-    if dataset_kind(data_dir) == "frontnet":
+    if kind == "frontnet":
         return frontnet.load_frontnet_split(data_dir, split, size)
     meta = store.read_meta(data_dir)
     if size is not None and meta.get("size") != size:
@@ -46,9 +54,26 @@ def load_split(data_dir, split: str, size=None) -> Frames:
     return frames
 
 
+def dataset_task(data_dir) -> str:
+    """'pose' (synthetic and PULP-Frontnet folders), or a general folder's task."""
+    if dataset_kind(data_dir) == "general":
+        return general.read_meta(data_dir)["task"]
+    return "pose"
+
+
 def train_label_mean(data_dir, size=None) -> np.ndarray:
-    """Mean label of the train split, float32 (4,): the trivial predictor of the metrics."""
-    if dataset_kind(data_dir) == "synthetic":
+    """Mean label of the train split, float32 (K,): the trivial predictor of the regression metrics
+    ((0,) for a classification or unlabelled general folder)."""
+    kind = dataset_kind(data_dir)
+    if kind == "general":
+        meta = general.read_meta(data_dir)
+        if meta["task"] != "regression":
+            return np.zeros(0, np.float32)
+        mean = np.asarray(meta.get("label_mean_train", []), dtype=np.float32)
+        if mean.shape != (len(meta["outputs"]),):
+            raise EdgeadaptError(f"{store.meta_path(data_dir)}: label_mean_train must hold {len(meta['outputs'])} numbers")
+        return mean
+    if kind == "synthetic":
         meta = store.read_meta(data_dir)
         mean = np.asarray(meta.get("label_mean_train", []), dtype=np.float32)
         if mean.shape != (4,):

@@ -10,6 +10,8 @@ from edgeadapt.data.store import read_extra, read_meta
 
 def describe(data_dir, size=None) -> dict:
     kind = dataset_kind(data_dir)
+    if kind == "general":
+        return describe_general(data_dir)
     splits = {s: load_split(data_dir, s, size) for s in SPLITS}
     train_mean = splits["train"].labels.astype(np.float64).mean(axis=0)
     out = {"data": str(data_dir), "kind": kind, "size": None, "train_label_mean": _named(train_mean), "splits": {}}
@@ -50,3 +52,35 @@ def _condition_shares(data_dir, split) -> dict:
 
 def _named(values):
     return {name: float(v) for name, v in zip(OUTPUT_NAMES, values)}
+
+
+def describe_general(data_dir) -> dict:
+    """A general folder: per split frames, sequences and, by task, class counts or label statistics
+    with the trivial (train-mean) predictor's MAE."""
+    from edgeadapt.data.general import read_meta, size_text
+    from edgeadapt.data.metrics import task_metrics
+
+    meta = read_meta(data_dir)
+    splits = {s: load_split(data_dir, s) for s in SPLITS}
+    out = {"data": str(data_dir), "kind": "general", "task": meta["task"], "size": size_text(meta),
+           "channels": meta["input"]["channels"], "dtype": meta["input"]["dtype"],
+           "classes": meta.get("classes"), "outputs": meta.get("outputs"), "splits": {}}
+    train = splits["train"]
+    mean = train.labels.astype(np.float64).mean(axis=0) if meta["task"] == "regression" and len(train) else None
+    if mean is not None:
+        out["train_label_mean"] = dict(zip(meta["outputs"], map(float, mean)))
+    for split, frames in splits.items():
+        entry = {"frames": len(frames), "sequences": int(np.unique(frames.sequence).size)}
+        if meta["task"] == "classification":
+            entry["class_counts"] = np.bincount(frames.labels, minlength=len(meta["classes"])).astype(int).tolist()
+        elif meta["task"] == "regression" and len(frames):
+            labels = frames.labels.astype(np.float64)
+            entry["labels"] = {name: {"mean": float(labels[:, i].mean()), "std": float(labels[:, i].std()),
+                                      "min": float(labels[:, i].min()), "max": float(labels[:, i].max())}
+                               for i, name in enumerate(meta["outputs"])}
+            if mean is not None:
+                trivial = task_metrics("regression", np.broadcast_to(mean, labels.shape), labels,
+                                       output_names=meta["outputs"], train_mean=mean)["trivial_mae"]
+                entry["trivial_mae"] = trivial
+        out["splits"][split] = entry
+    return out
