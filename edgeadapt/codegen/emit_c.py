@@ -1,4 +1,7 @@
-"""C source for the exported pair: ea_models.h, ea_models.c, ea_arena.c, ea_model_<name>.c.
+"""C source for an export: ea_models.h, ea_models.c, ea_arena.c, ea_model_<name>.c.
+
+An export holds a big/small pair (ids small 0, big 1) or one model (role "model", C name
+"single", id 0; docs/decisions.md D18).
 
 The generated code is the interface of docs/decisions.md D6. Per model: const weights, biases and
 shifts (in the target's weight memory through EA_L2_DATA), one const params struct and one
@@ -15,7 +18,11 @@ from edgeadapt.errors import EdgeadaptError
 from edgeadapt.quant.intops import avgpool_multiplier, pack_weights
 
 MODEL_IDS = {"small": 0, "big": 1}
-MAX_OUTPUTS = 8
+SINGLE_IDS = {"model": 0}
+C_NAMES = {"small": "small", "big": "big", "model": "single"}  # role -> ea_model_<name>_run
+ID_MACROS = {"small": "EA_MODEL_SMALL", "big": "EA_MODEL_BIG", "model": "EA_MODEL_SINGLE"}
+MAX_OUTPUTS = 8  # per model of a pair: what the policy and ea-decide handle
+MAX_OUTPUTS_SINGLE = 1024  # a single model (e.g. a 1000-class classifier); EA_MAX_OUTPUTS grows to fit
 SHIFT_RANGE = (-8, 30)
 ACT_C = {"none": "EA_ACT_NONE", "relu": "EA_ACT_RELU", "relu6": "EA_ACT_RELU6"}
 DTYPE_C = {"int8": "EA_INT8", "uint8": "EA_UINT8"}  # ea_dtype_t, docs/fixed-point.md section 1.3
@@ -89,14 +96,15 @@ def c_struct(ctype: str, name: str, fields: dict) -> str:
 
 
 class ModelEmitter:
-    """Emits ea_model_<role>.c for one planned model."""
+    """Emits ea_model_<C name>.c for one planned model."""
 
     def __init__(self, role: str, model_plan, target: dict):
         self.role = role
+        self.name = C_NAMES[role]
         self.mp = model_plan
         self.graph = model_plan.graph
         self.target = target
-        self.prefix = f"{role}_"
+        self.prefix = f"{self.name}_"
 
     # -------------------------------------------------------------- helpers
 
@@ -281,14 +289,14 @@ class ModelEmitter:
 
     def run_function(self) -> str:
         g = self.graph
-        model_id = "EA_MODEL_SMALL" if self.role == "small" else "EA_MODEL_BIG"
+        model_id = ID_MACROS[self.role]
         n = len(self.mp.layers)
         table = [
             f"    {{{self.prefix}layer{layer.index}, {self.mp.offset(layer.output)}u, {self.mp.size(layer.output)}u}},"
             for layer in self.mp.layers
         ]
         lines = [f"static const ea_layer_t {self.prefix}layers[{n}] = {{", *table, "};", ""]
-        lines.append(f"int ea_model_{self.role}_run(const uint8_t *frame, int32_t *outputs)\n{{")
+        lines.append(f"int ea_model_{self.name}_run(const uint8_t *frame, int32_t *outputs)\n{{")
         lines.append(f"    int8_t *input = {self.addr(INPUT_BUFFER)};")
         lines.append("    uint32_t i;")
         lines.append(f"    {self.prefix}status = EA_OK;")
@@ -315,7 +323,7 @@ class ModelEmitter:
     def source(self) -> str:
         g = self.graph
         parts = [
-            f"/* ea_model_{self.role}.c: model '{g.name}' ({self.role}) for target {self.target['name']}.\n"
+            f"/* ea_model_{self.name}.c: model '{g.name}' ({self.role}) for target {self.target['name']}.\n"
             f" * {HEADER_NOTE}\n"
             f" * {len(self.mp.layers)} layers; arena {self.mp.arena_bytes} bytes ({self.mp.plan.strategy} plan). */\n",
             '#include "ea_models.h"\n#include "ea_hal.h"\n#include "ea_kernels.h"\n',
@@ -329,24 +337,39 @@ class ModelEmitter:
         return "\n".join(parts)
 
 
-def models_header(target: dict, pair: dict, input_hw, arena_bytes: int) -> str:
+def model_ids(roles) -> dict:
+    """role -> model id of an export's roles: the pair (small 0, big 1) or the single model (0)."""
+    roles = set(roles)
+    for ids in (MODEL_IDS, SINGLE_IDS):
+        if roles == set(ids):
+            return dict(ids)
+    raise EdgeadaptError(f"an export holds a big/small pair or one model, not {sorted(roles)}")
+
+
+def models_header(target: dict, plans: dict, input_shape, arena_bytes: int) -> str:
+    """ea_models.h for the roles in plans; input_shape is the frame's (H, W, C)."""
     section = target.get("weight_section", "")
     attr = f'__attribute__((section("{section}")))' if section else ""
-    runs = "\n".join(f"int ea_model_{role}_run(const uint8_t *frame, int32_t *outputs);" for role in MODEL_IDS)
-    return f"""/* ea_models.h: the exported model pair for target {target['name']} (docs/decisions.md D6).
+    ids = model_ids(plans)
+    runs = "\n".join(f"int ea_model_{C_NAMES[role]}_run(const uint8_t *frame, int32_t *outputs);" for role in ids)
+    id_defines = "\n".join(f"#define {ID_MACROS[role]:<15} {i}" for role, i in ids.items())
+    what = "the exported model pair" if len(ids) == 2 else "the exported model (single-model export, no policy)"
+    h, w, c = input_shape
+    max_outputs = max([MAX_OUTPUTS] + [len(output_fls(p.graph, p)) for p in plans.values()])
+    return f"""/* ea_models.h: {what} for target {target['name']} (docs/decisions.md D6).
  * {HEADER_NOTE} */
 #ifndef EA_MODELS_H
 #define EA_MODELS_H
 
 #include "ea_types.h"
 
-#define EA_MODEL_SMALL 0
-#define EA_MODEL_BIG   1
-#define EA_NUM_MODELS  2
-#define EA_INPUT_H     {input_hw[0]}          /* uint8 greyscale frame */
-#define EA_INPUT_W     {input_hw[1]}
-#define EA_MAX_OUTPUTS {MAX_OUTPUTS}           /* int32 outputs per model */
-#define EA_ARENA_BYTES {arena_bytes}       /* one activation arena shared by both models */
+{id_defines}
+#define EA_NUM_MODELS  {len(ids)}
+#define EA_INPUT_H     {h}          /* uint8 frame, H x W x C (HWC order) */
+#define EA_INPUT_W     {w}
+#define EA_INPUT_C     {c}
+#define EA_MAX_OUTPUTS {max_outputs}           /* int32 outputs per model */
+#define EA_ARENA_BYTES {arena_bytes}       /* one activation arena shared by every model */
 #define EA_NUM_CORES   {target['num_cores']}
 #define EA_ARENA_ALIGN {target['arena_align']}
 #define EA_TARGET_NAME "{target['name']}"
@@ -372,7 +395,7 @@ typedef struct {{
 extern const ea_model_info_t ea_models[EA_NUM_MODELS];
 extern uint8_t ea_arena[EA_ARENA_BYTES];
 
-/* Run model m on an H x W uint8 frame; writes num_outputs raw int32 outputs. 0 or a kernel status. */
+/* Run model m on an H x W x C uint8 frame; writes num_outputs raw int32 outputs. 0 or a kernel status. */
 int ea_model_run(int m, const uint8_t *frame, int32_t *outputs);
 /* Called after every layer with its output (profiling and validation). */
 void ea_layer_done(int m, int layer, const int8_t *out, uint32_t bytes);
@@ -383,30 +406,29 @@ void ea_layer_done(int m, int layer, const int8_t *out, uint32_t bytes);
 """
 
 
-def models_source(pair_info: dict) -> str:
-    """ea_models.c: the model table and ea_model_run's dispatch."""
+def models_source(info: dict) -> str:
+    """ea_models.c: the model table (in id order) and ea_model_run's dispatch."""
+    ids = model_ids(info)
     parts = [f"/* ea_models.c: the model table. {HEADER_NOTE} */\n", '#include "ea_models.h"\n']
-    entries = []
-    for role in MODEL_IDS:
-        info = pair_info[role]
-        parts.append(c_array("int8_t", f"{role}_output_fl", info["output_fl"]))
+    entries, dispatch = [], []
+    for role in sorted(ids, key=ids.get):
+        m = info[role]
+        name = C_NAMES[role]
+        parts.append(c_array("int8_t", f"{name}_output_fl", m["output_fl"]))
         entries.append(
-            f'    {{"{info["name"]}", {info["num_layers"]}u, {info["num_outputs"]}u, {role}_output_fl, '
-            f'{info["macs"]}u, {info["weight_bytes"]}u}},'
+            f'    {{"{m["name"]}", {m["num_layers"]}u, {m["num_outputs"]}u, {name}_output_fl, '
+            f'{m["macs"]}u, {m["weight_bytes"]}u}},'
         )
+        dispatch.append(f"    if (m == {ID_MACROS[role]})\n        return ea_model_{name}_run(frame, outputs);\n")
     parts.append("const ea_model_info_t ea_models[EA_NUM_MODELS] = {\n" + "\n".join(entries) + "\n};\n")
-    parts.append(
-        "int ea_model_run(int m, const uint8_t *frame, int32_t *outputs)\n{\n"
-        "    if (m == EA_MODEL_SMALL)\n        return ea_model_small_run(frame, outputs);\n"
-        "    if (m == EA_MODEL_BIG)\n        return ea_model_big_run(frame, outputs);\n"
-        "    return (int)EA_ERR_ARG;\n}\n"
-    )
+    parts.append("int ea_model_run(int m, const uint8_t *frame, int32_t *outputs)\n{\n" + "".join(dispatch)
+                 + "    return (int)EA_ERR_ARG;\n}\n")
     return "\n".join(parts)
 
 
 def arena_source(target: dict) -> str:
     return (
-        f"/* ea_arena.c: the activation arena both models share (only one runs at a time).\n * {HEADER_NOTE} */\n"
+        f"/* ea_arena.c: the activation arena the models share (only one runs at a time).\n * {HEADER_NOTE} */\n"
         '#include "ea_models.h"\n\n'
         "uint8_t ea_arena[EA_ARENA_BYTES] __attribute__((aligned(EA_ARENA_ALIGN)));\n"
     )
@@ -424,7 +446,17 @@ def check_pair_inputs(big, small) -> tuple:
         shapes[role] = tuple(t.shape[:2])
     if shapes["big"] != shapes["small"]:
         raise EdgeadaptError(f"big input {shapes['big']} and small input {shapes['small']} differ: both models read one frame")
-    return shapes["big"]
+    return shapes["big"] + (1,)
+
+
+def check_single_input(graph) -> tuple:
+    """A single model reads any H x W x C uint8 frame, recentred to FL 8; returns (H, W, C)."""
+    t = graph.tensors[graph.input]
+    if len(t.shape) != 3 or min(t.shape) < 1:
+        raise EdgeadaptError(f"model '{graph.name}': input '{t.name}' is {t.shape}, expected H x W x C")
+    if t.fl != 8:
+        raise EdgeadaptError(f"model '{graph.name}': input FL is {t.fl}, the uint8 frame recentred is FL 8")
+    return tuple(int(v) for v in t.shape)
 
 
 def conv_macs(graph, layer) -> int:

@@ -1,9 +1,10 @@
-"""manifest.json: what the exported pair costs, per layer and against the target's memories.
+"""manifest.json: what the exported model(s) cost, per layer and against the target's memories.
 
 Byte conventions: a model's `weight_bytes` are its packed weight rows plus 4 bytes of bias and 1
 byte of shift per output channel (as the quantizer's cost model counts them); `flash_bytes` is
-the const data of both models (their weight bytes and output-format tables) in the target's
-weight memory; `ram_bytes` is the shared activation arena. Code, stacks and I/O buffers are the
+the const data of every model (their weight bytes and output-format tables) in the target's
+weight memory; `ram_bytes` is the shared activation arena. `models` has the roles big and small
+(a pair) or the one role "model" (a single-model export, `policy` null). Code, stacks and I/O buffers are the
 `reserved` bytes of each memory in the target description.
 """
 
@@ -106,7 +107,7 @@ def check_fit(target: dict, usage: dict, what: str = "model pair") -> None:
 
 
 def build_manifest(target: dict, plans: dict, output_fls: dict, sources: dict, files: list, policy: str) -> dict:
-    models = {role: model_entry(plans[role], output_fls[role], sources.get(role)) for role in ("big", "small")}
+    models = {role: model_entry(plans[role], output_fls[role], sources.get(role)) for role in plans}
     arena = max(p.arena_bytes for p in plans.values())
     flash = sum(m["weight_bytes"] + m["num_outputs"] for m in models.values())
     usage = memory_usage(target, flash, arena)
@@ -114,7 +115,7 @@ def build_manifest(target: dict, plans: dict, output_fls: dict, sources: dict, f
         "version": MANIFEST_VERSION,
         "target": target["name"],
         "num_cores": target["num_cores"],
-        "input_shape": models["big"]["input_shape"],
+        "input_shape": next(iter(models.values()))["input_shape"],
         "models": models,
         "arena_bytes": arena,
         "flash_bytes": flash,

@@ -1,10 +1,10 @@
 """Host validation of an export: the generated C against the integer reference, every layer.
 
 Builds the firmware's host program on the bundle (`make -C firmware TARGET=host EXPORT=<dir>`),
-runs both models on N frames with its batch mode (`--infer <m> frames.u8 out.i32 --layers
+runs every model of the bundle (a pair, or one model) on N frames with its batch mode (`--infer <m> frames.u8 out.i32 --layers
 dump.bin`), runs the numpy reference on the same frames with every activation dumped, and
-compares each layer's output bytes. The bundle carries its models (big.eaq, small.eaq, hashes in
-manifest.json), so nothing outside the export directory and the data is needed.
+compares each layer's output bytes. The bundle carries its models (big.eaq and small.eaq, or
+model.eaq; hashes in manifest.json), so nothing outside the export directory and the data is needed.
 """
 
 import hashlib
@@ -19,7 +19,6 @@ import numpy as np
 from edgeadapt.errors import EdgeadaptError
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
-MODEL_IDS = {"small": 0, "big": 1}
 BUILD_TIMEOUT_S = 600
 RUN_TIMEOUT_S = 600
 
@@ -34,12 +33,22 @@ def read_manifest(export_dir) -> dict:
         raise EdgeadaptError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
 
 
+def bundle_model_ids(manifest: dict) -> dict:
+    """role -> model id on the device: {"small": 0, "big": 1} for a pair, {"model": 0} for one model."""
+    from edgeadapt.codegen.emit_c import model_ids
+
+    models = manifest.get("models")
+    if not isinstance(models, dict):
+        raise EdgeadaptError("manifest.json: no models (not an `edgeadapt export` bundle)")
+    return model_ids(models)
+
+
 def load_bundle_models(export_dir, manifest: dict) -> dict:
     """role -> quantized Graph from the bundle's .eaq copies, after checking their hashes."""
     from edgeadapt.quant.artifact import load_eaq
 
     graphs = {}
-    for role in MODEL_IDS:
+    for role in bundle_model_ids(manifest):
         source = manifest["models"][role].get("source") or {}
         path = Path(export_dir) / source.get("file", f"{role}.eaq")
         if not path.is_file():
@@ -150,11 +159,21 @@ def load_frames(data_dir, frames: int, split: str = "test") -> np.ndarray:
     from edgeadapt.data import load_split
 
     images = np.asarray(load_split(data_dir, split).images)
-    if images.dtype != np.uint8 or images.ndim != 3:
-        raise EdgeadaptError(f"{data_dir} ({split}): frames must be uint8 (N, H, W), got {images.dtype} {images.shape}")
+    if images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise EdgeadaptError(f"{data_dir} ({split}): frames must be uint8 (N, H, W[, C]), got {images.dtype} {images.shape}")
     if len(images) == 0:
         raise EdgeadaptError(f"{data_dir} ({split}): no frames")
     return images[:frames]
+
+
+def frames_for_input(images: np.ndarray, input_shape) -> np.ndarray:
+    """uint8 frames as (N, H, W, C) of the bundle's input (N, H, W) for one channel), or a one-line error."""
+    h, w, c = (list(input_shape) + [1])[:3]
+    if images.ndim == 3 and c == 1:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[1:] != (h, w, c):
+        raise EdgeadaptError(f"frames are {'x'.join(map(str, images.shape[1:]))}, the models read {h}x{w}x{c}")
+    return np.ascontiguousarray(images.reshape(len(images), h, w, c))
 
 
 def validate_export(export_dir, data_dir, frames: int = 200, split: str = "test", build_dir=None,
@@ -162,8 +181,8 @@ def validate_export(export_dir, data_dir, frames: int = 200, split: str = "test"
     """Run the bundle's C code and the integer reference on `frames` frames, compare every layer.
 
     Returns {"frames", "bit_exact_frames", "layers_compared", "first_mismatch", "models": {...}}:
-    a frame is bit exact when every layer of both models matches; layers_compared counts layer
-    outputs compared (frames x layers of both models). `images` (uint8 (N, H, W)) replaces
+    a frame is bit exact when every layer of every model matches; layers_compared counts layer
+    outputs compared (frames x layers of every model). `images` (uint8 (N, H, W[, C])) replaces
     data_dir when given.
     """
     from edgeadapt.quant.reference import run_int
@@ -174,10 +193,7 @@ def validate_export(export_dir, data_dir, frames: int = 200, split: str = "test"
     graphs = load_bundle_models(export_dir, manifest)
     if images is None:
         images = load_frames(data_dir, frames, split)
-    images = np.asarray(images, dtype=np.uint8)[:frames]
-    h, w = manifest["input_shape"][:2]
-    if images.shape[1:] != (h, w):
-        raise EdgeadaptError(f"frames are {images.shape[1]}x{images.shape[2]}, the models read {h}x{w}")
+    images = frames_for_input(np.asarray(images, dtype=np.uint8)[:frames], manifest["input_shape"])
     elf = build_host(export_dir, build_dir, extra_cflags)
     n = len(images)
     all_exact = np.ones(n, dtype=bool)
@@ -185,7 +201,7 @@ def validate_export(export_dir, data_dir, frames: int = 200, split: str = "test"
     per_model = {}
     layers_compared = 0
     with tempfile.TemporaryDirectory(prefix="ea-validate-") as tmp:
-        for role, model_id in MODEL_IDS.items():
+        for role, model_id in sorted(bundle_model_ids(manifest).items(), key=lambda item: item[1]):
             entry = manifest["models"][role]
             outputs, dump = run_host(elf, model_id, images, Path(tmp), entry["num_outputs"])
             ref_out, reference = run_int(graphs[role], images, dump=True)

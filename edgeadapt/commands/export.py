@@ -1,28 +1,44 @@
-"""`edgeadapt export`: a quantized big/small pair -> C for a target, with manifest.json."""
+"""`edgeadapt export`: a quantized big/small pair, or one model, -> C for a target, with manifest.json."""
 
 import click
 
+from edgeadapt.errors import EdgeadaptError
 from edgeadapt.textio import format_table, write_json
 
 
 @click.command("export")
 @click.option("--target", required=True, help="Target description in hil/targets/ (gap8, stm32 = stm32f405, mps2-an386, host).")
-@click.option("--big", "big_path", required=True, type=click.Path(dir_okay=False), help="The big model (.eaq).")
-@click.option("--small", "small_path", required=True, type=click.Path(dir_okay=False), help="The small model (.eaq).")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              help="One model (.eaq) deployed alone: no pair, no policy (excludes --big/--small).")
+@click.option("--big", "big_path", type=click.Path(dir_okay=False), help="The big model of a pair (.eaq).")
+@click.option("--small", "small_path", type=click.Path(dir_okay=False), help="The small model of a pair (.eaq).")
 @click.option("--policy", default=None, help="Policy config (policy.json or a name) baked in as ea_policy_default; default always-small.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help="Output folder [default: export/<target>].")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary table's figures to this JSON file ('-': stdout).")
-def command(target, big_path, small_path, policy, out_dir, json_path):
-    """Generate C for both models: weights, layer schedule, one shared planned arena, manifest."""
-    from edgeadapt.codegen import export_pair
+def command(target, model_path, big_path, small_path, policy, out_dir, json_path):
+    """Generate C for a pair (--big, --small) or one model (--model): weights, layer schedule, one
+    planned arena, manifest."""
+    from edgeadapt.codegen import export_pair, export_single
     from edgeadapt.codegen.targets import load_target
     from edgeadapt.quant.artifact import load_eaq
 
+    if model_path is not None:
+        if big_path or small_path:
+            raise EdgeadaptError("--model exports one model: do not combine it with --big/--small")
+        if policy is not None:
+            raise EdgeadaptError("--policy needs a big/small pair: a single-model export has no policy")
+    elif not (big_path and small_path):
+        raise EdgeadaptError("give --model, or both --big and --small")
     desc = load_target(target)
     out_dir = out_dir or f"export/{target}"
-    big, small = load_eaq(big_path), load_eaq(small_path)
-    manifest = export_pair(big, small, desc, out_dir, policy=policy, sources={"big": big_path, "small": small_path})
-    click.echo(f"exported {big.name} (big) + {small.name} (small) for {desc['name']} -> {out_dir}")
+    if model_path is not None:
+        model = load_eaq(model_path)
+        manifest = export_single(model, desc, out_dir, source=model_path)
+        click.echo(f"exported {model.name} (single model, no policy) for {desc['name']} -> {out_dir}")
+    else:
+        big, small = load_eaq(big_path), load_eaq(small_path)
+        manifest = export_pair(big, small, desc, out_dir, policy=policy, sources={"big": big_path, "small": small_path})
+        click.echo(f"exported {big.name} (big) + {small.name} (small) for {desc['name']} -> {out_dir}")
     click.echo(format_table(*summary_table(manifest)))
     click.echo()
     click.echo(format_table(*kernel_table(manifest)))
@@ -38,7 +54,8 @@ def summary_table(manifest):
         [role, m["name"], m["num_layers"], m["macs"], m["weight_bytes"], m["arena_bytes"], m["plan"]]
         for role, m in manifest["models"].items()
     ]
-    rows.append(["pair", "", "", "", manifest["flash_bytes"], manifest["arena_bytes"], "shared arena"])
+    if len(manifest["models"]) > 1:
+        rows.append(["pair", "", "", "", manifest["flash_bytes"], manifest["arena_bytes"], "shared arena"])
     return headers, rows
 
 

@@ -43,7 +43,8 @@ def command():
 def run_command(target, port, baud, emulator, export_dir, data_dir, split, frames, sequences, policy, out_dir,
                 operating_point, frame_period_ms, resume, overwrite, timeout, chunk, window, json_path):
     """Stream frames through the device, check each against the integer reference, write
-    results.jsonl, summary.json and report.md."""
+    results.jsonl, summary.json and report.md. A single-model export (`export --model`) runs
+    with no policy and reports pose MAE, accuracy or outputs only, as the data's labels allow."""
     from edgeadapt.data import load_split
     from edgeadapt.harness.runner import RunSpec, run_hil
 
@@ -63,7 +64,8 @@ def run_command(target, port, baud, emulator, export_dir, data_dir, split, frame
     if overwrite:
         _discard_run(Path(out_dir))
     spec = RunSpec(
-        target=target, export_dir=Path(export_dir), images=split_frames.images, labels=split_frames.labels,
+        target=target, export_dir=Path(export_dir), images=split_frames.images,
+        labels=split_frames.labels if split_frames.has_labels else None, task=split_frames.task,
         sequence=split_frames.sequence, out_dir=Path(out_dir), link=emulator or port, policy=policy, baud=baud,
         operating_point=operating_point, frame_period_s=None if frame_period_ms is None else frame_period_ms / 1e3,
         resume=resume, data_desc=f"{data_dir} ({split}, {picked_desc})", timeout=timeout, chunk=chunk,
@@ -136,17 +138,22 @@ def _read_log(run_dir: Path):
 def _rebuild(run_dir: Path) -> dict:
     from edgeadapt.harness.report import write_report
     from edgeadapt.harness.runner import load_run_arrays
+    from edgeadapt.harness.single import summarize_single, write_single_report
     from edgeadapt.harness.summary import summarize
 
     log = _read_log(run_dir)
+    single = log.header.get("bundle") == "single"
     energy = None
     if (run_dir / "energy_trace.json").is_file():
         energy = json.loads((run_dir / "energy_trace.json").read_text())
         if len(energy["per_frame_mj"]) != len(log.frames):
             raise EdgeadaptError(f"{run_dir}/energy_trace.json covers {len(energy['per_frame_mj'])} frames, "
                                  f"the run has {len(log.frames)}: rerun `hil energy`")
-    summary = summarize(log.header, log.frames, log.calibration, energy)
+    summary = (summarize_single if single else summarize)(log.header, log.frames, log.calibration, energy)
     write_json(run_dir / "summary.json", summary)
+    if single:
+        write_single_report(run_dir, log.header, summary)
+        return summary
     ref = labels = sequence = None
     if (run_dir / "reference.npz").is_file():
         ref, labels, sequence = load_run_arrays(run_dir / "reference.npz")
@@ -156,6 +163,10 @@ def _rebuild(run_dir: Path) -> dict:
 
 
 def _print_summary(s: dict, out_dir):
+    if s.get("bundle") == "single":
+        from edgeadapt.harness.single import summary_rows
+
+        return _print_rows(s, summary_rows(s), out_dir)
     lat, mae, en = s["latency_ms"], s["mae"], s["energy_mj"]
     rows = [
         ["frames", s["frames"]],
@@ -171,6 +182,10 @@ def _print_summary(s: dict, out_dir):
         ["energy mean [mJ]", en.get("mean") if en.get("mean") is not None else "n/a"],
         ["operating point", s["operating_point"]],
     ]
+    _print_rows(s, rows, out_dir)
+
+
+def _print_rows(s: dict, rows: list, out_dir):
     click.echo(format_table(["figure", "value"], rows))
     if s["emulated"]:
         click.echo(f"note: {s['latency_label']}")
@@ -178,6 +193,12 @@ def _print_summary(s: dict, out_dir):
 
 
 def _fail_on_mismatch(s: dict):
+    if s.get("bundle") == "single":
+        if s["bit_exact_frames"] != s["frames"]:
+            click.echo(f"edgeadapt: MISMATCH: {s['frames'] - s['bit_exact_frames']} frame(s) differ from the "
+                       f"integer reference (frames {s['mismatch_frames'][:10]})", err=True)
+            raise click.exceptions.Exit(1)
+        return
     if s["bit_exact_frames"] != s["frames"] or s["policy_agreement_frames"] != s["frames"]:
         click.echo(f"edgeadapt: MISMATCH: {s['frames'] - s['bit_exact_frames']} frame(s) differ from the integer "
                    f"reference (frames {s['mismatch_frames'][:10]}), {s['frames'] - s['policy_agreement_frames']} "

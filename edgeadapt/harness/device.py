@@ -79,10 +79,11 @@ class DeviceInfo:
     arena: int
     cmd: int
     models: tuple  # per model id: {"id", "name", "layers", "outputs", "fl", "macs", "weights"}
+    channels: int = 1  # firmware before single-model exports (D18) reads greyscale only
 
     @property
     def frame_bytes(self) -> int:
-        return self.height * self.width
+        return self.height * self.width * self.channels
 
 
 _STEP = re.compile(r"m-step-\[frame=(\d+),model=([012]),next=([01]),cycles=(\d+),policy_cycles=(\d+)\]")
@@ -242,6 +243,8 @@ class Device:
         fields = dict(_KV.findall(head[0][len("m-info-["):]))
         try:
             ints = {k: int(fields[k]) for k in ("cores", "hz", "height", "width", "arena", "cmd", "models")}
+            if "channels" in fields:
+                ints["channels"] = int(fields["channels"])
             parsed = []
             for line in models:
                 m = dict(_KV.findall(line[len("m-info-model-["):]))

@@ -61,11 +61,12 @@ class RunSpec:
 
     target: str
     export_dir: Path
-    images: np.ndarray  # uint8 (N, H, W), the frames in order
-    labels: np.ndarray  # (N, 4)
+    images: np.ndarray  # uint8 (N, H, W[, C]), the frames in order
+    labels: np.ndarray  # (N, 4) pose; a single model takes any task's labels (edgeadapt.data.Frames) or None
     sequence: np.ndarray  # (N,) sequence ids; the policy restarts where it changes
     out_dir: Path
     link: str = "qemu"
+    task: str | None = None  # the labels' task (pose, regression, classification, none); None: pose or no labels
     policy: str | None = None  # "always-small", "always-big", a policy.json; None: the device's own
     baud: int = 115200
     operating_point: str | None = None
@@ -97,6 +98,13 @@ def run_hil(spec: RunSpec) -> dict:
         raise EdgeadaptError(f"{spec.export_dir} was exported for target '{manifest['target']}', "
                              f"not '{target['name']}'")
     graphs = load_bundle_models(spec.export_dir, manifest)
+    if spec.link == "host" and target["name"] != "host":
+        raise EdgeadaptError(f"the host build runs exports for target 'host', not '{target['name']}'")
+    op = operating_point(target, spec.operating_point, device_hz=HOST_HZ if spec.link == "host" else None)
+    if list(graphs) == ["model"]:  # a single-model export: no policy, no twin (D18)
+        from edgeadapt.harness.single import run_single
+
+        return run_single(spec, target, manifest, graphs, op, echo)
     images = np.ascontiguousarray(spec.images, dtype=np.uint8)
     h, w = manifest["input_shape"][:2]
     if images.ndim != 3 or images.shape[1:] != (h, w) or len(images) == 0:
@@ -109,9 +117,6 @@ def run_hil(spec: RunSpec) -> dict:
                              f"and {sequence.shape}")
     fls = {MODEL_IDS[r]: [int(f) for f in manifest["models"][r]["output_fl"]] for r in MODEL_IDS}
     emulated = spec.link == "qemu"
-    if spec.link == "host" and target["name"] != "host":
-        raise EdgeadaptError(f"the host build runs exports for target 'host', not '{target['name']}'")
-    op = operating_point(target, spec.operating_point, device_hz=HOST_HZ if spec.link == "host" else None)
 
     echo(f"reference outputs of both models on {n} frames")
     ref = {m: reference_outputs(Path(spec.export_dir) / manifest["models"][r]["source"]["file"], images, graphs[r])

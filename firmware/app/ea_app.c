@@ -1,6 +1,7 @@
 /*
  * ea_app.c - application state: the selection (small, big or the policy), the policy config and
- * its sequence state, and the outcome of the last frame.
+ * its sequence state, and the outcome of the last frame. A single-model export (EA_SINGLE) runs
+ * model 0 on every step: no policy is consulted, the policy state stays reset (next model 0).
  */
 #include <string.h>
 
@@ -15,8 +16,19 @@ static uint32_t frame_index;
 static ea_step_t last_step;
 static int have_last_step;
 
+#if EA_SINGLE
+#define SINGLE_NO_POLICY "single-model export: no policy"
+#endif
+
 const char *ea_app_init(void)
 {
+#if EA_SINGLE
+    const char *why = 0;
+    memset(&policy, 0, sizeof policy);
+    policy.kind = EA_POLICY_ALWAYS_SMALL;  /* never consulted; keeps the state reset at model 0 */
+    policy.seed = 1;
+    selection = 0;
+#else
     const char *why = ea_policy_check(&ea_policy_default, ea_models[EA_MODEL_SMALL].num_outputs);
     memset(&policy, 0, sizeof policy);
     if (why) {
@@ -26,6 +38,7 @@ const char *ea_app_init(void)
         policy = ea_policy_default;
     }
     selection = EA_SELECT_POLICY;
+#endif
     have_last_step = 0;
     ea_app_reset_sequence();
     return why;
@@ -67,6 +80,7 @@ int ea_app_step(const uint8_t *frame, ea_step_t *step)
     status = run_into(m, frame, step);
     if (status != 0)
         return status;
+#if !EA_SINGLE
     if (selection == EA_SELECT_POLICY) {
         uint64_t t0 = ea_hal_cycles();
         int32_t next = ea_policy_decide(&policy_state, &policy, m, step->outputs);
@@ -85,6 +99,9 @@ int ea_app_step(const uint8_t *frame, ea_step_t *step)
     } else {
         step->next_model = selection;
     }
+#else
+    step->next_model = 0;
+#endif
     frame_index++;
     last_step = *step;
     have_last_step = 1;
@@ -103,8 +120,13 @@ const ea_step_t *ea_app_last_step(void)
 
 int ea_app_select(int sel)
 {
+#if EA_SINGLE
+    if (sel != 0)
+        return -1;
+#else
     if (sel != EA_MODEL_SMALL && sel != EA_MODEL_BIG && sel != EA_SELECT_POLICY)
         return -1;
+#endif
     selection = sel;
     return sel;
 }
@@ -127,7 +149,12 @@ const ea_policy_config_t *ea_app_policy(void)
 
 const char *ea_app_set_policy(const ea_policy_config_t *config)
 {
+#if EA_SINGLE
+    const char *why = SINGLE_NO_POLICY;
+    (void)config;
+#else
     const char *why = ea_policy_check(config, ea_models[EA_MODEL_SMALL].num_outputs);
+#endif
     if (why)
         return why;
     policy = *config;

@@ -1,6 +1,8 @@
 /*
  * ea_app.h - the application: the two models, the switching policy and the per-frame state.
  * The protocol commands (firmware/protocol/) and the host's batch mode call only this interface.
+ * A single-model export (EA_NUM_MODELS 1, docs/decisions.md D18) has no policy: every step runs
+ * model 0 (EA_MODEL_SINGLE) and the selection is always 0.
  */
 #ifndef EA_APP_H
 #define EA_APP_H
@@ -13,7 +15,11 @@
 #error "the export was generated for more cores than this port drives"
 #endif
 
-#define EA_FRAME_BYTES ((uint32_t)EA_INPUT_H * (uint32_t)EA_INPUT_W)
+#ifndef EA_INPUT_C
+#define EA_INPUT_C 1           /* exports before D18 read greyscale frames */
+#endif
+#define EA_FRAME_BYTES ((uint32_t)EA_INPUT_H * (uint32_t)EA_INPUT_W * (uint32_t)EA_INPUT_C)
+#define EA_SINGLE (EA_NUM_MODELS == 1)  /* one model, no policy */
 #define EA_RUN_BOTH 2          /* a frame run on small, then re-run on big (policy rerun) */
 #define EA_SELECT_POLICY 2     /* selection: EA_MODEL_SMALL, EA_MODEL_BIG or the policy */
 #define EA_PROFILE_MAX_LAYERS 128
@@ -57,12 +63,13 @@ int ea_app_step(const uint8_t *frame, ea_step_t *step);
 const ea_step_t *ea_app_last_step(void);  /* NULL before the first step */
 uint32_t ea_app_frame_index(void);        /* the frame index the next step gets */
 
-int ea_app_select(int selection);         /* 0 small, 1 big, EA_SELECT_POLICY; -1 if invalid */
+int ea_app_select(int selection);         /* 0 small, 1 big, EA_SELECT_POLICY (single: 0); -1 if invalid */
 int ea_app_selection(void);
 void ea_app_reset_sequence(void);         /* frame index 0, policy state reset */
 
 const ea_policy_config_t *ea_app_policy(void);
-/* Replace the policy (validated: NULL or the reason it was refused); resets the sequence. */
+/* Replace the policy (validated: NULL or the reason it was refused); resets the sequence.
+ * A single-model export refuses every policy. */
 const char *ea_app_set_policy(const ea_policy_config_t *config);
 ea_policy_state_t *ea_app_policy_state(void);
 

@@ -11,7 +11,25 @@
 
 static const char *selection_name(int sel)
 {
+#if EA_SINGLE
+    (void)sel;
+    return "model";  /* a single-model export always runs model 0 */
+#else
     return sel == EA_MODEL_SMALL ? "small" : sel == EA_MODEL_BIG ? "big" : "policy";
+#endif
+}
+
+/* The selection a word names, or -1. */
+static int parse_selection(const char *word)
+{
+#if EA_SINGLE
+    return strcmp(word, "model") == 0 ? 0 : -1;
+#else
+    return strcmp(word, "small") == 0    ? EA_MODEL_SMALL
+           : strcmp(word, "big") == 0    ? EA_MODEL_BIG
+           : strcmp(word, "policy") == 0 ? EA_SELECT_POLICY
+                                         : -1;
+#endif
 }
 
 static void put_kv(const char *key, uint64_t v)
@@ -30,6 +48,7 @@ int ea_cmd_info(int argc, char **argv)
     put_kv(",hz", EA_PORT_CPU_HZ);
     put_kv(",height", EA_INPUT_H);
     put_kv(",width", EA_INPUT_W);
+    put_kv(",channels", EA_INPUT_C);
     put_kv(",arena", EA_ARENA_BYTES);
     put_kv(",cmd", EA_CMD_SIZE);
     put_kv(",models", EA_NUM_MODELS);
@@ -59,17 +78,15 @@ int ea_cmd_info(int argc, char **argv)
 int ea_cmd_select(int argc, char **argv)
 {
     if (argc == 2) {
-        int sel = strcmp(argv[1], "small") == 0   ? EA_MODEL_SMALL
-                  : strcmp(argv[1], "big") == 0   ? EA_MODEL_BIG
-                  : strcmp(argv[1], "policy") == 0 ? EA_SELECT_POLICY
-                                                   : -1;
+        int sel = parse_selection(argv[1]);
         if (sel < 0) {
-            ea_put_error_arg("ea-select: expected small, big or policy", argv[1]);
+            ea_put_error_arg(EA_SINGLE ? "ea-select: single-model export, expected model"
+                                       : "ea-select: expected small, big or policy", argv[1]);
             return EA_CMD_DONE;
         }
         ea_app_select(sel);
     } else if (argc > 2) {
-        ea_put_error("Usage: ea-select [small|big|policy]");
+        ea_put_error(EA_SINGLE ? "Usage: ea-select [model]" : "Usage: ea-select [small|big|policy]");
         return EA_CMD_DONE;
     }
     ea_put("m-select-[");

@@ -27,9 +27,11 @@ int ea_cmd_profile(int argc, char **argv)
     (void)argv;
     ea_put_line("m-profile-[ULPMark for tinyML Firmware V0.0.1]");
     ea_put("m-model-[");
-    ea_put(ea_models[EA_MODEL_SMALL].name);
-    ea_put_char('+');
-    ea_put(ea_models[EA_MODEL_BIG].name);
+    for (int m = 0; m < EA_NUM_MODELS; m++) {
+        if (m)
+            ea_put_char('+');
+        ea_put(ea_models[m].name);
+    }
     ea_put_char(']');
     ea_put_eol();
     return EA_CMD_DONE;

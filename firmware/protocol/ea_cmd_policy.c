@@ -100,6 +100,16 @@ int ea_cmd_policy(int argc, char **argv)
 {
     ea_policy_config_t c;
     const char *why;
+#if EA_SINGLE
+    (void)argc;
+    (void)argv;
+    (void)c;
+    (void)why;
+    (void)put_policy;
+    (void)apply_setting;
+    ea_put_error("ea-policy: single-model export, no policy");
+    return EA_CMD_DONE;
+#else
     if (argc == 1) {
         put_policy(ea_app_policy());
         return EA_CMD_DONE;
@@ -142,10 +152,17 @@ int ea_cmd_policy(int argc, char **argv)
     }
     put_policy(ea_app_policy());
     return EA_CMD_DONE;
+#endif
 }
 
 int ea_cmd_decide(int argc, char **argv)
 {
+#if EA_SINGLE
+    (void)argc;
+    (void)argv;
+    ea_put_error("ea-decide: single-model export, no policy");
+    return EA_CMD_DONE;
+#else
     const ea_policy_config_t *c = ea_app_policy();
     ea_policy_state_t *s = ea_app_policy_state();
     char *items[EA_MAX_OUTPUTS];
@@ -184,4 +201,5 @@ int ea_cmd_decide(int argc, char **argv)
     ea_put_char(']');
     ea_put_eol();
     return EA_CMD_DONE;
+#endif
 }

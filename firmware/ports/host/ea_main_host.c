@@ -4,7 +4,8 @@
  *   edgeadapt-host.elf                       serve the protocol on stdin/stdout
  *   edgeadapt-host.elf --serial tcp:H:P      serve it on a TCP server socket (one client)
  *   edgeadapt-host.elf --infer <0|1> <frames.u8> <out.i32> [--layers <dump.bin>]
- *       batch: run model 0 (small) or 1 (big) on every H*W-byte frame of frames.u8; out.i32 gets
+ *       batch: run model 0 (small, or a single-model export's model) or 1 (big) on every
+ *       H*W*C-byte frame of frames.u8; out.i32 gets
  *       num_outputs little-endian int32 per frame, dump.bin every layer's output bytes per frame
  *       (docs/hil-protocol.md, "Host batch mode"). Outputs are written atomically.
  */
@@ -145,11 +146,12 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--infer") == 0 && (argc == 5 || (argc == 7 && strcmp(argv[5], "--layers") == 0))) {
         int m;
         if (strcmp(argv[2], "0") == 0)
-            m = EA_MODEL_SMALL;
-        else if (strcmp(argv[2], "1") == 0)
-            m = EA_MODEL_BIG;
+            m = 0;
+        else if (strcmp(argv[2], "1") == 0 && EA_NUM_MODELS == 2)
+            m = 1;
         else
-            return fail("model must be 0 (small) or 1 (big), got", argv[2]);
+            return fail(EA_NUM_MODELS == 2 ? "model must be 0 (small) or 1 (big), got"
+                                           : "model must be 0 (single-model export), got", argv[2]);
         ea_hal_init();
         ea_app_init();
         return infer_batch(m, argv[3], argv[4], argc == 7 ? argv[6] : 0);
