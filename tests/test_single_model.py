@@ -6,6 +6,8 @@ the pose pair.
 """
 
 import json
+import os
+import shutil
 
 import numpy as np
 import pytest
@@ -114,27 +116,37 @@ def test_host_validation_of_the_single_model_is_bit_exact(model, tmp_path):
 @pytest.mark.qemu
 @pytest.mark.timeout(600)
 def test_hil_run_on_qemu_reports_accuracy_and_rebuilds(model, tmp_path, capsys):
+    """A user's classifier on a labelled dataset folder through the CLI: export --model, hil run."""
     if not (have("arm-none-eabi-gcc") and have("qemu-system-arm")):
         pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm")
+    from edgeadapt.data.general import write_dataset
+
     export_dir = tmp_path / "stm32"
-    export_single(model[1], "stm32", export_dir, source=model[0])
+    code, _, err = run(["export", "--target", "stm32", "--model", str(model[0]), "--out", str(export_dir)], capsys)
+    assert code == 0, err
     images = colour_frames(6, seed=9)
-    predicted = np.argmax(run_int(model[1], images), axis=1)
-    labels = predicted.copy()
-    labels[::3] = (labels[::3] + 1) % CLASSES  # two of six frames wrong: accuracy 4/6
+    labels = np.argmax(run_int(model[1], images), axis=1).astype(np.int32)
+    labels[::3] = (labels[::3] + 1) % CLASSES  # two of six frames wrong: top-1 accuracy 4/6
+    data = tmp_path / "data"
+    spare = colour_frames(2, seed=10)
+    write_dataset(data, {"train": (spare, np.zeros(2, np.int32), None), "val": (spare, np.zeros(2, np.int32), None),
+                         "test": (images, labels, None)}, "classification", classes=[f"c{i}" for i in range(CLASSES)])
     out = tmp_path / "run"
-    summary = run_hil(RunSpec(target="stm32", export_dir=export_dir, images=images, labels=labels,
-                              task="classification", sequence=np.zeros(6), out_dir=out, link="qemu"))
+    code, stdout, err = run(["hil", "run", "--target", "stm32", "--emulator", "qemu", "--export", str(export_dir),
+                             "--data", str(data), "--frames", "6", "--out", str(out), "--json", str(tmp_path / "s.json")],
+                            capsys)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["bundle"] == "single" and summary["frames"] == summary["bit_exact_frames"] == 6
     assert summary["task"] == "classification" and summary["metrics"]["top1"] == pytest.approx(4 / 6)
     assert summary["latency_ms"]["mean"] > 0 and summary["energy_mj"]["mean"] > 0
+    assert "accuracy (top-1)" in stdout
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [r["label"] for r in records if r["kind"] == "frame"] == labels.tolist()
     assert "single model rgb-classifier" in (out / "report.md").read_text()
     code, stdout, err = run(["hil", "report", "--run", str(out)], capsys)
     assert code == 0, err
-    rebuilt = json.loads((out / "summary.json").read_text())
-    assert rebuilt == summary and "accuracy (top-1)" in stdout
+    assert json.loads((out / "summary.json").read_text()) == summary
 
     outputs_only = run_hil(RunSpec(target="stm32", export_dir=export_dir, images=images[:2], labels=None,
                                    sequence=np.zeros(2), out_dir=tmp_path / "run2", link="qemu"))
@@ -144,10 +156,14 @@ def test_hil_run_on_qemu_reports_accuracy_and_rebuilds(model, tmp_path, capsys):
 
 @pytest.mark.skipif(not (have("make") and have("gcc")), reason="needs make and gcc for the host build")
 def test_protocol_of_a_single_model_firmware(model, tmp_path):
-    from test_protocol_host import FirmwareHost, build_host_firmware, parse_fields
+    from test_protocol_host import ROOT, FirmwareHost, build_host_firmware, parse_fields
 
     export_single(model[1], "host", tmp_path / "host", source=model[0])
-    exe = build_host_firmware(tmp_path, name="test-fw-single", export=tmp_path / "host", kernels=True)
+    name = f"test-fw-single-{os.getpid()}"  # its own build folder: the dependency files name the export's path
+    try:
+        exe = build_host_firmware(tmp_path, name=name, export=tmp_path / "host", kernels=True)
+    finally:
+        shutil.rmtree(ROOT / "build" / name, ignore_errors=True)
     fw = FirmwareHost(exe)
     try:
         info = fw.command("ea-info")
