@@ -25,6 +25,7 @@ COMMANDS = {
     "validate": "validate",
     "policy": "policy",
     "hil": "hil",
+    "firmware": "firmware",
     "profile": "profile",
 }
 

@@ -66,7 +66,7 @@ def test_unknown_target_lists_the_known_ones():
 
 
 def test_malformed_target_file_is_refused_naming_the_key(tmp_path, monkeypatch):
-    text = (targets.TARGETS_DIR / "host.toml").read_text()
+    text = (targets.targets_dir() / "host.toml").read_text()
     (tmp_path / "host.toml").write_text(text.replace("reserved = 0\ndescription = \"nominal 64 MiB for the arena\"",
                                                      "reserved = -5\ndescription = \"x\""))
     monkeypatch.setattr(targets, "TARGETS_DIR", tmp_path)

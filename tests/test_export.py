@@ -82,3 +82,14 @@ def test_unknown_target_is_a_one_line_error(eaqs, tmp_path, capsys):
                         "--out", str(tmp_path / "x")], capsys)
     assert code == 2 and "unknown target 'esp32'" in err and "stm32 (= stm32f405)" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_memory_table_says_reserved_for_a_memory_no_model_uses():
+    from edgeadapt.commands.export import memory_table
+
+    manifest = {"memories": {
+        "ccm": {"size": 65536, "reserved": 65536, "placed": 0, "used": 65536, "free": 0},
+        "sram": {"size": 131072, "reserved": 4096, "placed": 61440, "used": 65536, "free": 65536},
+    }}
+    _, rows = memory_table(manifest)
+    assert rows[0][-1] == "reserved" and rows[1][-1] == "50.0"

@@ -1,4 +1,4 @@
-"""Target descriptions as data: hil/targets/<name>.toml, read and validated here.
+"""Target descriptions as data: hil/targets/<name>.toml (package data when installed), read and validated here.
 
 A target says how many cores run a layer, which memories exist (size and bytes reserved for code,
 stacks and I/O buffers), where the const weights and the activation arena go, which compiler
@@ -10,8 +10,9 @@ import tomllib
 from pathlib import Path
 
 from edgeadapt.errors import EdgeadaptError
+from edgeadapt.resources import targets_dir
 
-TARGETS_DIR = Path(__file__).resolve().parents[2] / "hil" / "targets"
+TARGETS_DIR = None  # None: edgeadapt.resources.targets_dir(); a test may point it elsewhere
 
 _REQUIRED = {
     "name": str,
@@ -29,7 +30,8 @@ _REQUIRED = {
 
 def target_files() -> dict:
     """name -> path of every target description shipped."""
-    return {p.stem: p for p in sorted(TARGETS_DIR.glob("*.toml"))}
+    folder = TARGETS_DIR if TARGETS_DIR is not None else targets_dir()
+    return {p.stem: p for p in sorted(Path(folder).glob("*.toml"))}
 
 
 def known_targets() -> list[str]:

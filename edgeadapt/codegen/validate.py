@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeadapt.errors import EdgeadaptError
+from edgeadapt.resources import firmware_dir
 
-FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
 BUILD_TIMEOUT_S = 600
 RUN_TIMEOUT_S = 600
 
@@ -64,7 +64,7 @@ def build_host(export_dir, build_dir=None, extra_cflags: str = "") -> Path:
     """Build the host program on the bundle; returns the executable's path."""
     export_dir = Path(export_dir).resolve()
     build_dir = Path(build_dir).resolve() if build_dir else export_dir / ".build-host"
-    cmd = ["make", "-s", "-C", str(FIRMWARE_DIR), "TARGET=host", f"EXPORT={export_dir}", f"BUILD={build_dir}"]
+    cmd = ["make", "-s", "-C", str(firmware_dir()), "TARGET=host", f"EXPORT={export_dir}", f"BUILD={build_dir}"]
     if extra_cflags:
         cmd.append(f"CFLAGS+={extra_cflags}")
     try:

@@ -71,11 +71,14 @@ def kernel_table(manifest):
 
 
 def memory_table(manifest):
+    """One row per memory; a memory the target reserves whole (a stack in CCM, say) and no model
+    uses says "reserved" rather than a 100 % that reads as full of model data."""
     headers = ["memory", "size B", "reserved B", "models B", "used B", "free B", "used %"]
-    rows = [
-        [name, u["size"], u["reserved"], u["placed"], u["used"], u["free"], f"{100.0 * u['used'] / u['size']:.1f}"]
-        for name, u in manifest["memories"].items()
-    ]
+    rows = []
+    for name, u in manifest["memories"].items():
+        whole = u["placed"] == 0 and u["reserved"] >= u["size"]
+        used = "reserved" if whole else f"{100.0 * u['used'] / u['size']:.1f}"
+        rows.append([name, u["size"], u["reserved"], u["placed"], u["used"], u["free"], used])
     return headers, rows
 
 

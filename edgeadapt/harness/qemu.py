@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 
 from edgeadapt.errors import EdgeadaptError
+from edgeadapt.resources import firmware_dir
 from edgeadapt.harness.transport import PipeTransport, SerialTransport
 
-FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
 BUILD_TIMEOUT_S = 900
 ICOUNT = ["-icount", "shift=0"]  # one instruction = 1 ns of virtual time: cycles = instructions
 
@@ -31,7 +31,7 @@ _LIVE = {}  # pid -> Popen of every process started here and not yet reaped
 def firmware_port(target: dict) -> str:
     """The firmware/ports/<name> folder (make TARGET=<name>) that builds for this target."""
     for name in [target["name"], *target.get("aliases", []), target["port"]]:
-        if (FIRMWARE_DIR / "ports" / name / "port.mk").is_file():
+        if (firmware_dir() / "ports" / name / "port.mk").is_file():
             return name
     raise EdgeadaptError(f"target '{target['name']}': no firmware port (looked for ports/{target['port']}/port.mk)")
 
@@ -42,7 +42,7 @@ def build_firmware(target: dict, export_dir, build_dir=None) -> Path:
     export_dir = Path(export_dir).resolve()
     build_dir = Path(build_dir).resolve() if build_dir else export_dir / f".build-hil-{port}"
     build_dir.mkdir(parents=True, exist_ok=True)
-    cmd = _make(port, export_dir, build_dir) + ["all"]
+    cmd = make_command(port, export_dir, build_dir) + ["all"]
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time per folder
         try:
@@ -62,7 +62,7 @@ def build_firmware(target: dict, export_dir, build_dir=None) -> Path:
 def run_command(target: dict, export_dir, build_dir, serial: str) -> list:
     """The port's RUN_CMD as an argument list, for SERIAL=serial (the ELF must be built)."""
     port = firmware_port(target)
-    cmd = _make(port, Path(export_dir).resolve(), Path(build_dir).resolve()) + ["-n", "run", f"SERIAL={serial}"]
+    cmd = make_command(port, Path(export_dir).resolve(), Path(build_dir).resolve()) + ["-n", "run", f"SERIAL={serial}"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     lines = [line for line in r.stdout.splitlines() if line.strip()]
     if r.returncode != 0 or not lines:
@@ -70,8 +70,9 @@ def run_command(target: dict, export_dir, build_dir, serial: str) -> list:
     return shlex.split(lines[-1])
 
 
-def _make(port, export_dir, build_dir) -> list:
-    return ["make", "-s", "-C", str(FIRMWARE_DIR), f"TARGET={port}", f"EXPORT={export_dir}", f"BUILD={build_dir}"]
+def make_command(port, export_dir, build_dir) -> list:
+    """make on the shipped firmware tree with absolute EXPORT and BUILD folders."""
+    return ["make", "-s", "-C", str(firmware_dir()), f"TARGET={port}", f"EXPORT={export_dir}", f"BUILD={build_dir}"]
 
 
 def free_tcp_port() -> int:
