@@ -61,7 +61,7 @@ def test_eval_command_prints_the_table_and_writes_the_schema(data, checkpoint, t
     for row in ("x", "y", "z", "phi", "sum"):
         assert any(line.split()[:1] == [row] for line in text.splitlines())
     result = json.loads(out.read_text())
-    assert set(result) == {"model", "split", "frames", "mae", "r2", "trivial_mae"}
+    assert set(result) == {"model", "split", "frames", "task", "mae", "r2", "trivial_mae"}
     assert result["split"] == "test" and result["frames"] == len(load_split(data, "test"))
     assert set(result["mae"]) == set(result["trivial_mae"]) == {"x", "y", "z", "phi", "sum"}
     assert result["mae"]["sum"] == pytest.approx(sum(result["mae"][k] for k in ("x", "y", "z", "phi")))
@@ -77,6 +77,7 @@ def test_eaq_models_go_through_the_quantized_executor(data, tmp_path, monkeypatc
         return np.tile(np.array([1.0, 0.0, 0.5, 0.0, 9.0], np.float32), (len(frames), 1))
 
     monkeypatch.setattr(edgeadapt.quant, "predict_eaq", fake_predict_eaq, raising=False)
+    monkeypatch.setattr("edgeadapt.evaluate.float_reference", lambda spec, frames: None)  # no float weights to read
     artifact = tmp_path / "m.eaq"
     artifact.write_bytes(b"placeholder")
     frames = load_split(data, "test")

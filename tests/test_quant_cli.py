@@ -75,12 +75,13 @@ def test_label_tuning_reads_the_calibration_labels_and_can_be_switched_off(setup
                                "--report", str(rep), *FAST, *flag], capsys)
         assert code == 0, stderr
         options[bool(flag)] = json.loads(rep.read_text())["options"]["label_tuning"]
-    assert options[True] == {"outputs": [], "shifts": []}
+    assert options[True] == {"outputs": [], "shifts": [], "skipped": "switched off"}
     # an untrained network's x is far from the labels' (about 2 m): that output moves, by metres
     tuned = options[False]
     assert 0 in tuned["outputs"] and set(tuned["outputs"]) <= {0, 1, 2, 3}
     assert abs(tuned["shifts"][tuned["outputs"].index(0)]) > 0.5
     assert all(s != 0 for s in tuned["shifts"])
+    assert tuned["heldout"]["frames"] == len(load_split(data, "val"))  # checked on the val split
 
 
 def _fails(argv, capsys, pattern):

@@ -66,15 +66,46 @@ def test_labels_that_do_not_match_the_frames_are_refused():
         tune_output_bias(graph, run_quantized, images, np.zeros((15, 4)))
 
 
-def test_the_pipeline_tunes_only_with_labels_and_when_asked():
+def test_the_pipeline_tunes_only_with_labels_held_out_frames_and_when_asked():
     images = toy_images(48)
+    held = toy_images(32, seed=5)
     plain = _quantized(images)
     labels = run_quantized(plain, images)[:, :2] + OFFSETS
-    with_labels = quantize_graph(toy_graph(outputs=3), images, QuantizeOptions(**FAST), labels).graph
+    held_labels = run_quantized(plain, held)[:, :2] + OFFSETS
+    heldout = (held, held_labels)
+    with_labels = quantize_graph(toy_graph(outputs=3), images, QuantizeOptions(**FAST), labels, heldout).graph
     no_labels = quantize_graph(toy_graph(outputs=3), images, QuantizeOptions(**FAST)).graph
-    switched_off = quantize_graph(toy_graph(outputs=3), images, QuantizeOptions(label_tuning=False, **FAST), labels).graph
-    np.testing.assert_array_equal(no_labels.node("fc").qbias, plain.node("fc").qbias)
-    np.testing.assert_array_equal(switched_off.node("fc").qbias, plain.node("fc").qbias)
-    assert with_labels.meta["quantizer"]["label_tuning"]["outputs"] == [0, 1]
+    no_heldout = quantize_graph(toy_graph(outputs=3), images, QuantizeOptions(**FAST), labels).graph
+    switched_off = quantize_graph(toy_graph(outputs=3), images, QuantizeOptions(label_tuning=False, **FAST), labels, heldout).graph
+    for g in (no_labels, no_heldout, switched_off):
+        np.testing.assert_array_equal(g.node("fc").qbias, plain.node("fc").qbias)
+    assert no_heldout.meta["quantizer"]["label_tuning"]["skipped"] == "no held-out frames to check it on"
+    assert switched_off.meta["quantizer"]["label_tuning"]["skipped"] == "switched off"
+    info = with_labels.meta["quantizer"]["label_tuning"]
+    assert info["outputs"] == [0, 1] and info["heldout"]["frames"] == 32
+    assert all(a < b for a, b in zip(info["heldout"]["mae_after"], info["heldout"]["mae_before"]))
     moved = with_labels.node("fc").qbias - plain.node("fc").qbias
     assert moved[0] > 0 > moved[1] and moved[2] == 0
+
+
+def test_a_shift_that_only_fits_the_calibration_frames_is_dropped():
+    images = toy_images(48)
+    held = toy_images(32, seed=5)
+    graph = _quantized(images)
+    old_bias = graph.node("fc").qbias.copy()
+    base, held_base = run_quantized(graph, images), run_quantized(graph, held)
+    labels = base[:, :2] + OFFSETS
+    held_labels = held_base[:, :2] + np.array([0.25, 0.5])  # output 1's offset has the other sign on held-out frames
+    info = tune_output_bias(graph, run_quantized, images, labels, (held, held_labels))
+    assert info["outputs"] == [0]
+    assert graph.node("fc").qbias[1] == old_bias[1] and graph.node("fc").qbias[0] != old_bias[0]
+    assert info["heldout"]["mae_after"][1] == info["heldout"]["mae_before"][1]
+
+
+def test_a_classifier_is_never_label_tuned():
+    images = toy_images(48)
+    class_ids = np.arange(48) % 3
+    g = quantize_graph(toy_graph(outputs=3), images, QuantizeOptions(**FAST), class_ids,
+                       (toy_images(8, seed=5), np.arange(8) % 3)).graph
+    assert g.meta["quantizer"]["label_tuning"]["skipped"].startswith("classification task")
+    np.testing.assert_array_equal(g.node("fc").qbias, _quantized(images).node("fc").qbias)

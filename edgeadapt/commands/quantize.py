@@ -20,10 +20,13 @@ WEIGHT_BITS = ("8", "4", "2", "auto")
 @click.option("--no-adaquant", is_flag=True, help="Skip layer-wise AdaQuant calibration.")
 @click.option("--no-bias-correction", is_flag=True, help="Skip BN re-estimation and bias correction.")
 @click.option("--no-label-tuning", is_flag=True, help="Keep the output biases instead of fitting them to the calibration labels.")
+@click.option("--input-scale", default=None, help="The model's input is x = p * scale + offset of the raw pixels p (one number, or one per channel comma separated); default: the graph's own leading Sub/Mul/Div, else 1/256.")
+@click.option("--input-offset", default=None, help="See --input-scale; default -0.5 (x = (p - 128) / 256).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--report", "--json", "report_path", type=click.Path(dir_okay=False), help="Write the report as JSON ('-': stdout).")
 def command(model_spec, calib_dir, out_path, weight_bits, flash_budget, latency_budget, target, calib_frames,
-            iterations, no_adapt, no_equalize, no_adaquant, no_bias_correction, no_label_tuning, seed, report_path):
+            iterations, no_adapt, no_equalize, no_adaquant, no_bias_correction, no_label_tuning, input_scale, input_offset,
+            seed, report_path):
     """Quantize MODEL (.onnx, .pt, zoo:big, zoo:small) to power-of-two fixed point."""
     from edgeadapt.quant.budget import parse_cycles
     from edgeadapt.quant.pipeline import QuantizeOptions
@@ -43,7 +46,10 @@ def command(model_spec, calib_dir, out_path, weight_bits, flash_budget, latency_
     )
     if iterations is not None:
         options.iterations = iterations
-    report = quantize_model(model_spec, calib_dir, out_path, options, calib_frames, report_path)
+    from edgeadapt.ir.normalization import parse_values
+
+    report = quantize_model(model_spec, calib_dir, out_path, options, calib_frames, report_path,
+                            parse_values(input_scale, "--input-scale"), parse_values(input_offset, "--input-offset"))
     from edgeadapt.quant.report import format_report
 
     click.echo(f"{model_spec} -> {out_path}")

@@ -21,6 +21,7 @@ import onnx
 
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.ir.graph import Graph, Node, Tensor
+from edgeadapt.ir.normalization import leading_affine
 from edgeadapt.ir.onnx_support import (
     PASS_THROUGH,
     OnnxView,
@@ -58,16 +59,23 @@ def import_onnx(source, name=None) -> Graph:
     view = OnnxView(model)
     input_name = _single_input(model, view, where)
     shapes = _shapes(model)
-    problems = collect_problems(view, shapes)
+    in_shape = shapes.get(input_name)
+    chain, scale, offset = [], None, None
+    if in_shape is not None and len(in_shape) == 4 and in_shape[1]:
+        chain, scale, offset, _ = leading_affine(view, input_name, int(in_shape[1]))
+    skip = {id(n) for n in chain}
+    problems = collect_problems(view, shapes, skip)
     if problems or inference_error is None:
         reported = {p.split(": ", 1)[0] for p in problems}
-        problems += [p for p in _shape_problems(view, shapes, input_name) if p.split(": ", 1)[0] not in reported]
+        problems += [p for p in _shape_problems(view, shapes, input_name, skip) if p.split(": ", 1)[0] not in reported]
     if problems:
         raise EdgeadaptError(f"{where}: unsupported ONNX model: " + "; ".join(problems))
     if inference_error:
         raise EdgeadaptError(inference_error)
-    graph = _Converter(view, shapes, input_name, name).run()
+    graph = _Converter(view, shapes, input_name, name, chain).run()
     graph.meta.update({"source": str(where), "opset": _opset(model), "input_hw": list(shapes[input_name][2:4])})
+    if chain:  # the model normalizes its own input: raw pixels in, x = p * scale + offset
+        graph.meta["input_norm"] = {"scale": [float(v) for v in scale], "offset": [float(v) for v in offset]}
     if isinstance(source, (str, Path)):
         graph.meta["path"] = str(source)
     return graph
@@ -144,13 +152,13 @@ def _shapes(model) -> dict:
     return shapes
 
 
-def _shape_problems(view, shapes, input_name) -> list:
+def _shape_problems(view, shapes, input_name, skip=()) -> list:
     problems = []
     s = shapes.get(input_name)
     if s is None or len(s) != 4 or any(d is None for d in s[1:]):
         problems.append(f"input '{input_name}': needs a static (N, C, H, W) shape, got {s}")
     for i, node in enumerate(view.graph.node):
-        if node.op_type in ("Constant",) + PASS_THROUGH:
+        if node.op_type in ("Constant",) + PASS_THROUGH or id(node) in skip:
             continue
         for out in node.output[:1]:
             shp = shapes.get(out)
@@ -198,7 +206,8 @@ def _pads(a, in_hw, kernel, stride):
 
 
 class _Converter:
-    def __init__(self, view, shapes, input_name, name):
+    def __init__(self, view, shapes, input_name, name, chain=()):
+        self.chain = {id(n) for n in chain}  # the leading normalization: stripped, recorded in meta
         self.view = view
         self.shapes = shapes
         self.name = name
@@ -212,6 +221,9 @@ class _Converter:
 
     def run(self) -> Graph:
         for i, node in enumerate(self.view.graph.node):
+            if id(node) in self.chain:
+                self.alias[node.output[0]] = self.input
+                continue
             handler = "_add_op" if node.op_type == "Add" else f"_{node.op_type.lower()}"
             getattr(self, handler)(node, i)
         outputs = [self.alias[o.name] for o in self.view.graph.output]

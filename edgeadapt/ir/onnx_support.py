@@ -111,10 +111,13 @@ def clip_activation(bounds):
     return None
 
 
-def collect_problems(view, shapes) -> list:
-    """Every reason the model cannot be imported, as 'name (OpType): reason' strings."""
+def collect_problems(view, shapes, skip=()) -> list:
+    """Every reason the model cannot be imported, as 'name (OpType): reason' strings (nodes whose
+    id() is in skip, the input normalization the importer strips, are not checked)."""
     problems = []
     for i, node in enumerate(view.graph.node):
+        if id(node) in skip:
+            continue
         try:
             reason = _node_problem(view, shapes, node)
         except (IndexError, KeyError, TypeError, ValueError) as exc:

@@ -105,15 +105,36 @@ def torch_threads(n):
         torch.set_num_threads(previous)
 
 
-def quantize_graph(graph, calib_images, options: QuantizeOptions | None = None, calib_labels=None) -> QuantizeResult:
-    """Quantize a float Graph on uint8 calibration frames (N, H, W). The input graph is not changed.
+def quantize_graph(graph, calib_images, options: QuantizeOptions | None = None, calib_labels=None,
+                   heldout=None, task=None) -> QuantizeResult:
+    """Quantize a float Graph on uint8 calibration frames (N, H, W[, C]). The input graph is not changed.
 
-    calib_labels (N, L), optional: the frames' labels, for label bias tuning of the first L outputs."""
+    calib_labels (N, L), optional: the frames' regression labels, for label bias tuning of the first
+    L outputs; heldout = (images, labels) of other frames (the val split): a shift is kept only
+    where it lowers their MAE too, and without them the step does not run. task: 'pose',
+    'regression' (tuned), 'classification' or 'none' (never tuned); None reads it from the labels
+    (integer class ids (N,) = classification)."""
     with torch_threads(QUANT_THREADS):
-        return _quantize_graph(graph, calib_images, options or QuantizeOptions(), calib_labels)
+        return _quantize_graph(graph, calib_images, options or QuantizeOptions(), calib_labels, heldout, task)
 
 
-def _quantize_graph(graph, calib_images, options: QuantizeOptions, calib_labels) -> QuantizeResult:
+def label_tuning_plan(options, calib_labels, heldout, task) -> str | None:
+    """None when label bias tuning runs, else why not (recorded in the report)."""
+    if not options.label_tuning:
+        return "switched off"
+    if calib_labels is None:
+        return "no labels"
+    labels = np.asarray(calib_labels)
+    if task is None:
+        task = "classification" if labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer) else "regression"
+    if task not in ("pose", "regression"):
+        return f"{task} task (labels are not output values)"
+    if heldout is None or len(heldout[0]) == 0:
+        return "no held-out frames to check it on"
+    return None
+
+
+def _quantize_graph(graph, calib_images, options: QuantizeOptions, calib_labels, heldout, task) -> QuantizeResult:
     start = time.perf_counter()
     torch.manual_seed(options.seed)
     graph = prepare(graph)
@@ -145,8 +166,11 @@ def _quantize_graph(graph, calib_images, options: QuantizeOptions, calib_labels)
                 )
     result = run_pass(graph, acts, bits, options.pass_options())
     label_tuning = {"outputs": [], "shifts": []}
-    if options.label_tuning and calib_labels is not None:
-        label_tuning = tune_output_bias(graph, run_quantized, calib_images, calib_labels)
+    skipped = label_tuning_plan(options, calib_labels, heldout, task)
+    if skipped is None:
+        label_tuning = tune_output_bias(graph, run_quantized, calib_images, calib_labels, heldout)
+    else:
+        label_tuning["skipped"] = skipped
     graph.meta["quantizer"] = {
         "weight_bits": options.weight_bits if options.weight_bits == "auto" else int(options.weight_bits),
         "adapt": options.adapt,
@@ -166,12 +190,23 @@ def _all(graph, width):
 
 
 def _check_input(graph, images):
-    want = tuple(graph.tensors[graph.input].shape[:2])
-    got = tuple(np.asarray(images).shape[1:3])
-    if want != got:
-        raise EdgeadaptError(
-            f"calibration frames are {got[1]}x{got[0]}, model '{graph.name}' expects {want[1]}x{want[0]}"
-        )
+    check_frames(graph, images, "calibration frames")
+
+
+def check_frames(graph, images, what):
+    """Frames (N, H, W) or (N, H, W, C) of the graph's input size and channel count, or a one-line error."""
+    images = np.asarray(images)
+    want = tuple(graph.tensors[graph.input].shape)
+    got = tuple(images.shape[1:3])
+    if want[:2] != got:
+        raise EdgeadaptError(f"{what} are {got[1]}x{got[0]}, model '{graph.name}' expects {want[1]}x{want[0]}")
+    channels = 1 if images.ndim == 3 else images.shape[3]
+    if channels != want[2]:
+        raise EdgeadaptError(f"{what} have {channels} channel{'s' if channels != 1 else ''}, model '{graph.name}' "
+                             f"takes {want[2]}")
+    if images.dtype != np.uint8:
+        raise EdgeadaptError(f"{what} are {images.dtype}: the quantizer reads uint8 pixels (import float data "
+                             f"with the model's input normalization undone, as uint8)")
 
 
 # ----------------------------------------------------------------------------- bit allocation

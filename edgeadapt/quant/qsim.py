@@ -24,11 +24,11 @@ EXACT_F32_LIMIT = 1 << 24
 
 
 def images_to_input(images) -> torch.Tensor:
-    """uint8 (N, H, W) frames -> float32 (N, 1, H, W) = (p - 128) / 256 (decision D2)."""
+    """uint8 (N, H, W) or (N, H, W, C) HWC frames -> float32 (N, C, H, W) = (p - 128) / 256 (D2)."""
     x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
     if x.dim() == 3:
         x = x.unsqueeze(1)
-    elif x.dim() == 4 and x.shape[-1] == 1:
+    elif x.dim() == 4:
         x = x.permute(0, 3, 1, 2)
     return (x - 128.0) / 256.0
 

@@ -51,7 +51,7 @@ def layer_rows(graph, qsnr_db) -> list:
     return rows
 
 
-def build_report(graph, qsnr_db, mae_float, mae_quant, seconds, allocation=None, model=None) -> dict:
+def build_report(graph, qsnr_db, mae_float, mae_quant, seconds, allocation=None, model=None, metrics=None) -> dict:
     layers = layer_rows(graph, qsnr_db)
     report = {
         "model": model or graph.name,
@@ -62,6 +62,10 @@ def build_report(graph, qsnr_db, mae_float, mae_quant, seconds, allocation=None,
         "seconds": round(float(seconds), 2),
         "options": graph.meta.get("quantizer", {}),
     }
+    if metrics:
+        report["task"] = metrics["quant"]["task"]
+        report["metrics_float"] = metrics["float"]
+        report["metrics_quant"] = metrics["quant"]
     if allocation:
         report["allocation"] = allocation
     return report
@@ -92,6 +96,43 @@ def format_report(report) -> str:
         if len(mae_rows) == 2 and report["mae_float"]["sum"] > 0:
             rel = 100.0 * (report["mae_quant"]["sum"] / report["mae_float"]["sum"] - 1.0)
             lines.append(f"sum-of-MAE change: {rel:+.2f}%")
+    lines += task_lines(report)
     lines.append(f"weight bytes: {report['weight_bytes']} ({report['weight_bytes'] / 1024:.1f} KiB)   "
                  f"time: {report['seconds']:.1f} s")
     return "\n".join(lines)
+
+
+def task_lines(report) -> list:
+    """The task's figures float vs quantized, the output fidelity and what label tuning did, in words."""
+    mf, mq = report.get("metrics_float"), report.get("metrics_quant")
+    lines = []
+    if not mq:
+        return lines
+    task = mq["task"]
+    if task == "classification":
+        lines.append(f"top-1 accuracy on {mq['frames']} test frames: float {100 * mf['top1']:.2f} %, "
+                     f"quantized {100 * mq['top1']:.2f} % ({100 * (mq['top1'] - mf['top1']):+.2f} points)")
+    elif task == "regression":
+        names = [k for k in mq["mae"] if k != "mean"]
+        rows = [[label] + [m["mae"][k] for k in names] + [m["mae"]["mean"]] for label, m in (("float", mf), ("quantized", mq))]
+        rows.append(["R2 quantized"] + [mq["r2"][k] for k in names] + ["-"])
+        lines += [format_table(["MAE", *names, "mean"], rows), ""]
+    fid = mq.get("fidelity")
+    if fid:
+        text = "n/a (the float outputs are all zero)" if fid["rms_error_pct"] is None else f"{fid['rms_error_pct']:.2f} %"
+        line = (f"output deviation from float (what quantization cost, labels aside): RMS {text} of the float "
+                f"outputs, largest |error| {fid['max_abs_error']:.4g}")
+        if "top1_agreement" in fid:
+            line += f", same top-1 class as float on {100 * fid['top1_agreement']:.2f} % of frames"
+        lines.append(line)
+    tuning = report.get("options", {}).get("label_tuning") or {}
+    if tuning.get("skipped"):
+        lines.append(f"label bias tuning: not applied ({tuning['skipped']})")
+    elif "heldout" in tuning:
+        names = ([k for k in mq.get("mae", {}) if k not in ("sum", "mean")] if task in ("pose", "regression") else [])
+        held = tuning["heldout"]
+        moved = ", ".join(f"{names[c] if c < len(names) else c} {s:+.4g}" for c, s in zip(tuning["outputs"], tuning["shifts"]))
+        lines.append(f"label bias tuning: {'moved ' + moved if moved else 'moved nothing'} "
+                     f"(kept only where the MAE of {held['frames']} val frames drops: "
+                     f"{sum(held['mae_before']):.4f} -> {sum(held['mae_after']):.4f} summed)")
+    return lines

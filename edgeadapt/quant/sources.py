@@ -8,6 +8,7 @@ from edgeadapt.errors import EdgeadaptError
 from edgeadapt.quant.calibrate import calibration_frames
 
 DEFAULT_CALIB_FRAMES = 256
+HELDOUT_FRAMES = 512  # val frames label bias tuning is checked on
 
 
 def load_float_graph(spec):
@@ -40,10 +41,22 @@ def load_frames(data_dir, split):
 
 
 def calibration_set(data_dir, n_frames=DEFAULT_CALIB_FRAMES) -> tuple:
-    """(images uint8 (N, H, W), labels float32 (N, 4)) of n_frames frames spread evenly over the
-    train split (the same for every quantizer)."""
+    """(images uint8 (N, H, W[, C]), labels (N, L) or class ids (N,)) of n_frames frames spread evenly
+    over the train split (the same for every quantizer)."""
     if int(n_frames) < 2:
         raise EdgeadaptError(f"--calib-frames must be at least 2, got {n_frames}")
     frames = load_frames(data_dir, "train")
     idx = calibration_frames(len(frames.images), n_frames)
+    return np.ascontiguousarray(frames.images[idx]), np.ascontiguousarray(frames.labels[idx])
+
+
+def heldout_set(data_dir, n_frames=HELDOUT_FRAMES):
+    """(images, labels) of up to n_frames frames spread evenly over the val split, or None when the
+    split is empty: what label bias tuning must improve besides the calibration frames."""
+    from edgeadapt.data import load_split
+
+    frames = load_split(data_dir, "val")
+    if len(frames) == 0:
+        return None
+    idx = calibration_frames(len(frames), n_frames)
     return np.ascontiguousarray(frames.images[idx]), np.ascontiguousarray(frames.labels[idx])
