@@ -142,19 +142,44 @@ def test_imported_models_match_the_integer_reference(name):
 def test_latency_budget_constrains_the_allocation():
     graph, images = toy_graph(), toy_images(24)
     nodes = [n for n in graph.nodes if n.has_weights]
-    cores = costmodel.target_cores("gap8")
-    assert cores == 8
-    cycles8 = sum(costmodel.layer_cycles(graph, n, 8, "gap8", cores) for n in nodes)
+    from edgeadapt.codegen.targets import load_target
+
+    gap8 = costmodel.CycleModel.from_description(load_target("gap8"))  # the figures of hil/targets/gap8.toml
+    assert gap8.cores == 8 and gap8.mac[4] > gap8.mac[8]
+    cycles8 = sum(costmodel.layer_cycles(graph, n, 8, gap8) for n in nodes)
     # narrower weights cost more cycles per MAC on gap8: the all-8-bit model is the fastest
-    assert all(costmodel.layer_cycles(graph, n, 4, "gap8", cores) > costmodel.layer_cycles(graph, n, 8, "gap8", cores)
-               for n in nodes)
+    assert all(costmodel.layer_cycles(graph, n, 4, gap8) > costmodel.layer_cycles(graph, n, 8, gap8) for n in nodes)
     int8 = weight_bytes(graph, {n.name: 8 for n in nodes})
     with pytest.raises(EdgeadaptError, match=rf"smallest achievable weight size within {cycles8:.0f} cycles is {int8} B"):
-        quantize_graph(graph, images, QuantizeOptions(weight_bits="auto", flash_budget="70%", cycle_budget=cycles8))
+        quantize_graph(graph, images, QuantizeOptions(weight_bits="auto", flash_budget="70%", cycle_budget=cycles8,
+                                                      cycle_model=gap8))
     loose = cycles8 * 1.5
-    result = quantize_graph(graph, images, QuantizeOptions(weight_bits="auto", flash_budget="70%", cycle_budget=loose, **FAST))
-    spent = sum(costmodel.layer_cycles(graph, n, result.bits[n.name], "gap8", cores) for n in nodes)
+    result = quantize_graph(graph, images, QuantizeOptions(weight_bits="auto", flash_budget="70%", cycle_budget=loose,
+                                                           cycle_model=gap8, **FAST))
+    spent = sum(costmodel.layer_cycles(graph, n, result.bits[n.name], gap8) for n in nodes)
     assert spent <= loose and weight_bytes(result.graph, result.bits) <= 0.7 * int8
+
+
+def test_a_latency_budget_without_a_cycle_model_is_refused():
+    graph, images = toy_graph(), toy_images(8)
+    with pytest.raises(EdgeadaptError, match="latency budget needs a target's cycle model"):
+        quantize_graph(graph, images, QuantizeOptions(weight_bits="auto", flash_budget="70%", cycle_budget=1e6))
+
+
+def test_no_quant_module_imports_codegen_or_names_a_target():
+    """The quantizer is target-neutral: figures come in as a CycleModel, never by name."""
+    import re
+    from pathlib import Path
+
+    from edgeadapt.codegen.targets import known_targets, load_target
+
+    names = set(known_targets()) | {a for t in known_targets() for a in load_target(t).get("aliases", [])}
+    quant = Path(costmodel.__file__).parent
+    for path in quant.glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"(from|import)\s+edgeadapt\.codegen", text), path.name
+        for name in names:
+            assert not re.search(rf"[\"']{re.escape(name)}[\"']", text), (path.name, name)
 
 
 def _conv_dw_graph(seed=4, h=12, w=16, c=4):

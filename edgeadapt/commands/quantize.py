@@ -12,7 +12,9 @@ WEIGHT_BITS = ("8", "4", "2", "auto")
 @click.option("--weight-bits", default="8", show_default=True, type=click.Choice(WEIGHT_BITS), help="Weight width for every layer, or auto (MILP under --flash-budget).")
 @click.option("--flash-budget", default=None, help="Weight memory budget: bytes, 200KiB, 1.5MiB, 64kB or 50% (of the int8 size).")
 @click.option("--latency-budget", default=None, help="With auto: estimated cycles on --target (e.g. 2.5M).")
-@click.option("--target", default="gap8", show_default=True, help="Cycle model for --latency-budget.")
+@click.option("--target", default=None,
+              help="Whose cycle model prices --latency-budget: a target name, or an export bundle / its manifest.json "
+                   "(its target).")
 @click.option("--calib-frames", default=256, show_default=True, type=int, help="Calibration frames, spread over the train split.")
 @click.option("--iterations", default=None, type=int, help="AdaQuant steps per layer.")
 @click.option("--no-adapt", is_flag=True, help="Min/max formats instead of AdaPT weight FLs and MSE activation clipping.")
@@ -36,7 +38,7 @@ def command(model_spec, calib_dir, out_path, weight_bits, flash_budget, latency_
         weight_bits=weight_bits if weight_bits == "auto" else int(weight_bits),
         flash_budget=flash_budget,
         cycle_budget=None if latency_budget is None else parse_cycles(latency_budget),
-        target=target,
+        cycle_model=None if latency_budget is None else cycle_model_of(target),
         adapt=not no_adapt,
         equalize=not no_equalize,
         adaquant=not no_adaquant,
@@ -54,3 +56,29 @@ def command(model_spec, calib_dir, out_path, weight_bits, flash_budget, latency_
 
     click.echo(f"{model_spec} -> {out_path}")
     click.echo(format_report(report))
+
+
+def cycle_model_of(target):
+    """The CycleModel of --target: a target name, an export folder or its manifest.json."""
+    import json
+    from pathlib import Path
+
+    from edgeadapt.codegen.targets import load_target
+    from edgeadapt.errors import EdgeadaptError
+    from edgeadapt.quant.costmodel import CycleModel
+
+    if target is None:
+        raise EdgeadaptError("--latency-budget needs --target (a target name, or an export's manifest.json)")
+    path = Path(target)
+    if path.is_dir():
+        path = path / "manifest.json"
+    if path.suffix == ".json" or path.is_file():
+        try:
+            name = json.loads(path.read_text())["target"]
+            name = name["name"] if isinstance(name, dict) else name
+        except FileNotFoundError:
+            raise EdgeadaptError(f"--target {target}: no such manifest") from None
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise EdgeadaptError(f"--target {target}: not an export manifest.json") from None
+        target = name
+    return CycleModel.from_description(load_target(target))

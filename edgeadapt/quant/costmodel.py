@@ -8,7 +8,11 @@ per output channel.
 The cycle model is an estimate for budgeting, not a measurement: cycles per MAC of the reference
 C kernels by weight width (unpacking 4- and 2-bit fields costs extra instructions), divided over
 the target's cores, plus a requantization cost per output and a fixed call overhead per layer.
+Its figures are the target description's [cycle_model] table (hil/targets/<name>.toml); the
+quantizer is handed a CycleModel and never reads, names or loads a target itself.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,16 +21,35 @@ from edgeadapt.quant.intops import packed_row_bytes
 
 BIAS_BYTES = 4
 SHIFT_BYTES = 1
+WIDTHS = (8, 4, 2)
 
-# per target: cycles per MAC by weight bits, cycles per output (requantize + store), per-layer
-# overhead, and the parallel efficiency of splitting output rows over the cores
-CYCLE_MODELS = {
-    "gap8": {"mac": {8: 2.5, 4: 3.5, 2: 4.0}, "output": 6.0, "layer": 2000.0, "parallel": 0.85},
-    "stm32f405": {"mac": {8: 2.0, 4: 3.0, 2: 3.5}, "output": 8.0, "layer": 300.0, "parallel": 1.0},
-    "mps2-an386": {"mac": {8: 2.0, 4: 3.0, 2: 3.5}, "output": 8.0, "layer": 300.0, "parallel": 1.0},
-    "host": {"mac": {8: 1.0, 4: 1.5, 2: 1.8}, "output": 3.0, "layer": 100.0, "parallel": 1.0},
-}
-TARGET_ALIASES = {"stm32": "stm32f405", "qemu-m4": "mps2-an386"}
+
+@dataclass(frozen=True)
+class CycleModel:
+    """Cycles per MAC by weight bits, per output (requantize + store), per layer (call overhead),
+    and the parallel efficiency of splitting output rows over `cores` cores."""
+
+    name: str
+    mac: dict
+    output: float
+    layer: float
+    parallel: float
+    cores: int
+
+    @classmethod
+    def from_description(cls, description: dict) -> "CycleModel":
+        """From a target description (the dict edgeadapt.codegen.targets.load_target returns)."""
+        name = description.get("name", "?")
+        table = description.get("cycle_model")
+        if not isinstance(table, dict):
+            raise EdgeadaptError(f"target '{name}' has no [cycle_model] table: no cycle estimate for it")
+        try:
+            mac = {int(bits): float(table["mac_cycles"][str(bits)]) for bits in WIDTHS}
+            return cls(name, mac, float(table["output_cycles"]), float(table["layer_cycles"]),
+                       float(table["parallel_efficiency"]), int(description["num_cores"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EdgeadaptError(f"target '{name}': [cycle_model] needs mac_cycles for 8, 4 and 2 bits, "
+                                 f"output_cycles, layer_cycles and parallel_efficiency ({exc})") from None
 
 
 def row_length(node) -> int:
@@ -58,26 +81,8 @@ def layer_macs(graph, node) -> int:
     return output_elements(graph, node) * row_length(node)
 
 
-def cycle_model(target: str) -> dict:
-    name = TARGET_ALIASES.get(target, target)
-    if name not in CYCLE_MODELS:
-        raise EdgeadaptError(f"no cycle model for target '{target}' (known: {', '.join(CYCLE_MODELS)})")
-    return CYCLE_MODELS[name]
-
-
-def layer_cycles(graph, node, bits: int, target: str, num_cores: int = 1) -> float:
-    """Estimated cycles of one weighted layer at `bits` on `target` with `num_cores` cores."""
-    model = cycle_model(target)
-    speedup = 1.0 + (num_cores - 1) * model["parallel"]
-    work = layer_macs(graph, node) * model["mac"][bits] + output_elements(graph, node) * model["output"]
-    return work / speedup + model["layer"]
-
-
-def target_cores(target: str) -> int:
-    """Cores from the target description when one exists, else 1."""
-    try:
-        from edgeadapt.codegen.targets import load_target
-
-        return int(load_target(TARGET_ALIASES.get(target, target))["num_cores"])
-    except (ImportError, EdgeadaptError):
-        return 1
+def layer_cycles(graph, node, bits: int, model: CycleModel) -> float:
+    """Estimated cycles of one weighted layer at `bits` under `model` (on all its cores)."""
+    speedup = 1.0 + (model.cores - 1) * model.parallel
+    work = layer_macs(graph, node) * model.mac[bits] + output_elements(graph, node) * model.output
+    return work / speedup + model.layer

@@ -36,7 +36,7 @@ class QuantizeOptions:
     weight_bits: object = 8  # 8, 4, 2 or "auto"
     flash_budget: object = None  # bytes, or a size string ('200KiB', '50%' of the int8 weight bytes)
     cycle_budget: float | None = None  # optional latency budget for "auto", in estimated cycles
-    target: str = "gap8"  # whose cycle model prices the latency budget
+    cycle_model: costmodel.CycleModel | None = None  # prices the latency budget (from --target)
     adapt: bool = True
     equalize: bool = True  # activation range equalization across channels (equalize.py)
     adaquant: bool = True
@@ -234,11 +234,13 @@ def allocate(graph, acts, options):
     options_by_layer = {n.name: WIDTHS for n in nodes}
     cycles = None
     if options.cycle_budget is not None:
-        cores = costmodel.target_cores(options.target)
-        cycles = {n.name: {b: costmodel.layer_cycles(graph, n, b, options.target, cores) for b in WIDTHS} for n in nodes}
+        if options.cycle_model is None:
+            raise EdgeadaptError("a latency budget needs a target's cycle model (--target NAME or an export's "
+                                 "manifest.json)")
+        cycles = {n.name: {b: costmodel.layer_cycles(graph, n, b, options.cycle_model) for b in WIDTHS} for n in nodes}
     smallest = bitalloc.smallest_size(options_by_layer, nbytes, cycles, options.cycle_budget)
     record = {"flash_budget": budget, "int8_bytes": int8_bytes, "cycle_budget": options.cycle_budget,
-              "target": options.target}
+              "target": options.cycle_model.name if options.cycle_model else None}
     if smallest is None or smallest > budget:
         # fail before the expensive measurements
         bitalloc.allocate_bits(options_by_layer, {n.name: {b: 0.0 for b in WIDTHS} for n in nodes}, nbytes,
