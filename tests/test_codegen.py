@@ -123,8 +123,8 @@ class TinyConv(nn.Module):
 def test_frontnet_160x32_arena_with_and_without_fusion(frontnet32):
     fused = plan_memory(frontnet32)
     unfused = plan_memory(frontnet32, fuse=False)
-    # input 15,360 + pooled first layer 30,720 + scratch: one conv row 80 x 32 + one 5x5 patch
-    assert fused.arena_bytes == 15360 + 30720 + 2592 == 48672
+    # input 15,360 + pooled first layer 30,720 + scratch: one conv row 80 x 32 + two 5x5 patches
+    assert fused.arena_bytes == 15360 + 30720 + 2616 == 48696
     assert fused.arena_bytes <= 48 * 1024
     assert unfused.arena_bytes == 122880 + 30720 == 153600  # the conv's full output + the pool's
     for mp in (fused, unfused):
@@ -135,9 +135,9 @@ def test_frontnet_160x32_arena_with_and_without_fusion(frontnet32):
 def test_scratch_is_one_slice_per_core(frontnet32):
     one = plan_memory(frontnet32, num_cores=1)
     eight = plan_memory(frontnet32, num_cores=8)
-    assert one.scratch[0] == eight.scratch[0] == 2592  # 80 * 32 + 25, rounded up to 8
-    assert eight.size("scratch0") == 8 * 2592
-    assert eight.arena_bytes == 15360 + 30720 + 8 * 2592
+    assert one.scratch[0] == eight.scratch[0] == 2616  # 80 * 32 + 2 * 25, rounded up to 8
+    assert eight.size("scratch0") == 8 * 2616
+    assert eight.arena_bytes == 15360 + 30720 + 8 * 2616
 
 
 def test_shipped_size_pair_shares_one_arena_under_96k():
@@ -157,7 +157,7 @@ def test_pair_too_big_for_the_target_names_memory_need_and_overflow(pair):
     wide = quick_quantize(import_torch(TinyConv(16, 1).eval(), (96, 160), "wide"))
     small = quick_quantize(import_torch(TinyConv(4, 2).eval(), (96, 160), "narrow"))
     arena = plan_memory(wide).arena_bytes
-    assert arena == 96 * 160 * (1 + 16) + 16  # frame + conv output + a 3x3 patch (9 -> 16 B)
+    assert arena == 96 * 160 * (1 + 16) + 24  # frame + conv output + two 3x3 patches (18 -> 24 B)
     reserved = load_target("stm32")["memories"]["sram"]["reserved"]
     overflow = arena + reserved - 131072
     with pytest.raises(EdgeadaptError) as info:
@@ -185,7 +185,7 @@ def test_manifest_counts_macs_weights_and_memories(frontnet32):
     weights = sum(n.qweight.size + 5 * n.qweight.shape[0] for n in frontnet32.nodes if n.qweight is not None)
     assert big["weight_bytes"] == weights
     assert big["num_layers"] == 8 and big["layers"][0]["kind"] == "conv_maxpool"
-    assert big["layers"][0]["output_bytes"] == 30720 and big["layers"][0]["scratch_bytes"] == 8 * 2592
+    assert big["layers"][0]["output_bytes"] == 30720 and big["layers"][0]["scratch_bytes"] == 8 * 2616
     assert manifest["flash_bytes"] == big["weight_bytes"] + manifest["models"]["small"]["weight_bytes"] + 8
     l2 = manifest["memories"]["l2"]
     assert l2["placed"] == manifest["flash_bytes"] + manifest["arena_bytes"]  # GAP8: both in L2

@@ -20,6 +20,18 @@ from edgeadapt.quant import intops
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
 KERNEL_SOURCES = sorted((FIRMWARE / "kernels").glob("*.c"))
+KERNEL_SETS = ("reference", "arm")  # firmware/kernels/ and the Cortex-M4 drop-ins of kernels/arm/
+
+
+def kernel_sources(kernel_set):
+    """The C files of a kernel set: the reference kernels, each replaced by its drop-in of the
+    same name (as the firmware Makefile's KERNEL_ARCH does). On the host the drop-ins build with
+    the C twins of their SIMD instructions (kernels/arm/ea_simd.h)."""
+    if kernel_set == "reference":
+        return KERNEL_SOURCES
+    drop_ins = sorted((FIRMWARE / "kernels" / kernel_set).glob("*.c"))
+    replaced = {p.name for p in drop_ins}
+    return [p for p in KERNEL_SOURCES if p.name not in replaced] + drop_ins
 RUNNER_SOURCE = FIRMWARE / "tests" / "kernel_runner" / "kernel_runner.c"
 ACT_CODES = {"none": 0, "relu": 1, "relu6": 2}
 EA_OK, EA_ERR_ARG, EA_ERR_BUFFER = 0, -1, -2
@@ -31,15 +43,15 @@ CORE_COUNTS = (1, 3, 8)
 # ------------------------------------------------------------------ the host driver
 
 
-@pytest.fixture(scope="session")
-def runner():
+@pytest.fixture(scope="session", params=KERNEL_SETS)
+def runner(request):
     if shutil.which("gcc") is None:
         pytest.skip("host gcc not installed: cannot build firmware/tests/kernel_runner")
     out_dir = ROOT / "build" / "kernel_runner"
     out_dir.mkdir(parents=True, exist_ok=True)
-    exe = out_dir / f"kernel_runner-{os.getpid()}"  # private per process: test runs may overlap
+    exe = out_dir / f"kernel_runner-{request.param}-{os.getpid()}"  # private per process: runs may overlap
     base = ["gcc", *STRICT, "-O1", "-g", f"-I{FIRMWARE / 'include'}", str(RUNNER_SOURCE),
-            *map(str, KERNEL_SOURCES), "-o", str(exe)]
+            *map(str, kernel_sources(request.param)), "-o", str(exe)]
     built = subprocess.run(base[:1] + SANITIZE + base[1:], capture_output=True, text=True)
     if built.returncode != 0 and "sanitize" in built.stderr:
         built = subprocess.run(base, capture_output=True, text=True)  # no sanitizer runtime here
@@ -314,13 +326,13 @@ def test_conv2d_maxpool_equals_unfused_pair(runner, tmp_path):
 def test_conv2d_maxpool_frontnet_first_layer_scratch(runner, tmp_path):
     """Frontnet 160x32's first layer: 96x160x1, 5x5 stride 2 pad 2, 32 channels, 2x2 max pool.
     Unfused it needs the 48x80x32 = 122,880-byte conv output; fused, one conv row of 80x32 plus
-    the 5x5x1 im2col patch."""
+    two 5x5x1 im2col patches (one per pixel of a pair)."""
     rng = np.random.default_rng(404)
     case = fused_case(rng, h=96, w=160, cin=1, cout=32, k=5, stride=(2, 2), pads=(2, 2, 2, 2), groups=1,
                       bits=8, act="relu", pool_k=(2, 2), pool_s=(2, 2), pool_pads=(0, 0, 0, 0), cores=8)
     result = runner.run([case[0]], tmp_path)[0]
     check(result, case[1], case[2])
-    assert result["scratch"][0] == 80 * 32 + 5 * 5 * 1
+    assert result["scratch"][0] == 80 * 32 + 2 * 5 * 5 * 1
     assert case[1].shape == (24, 40, 32)
 
 
@@ -636,7 +648,7 @@ def test_kernels_compile_warning_free(compiler, flags, tmp_path):
 
 # ------------------------------------------------------------------ emulated targets
 
-BENCH_TOOLS = {"cm4": ("arm-none-eabi-gcc", "qemu-system-arm"),
+BENCH_TOOLS = {"cm4": ("arm-none-eabi-gcc", "qemu-system-arm"), "cm4-arm": ("arm-none-eabi-gcc", "qemu-system-arm"),
                "rv32": ("riscv64-unknown-elf-gcc", "qemu-system-riscv32")}
 
 
@@ -689,6 +701,18 @@ def bench_expected_outputs():
     x = _bench_act(12 * 20 * 64, 4, unsigned=True).reshape(1, 12, 20, 64)
     bias, shift = _bench_bias_shift(64, 4)
     out["pointwise_w2"] = intops.conv2d(x, _bench_weights((64, 1, 1, 64), 2, 4), bias, shift)
+    x = _bench_act(24 * 40 * 32, 9, unsigned=True).reshape(1, 24, 40, 32)
+    bias, shift = _bench_bias_shift(32, 10)
+    out["conv3x3s1_w8"] = intops.conv2d(x, _bench_weights((32, 3, 3, 32), 8, 9), bias, shift, (1, 1),
+                                        (1, 1, 1, 1), 1, "relu", out_unsigned=True)
+    x = _bench_act(11 * 13 * 30, 10).reshape(1, 11, 13, 30)
+    bias, shift = _bench_bias_shift(7, 9)
+    out["pointwise_odd_w8"] = intops.conv2d(x, _bench_weights((7, 1, 1, 30), 8, 10), bias, shift)
+    x = _bench_act(11 * 13 * 30, 11).reshape(1, 11, 13, 30)
+    bias, shift = _bench_bias_shift(30, 5)
+    taps = _bench_weights((9, 30), 8, 11).T.reshape(30, 3, 3, 1)  # tap-major bytes
+    out["depthwise_odd_s2_w8"] = intops.conv2d(x, taps, bias, shift, (2, 2), (0, 1, 2, 1), 30, "relu6", fl_out=3,
+                                               out_unsigned=True)
     bias, _ = _bench_bias_shift(4, 0)
     out["fc_s32_w8"] = intops.fully_connected(_bench_act(1920, 5, unsigned=True)[None], _bench_weights((4, 1920), 8, 5),
                                               bias, None, out_dtype="int32").astype("<i4")
@@ -706,9 +730,10 @@ def bench_expected_outputs():
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("target", ["cm4", "rv32"])
+@pytest.mark.parametrize("target", ["cm4", "cm4-arm", "rv32"])
 def test_kernels_bit_exact_on_emulated_targets(target, tmp_path):
-    """The kernels cross-compiled for Cortex-M4 and RV32IMC, run under QEMU, give intops' bytes."""
+    """The kernels cross-compiled for Cortex-M4 (reference and the SIMD drop-ins, real DSP
+    instructions) and RV32IMC, run under QEMU, give intops' bytes."""
     missing = [tool for tool in BENCH_TOOLS[target] if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed: cannot run the {target} kernel benchmark")

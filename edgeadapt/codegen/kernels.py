@@ -46,12 +46,12 @@ def _patch_bytes(graph, layer) -> int:
 
 
 def _conv_scratch(graph, layer) -> int:
-    """ea_conv2d_s8: the im2col patch of one output pixel."""
-    return _patch_bytes(graph, layer)
+    """ea_conv2d_s8: im2col patches of two output pixels (the M4 drop-in computes pixel pairs)."""
+    return 2 * _patch_bytes(graph, layer)
 
 
 def _conv_maxpool_scratch(graph, layer) -> int:
-    """ea_conv2d_maxpool_s8: one conv output row + the patch of ea_conv2d_s8."""
+    """ea_conv2d_maxpool_s8: one conv output row + the patches of ea_conv2d_s8."""
     node = layer.main
     conv_w = conv_output_hw(_in_shape(graph, layer)[:2], node.attrs)[1]
     return conv_w * node.qweight.shape[0] + _conv_scratch(graph, layer)
@@ -122,3 +122,54 @@ def depthwise_weight_layout(qweight) -> np.ndarray:
     (docs/artifacts.md): one window position reads every channel's weight contiguously."""
     q = np.asarray(qweight)
     return np.ascontiguousarray(q.reshape(q.shape[0], -1).T)
+
+
+ROWS, COLS, CHANNELS = "rows", "columns", "channels"
+# The dimensions each kernel lets ea_split_box cut (firmware/include/ea_types.h); fully connected
+# splits its output channels, add its elements, concat its rows.
+SPLIT_DIMS = {
+    "ea_conv2d_s8": (ROWS, COLS, CHANNELS),
+    "ea_pointwise_conv2d_s8": (ROWS, COLS, CHANNELS),
+    "ea_depthwise_conv2d_s8": (ROWS, COLS, CHANNELS),
+    "ea_conv2d_maxpool_s8": (ROWS, CHANNELS),
+    "ea_max_pool_s8": (ROWS, COLS, CHANNELS),
+    "ea_avg_pool_s8": (ROWS, COLS, CHANNELS),
+    "ea_fully_connected_s8": (CHANNELS,),
+    "ea_fully_connected_s8_s32": (CHANNELS,),
+    "ea_add_s8": ("elements",),
+    "ea_concat_s8": (ROWS,),
+}
+
+
+def split_dim(cores: int, extents: dict, dims) -> str:
+    """ea_split_dim: the dimension whose even split gives the least core the largest share of the
+    busiest one's (floor(n / cores) / ceil(n / cores)); if every dimension has fewer items than
+    cores, the one keeping most cores busy; ties go to the earlier of rows, columns, channels."""
+    best = None
+    for d in dims:
+        if best is None:
+            best = d
+            continue
+        n, m = extents[d], extents[best]
+        a = (n // cores) * -(-m // cores)
+        b = (m // cores) * -(-n // cores)
+        if a > b or (a == b and n // cores == 0 and m // cores == 0 and n > m):
+            best = d
+    return best
+
+
+def split_plan(graph, layer, cores: int) -> dict:
+    """How the cores share a layer's output: the dimension cut, its extent, the items of the
+    least and of the busiest core (each item is a whole slice of the other dimensions)."""
+    kernel = kernel_name(graph, layer)
+    shape = graph.tensors[layer.output].shape
+    if len(shape) == 3:
+        h, w, c = shape
+    else:
+        h, w, c = 1, 1, int(np.prod(shape))
+    extents = {ROWS: h, COLS: w, CHANNELS: c, "elements": h * w * c}
+    dim = split_dim(cores, extents, SPLIT_DIMS[kernel])
+    n = extents[dim]
+    shares = [n * (i + 1) // cores - n * i // cores for i in range(cores)]
+    return {"dim": dim, "extent": n, "min_share": min(shares), "max_share": max(shares),
+            "balance": min(shares) / max(shares) if max(shares) else 0.0}

@@ -126,7 +126,8 @@ typedef struct {
 
 /* General convolution. Per output pixel the input window is gathered (im2col) into scratch, then
  * each output channel is one dot product with its weight row (packed rows are read in place).
- * Scratch: kernel_h * kernel_w * in_c bytes. Splits output rows. */
+ * Scratch: 2 * kernel_h * kernel_w * in_c bytes (two patches: the Cortex-M4 drop-in computes
+ * output pixels in pairs). Splits output rows. */
 int32_t ea_conv2d_s8_get_buffer_size(const ea_conv_params_t *p);
 ea_status_t ea_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const int8_t *input,
                          const int8_t *weights, const int32_t *bias, int8_t *output);
@@ -148,7 +149,8 @@ ea_status_t ea_pointwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *
 
 /* Fused conv + max pool: never materializes the conv output. Per pooled output row it computes
  * the conv rows under the pool window one at a time into scratch and max-reduces them into the
- * output. Scratch: conv_w * out_c bytes (one conv row) + kernel_h * kernel_w * in_c (the patch).
+ * output. Scratch: conv_w * out_c bytes (one conv row) + 2 * kernel_h * kernel_w * in_c (the
+ * patches, as ea_conv2d_s8).
  * Output: pool_h x pool_w x out_c. Splits pooled output rows. */
 int32_t ea_conv2d_maxpool_s8_get_buffer_size(const ea_conv_maxpool_params_t *p);
 ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_params_t *p,

@@ -33,16 +33,73 @@ typedef enum { EA_ACT_NONE = 0, EA_ACT_RELU = 1, EA_ACT_RELU6 = 2 } ea_act_t;
  * struct that does not set it keeps the int8 behaviour. */
 typedef enum { EA_INT8 = 0, EA_UINT8 = 1 } ea_dtype_t;
 
-/* Split n items into num_cores contiguous chunks; this core gets [*start, *end). */
+/* Split n items into num_cores contiguous chunks as even as possible (sizes differ by at most
+ * one); this core gets [*start, *end) = [n * id / cores, n * (id + 1) / cores). */
 static inline void ea_split(int32_t n, const ea_ctx_t *ctx, int32_t *start, int32_t *end)
 {
     int32_t cores = ctx ? ctx->num_cores : 1;
     int32_t id = ctx ? ctx->core_id : 0;
-    int32_t chunk = (n + cores - 1) / cores;
-    int32_t s = id * chunk;
-    int32_t e = s + chunk;
-    *start = s < n ? s : n;
-    *end = e < n ? e : n;
+    if (cores < 1 || id < 0 || id >= cores) { /* not a valid core: no share */
+        *start = *end = 0;
+        return;
+    }
+    *start = (int32_t)((int64_t)n * id / cores);
+    *end = (int32_t)((int64_t)n * (id + 1) / cores);
+}
+
+/* This core's share of an h x w x c output: rows [y0, y1), columns [x0, x1), channels [c0, c1). */
+typedef struct {
+    int32_t y0, y1, x0, x1, c0, c1;
+} ea_box_t;
+
+/* Dimensions a kernel lets ea_split_box cut (bit mask). */
+#define EA_SPLIT_ROWS 1u
+#define EA_SPLIT_COLS 2u
+#define EA_SPLIT_CHANNELS 4u
+
+/* The dimension, among `dims`, whose even split leaves the least core with the largest share of
+ * the busiest one's work (floor(n / cores) / ceil(n / cores)); with fewer items than cores in
+ * every dimension, the one keeping most cores busy. Ties go to rows, then columns (locality).
+ * Returns 0 rows, 1 columns, 2 channels. Mirrored by edgeadapt.codegen.kernels.split_dim. */
+static inline int ea_split_dim(int32_t cores, int32_t h, int32_t w, int32_t c, unsigned dims)
+{
+    const int32_t n[3] = {h, w, c};
+    int best = -1, d;
+    for (d = 0; d < 3; d++) {
+        if (!(dims & (1u << d)))
+            continue;
+        if (best < 0) {
+            best = d;
+        } else {
+            /* compare lo_d / hi_d with lo_b / hi_b by cross-multiplying */
+            const int64_t lo_d = n[d] / cores, hi_d = (n[d] + cores - 1) / cores;
+            const int64_t lo_b = n[best] / cores, hi_b = (n[best] + cores - 1) / cores;
+            const int64_t a = lo_d * hi_b, b = lo_b * hi_d;
+            if (a > b || (a == b && lo_d == 0 && lo_b == 0 && n[d] > n[best]))
+                best = d;
+        }
+    }
+    return best < 0 ? 0 : best;
+}
+
+/* This core's box of an h x w x c output split along ea_split_dim's choice. */
+static inline ea_box_t ea_split_box(const ea_ctx_t *ctx, int32_t h, int32_t w, int32_t c, unsigned dims)
+{
+    ea_box_t b;
+    const int d = ea_split_dim(ctx ? ctx->num_cores : 1, h, w, c, dims);
+    b.y0 = 0, b.y1 = h, b.x0 = 0, b.x1 = w, b.c0 = 0, b.c1 = c;
+    if (d == 0)
+        ea_split(h, ctx, &b.y0, &b.y1);
+    else if (d == 1)
+        ea_split(w, ctx, &b.x0, &b.x1);
+    else
+        ea_split(c, ctx, &b.c0, &b.c1);
+    return b;
+}
+
+static inline int ea_box_empty(const ea_box_t *b)
+{
+    return b->y0 >= b->y1 || b->x0 >= b->x1 || b->c0 >= b->c1;
 }
 
 #endif /* EA_TYPES_H */

@@ -6,7 +6,8 @@
  *   sum = sum of the window (int32, |sum| <= 255 N); out = act(sat(rshift_round(sum * M, shift)))
  *   with M = floor(2^16 / N + 1/2) and shift = 16 + FL_in - FL_out in [1, 30].
  *   input   int8 or uint8 (in_type) [in_h][in_w][channels]
- *   output  int8 or uint8 (out_type) [out_h][out_w][channels]; rows split by ea_split(out_h)
+ *   output  int8 or uint8 (out_type) [out_h][out_w][channels]; box split by ea_split_box
+ *           (a global pool's one pixel is split over channels)
  *   scratch none
  */
 #include "ea_kernel_checks.h"
@@ -28,7 +29,8 @@ static ea_status_t ea_avg_pool_check(const ea_avg_pool_params_t *p)
 ea_status_t ea_avg_pool_s8(const ea_ctx_t *ctx, const ea_avg_pool_params_t *p, const int8_t *input,
                            int8_t *output)
 {
-    int32_t y0, y1, y, x, ky, kx, c;
+    int32_t y, x, ky, kx, c;
+    ea_box_t b;
     EA_CHECK_ARGS(ea_avg_pool_check(p));
     {
         const ea_window_t *win = &p->win;
@@ -37,18 +39,18 @@ ea_status_t ea_avg_pool_s8(const ea_ctx_t *ctx, const ea_avg_pool_params_t *p, c
         const int32_t out_w = ea_out_dim(in_w, win->kernel_w, win->stride_w, win->pad_left, win->pad_right);
         const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
         const ea_dtype_t in_type = p->in_type;
-        ea_split(out_h, ctx, &y0, &y1);
-        for (y = y0; y < y1; y++) {
+        b = ea_split_box(ctx, out_h, out_w, ch, EA_SPLIT_ROWS | EA_SPLIT_COLS | EA_SPLIT_CHANNELS);
+        for (y = b.y0; y < b.y1; y++) {
             const int32_t iy0 = y * win->stride_h - win->pad_top;
             const int32_t ky_lo = iy0 < 0 ? -iy0 : 0;
             const int32_t ky_hi = in_h - iy0 < win->kernel_h ? in_h - iy0 : win->kernel_h;
-            for (x = 0; x < out_w; x++) {
+            for (x = b.x0; x < b.x1; x++) {
                 const int32_t ix0 = x * win->stride_w - win->pad_left;
                 const int32_t kx_lo = ix0 < 0 ? -ix0 : 0;
                 const int32_t kx_hi = in_w - ix0 < win->kernel_w ? in_w - ix0 : win->kernel_w;
                 int8_t *o = output + (y * out_w + x) * ch;
                 /* channel-outer: no per-channel int32 accumulator array, hence no scratch */
-                for (c = 0; c < ch; c++) {
+                for (c = b.c0; c < b.c1; c++) {
                     int32_t sum = 0;
                     for (ky = ky_lo; ky < ky_hi; ky++) {
                         const int8_t *v = input + ((iy0 + ky) * in_w + ix0 + kx_lo) * ch + c;

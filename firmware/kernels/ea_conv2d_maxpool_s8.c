@@ -10,8 +10,10 @@
  *   input   int8 or uint8 (conv.in_type) [in_h][in_w][in_c]
  *   weights int8 OHWI (8-bit) or packed rows (4/2-bit), as ea_conv2d_s8
  *   bias    int32 [out_c], or NULL
- *   output  int8 or uint8 (conv.out_type) [pool_h][pool_w][out_c]; pooled rows split by ea_split(pool_h)
- *   scratch conv_w * out_c bytes (one conv row) + kh * kw * in_c bytes (the im2col patch)
+ *   output  int8 or uint8 (conv.out_type) [pool_h][pool_w][out_c]; pooled rows or channels
+ *           split by ea_split_box
+ *   scratch conv_w * out_c bytes (one conv row) + 2 * kh * kw * in_c bytes (im2col patches, as
+ *           ea_conv2d_s8: this kernel uses one, the Cortex-M4 drop-in two)
  */
 #include "ea_conv_core.h"
 
@@ -22,7 +24,7 @@ static int32_t ea_conv_row_bytes(const ea_conv_params_t *p)
 
 int32_t ea_conv2d_maxpool_s8_get_buffer_size(const ea_conv_maxpool_params_t *p)
 {
-    return ea_conv_row_bytes(&p->conv) + ea_conv_patch_bytes(&p->conv);
+    return ea_conv_row_bytes(&p->conv) + 2 * ea_conv_patch_bytes(&p->conv);
 }
 
 static ea_status_t ea_conv_maxpool_check(const ea_conv_maxpool_params_t *p)
@@ -37,23 +39,24 @@ static ea_status_t ea_conv_maxpool_check(const ea_conv_maxpool_params_t *p)
 }
 
 /* out[c] = max(out[c], row[c]) over the columns of one pooled pixel's window; both hold values
- * of type t. */
+ * of type t, channels [c0, c1). */
 static void ea_pool_columns(const int8_t *row, int32_t conv_w, int32_t channels, const ea_window_t *pool,
-                            int32_t px, ea_dtype_t t, int8_t *out)
+                            int32_t px, int32_t c0, int32_t c1, ea_dtype_t t, int8_t *out)
 {
     const int32_t cx0 = px * pool->stride_w - pool->pad_left;
     const int32_t kx_lo = cx0 < 0 ? -cx0 : 0;
     const int32_t kx_hi = conv_w - cx0 < pool->kernel_w ? conv_w - cx0 : pool->kernel_w;
     int32_t kx;
     for (kx = kx_lo; kx < kx_hi; kx++)
-        ea_max_into(out, row + (cx0 + kx) * channels, channels, t);
+        ea_max_into(out + c0, row + (cx0 + kx) * channels + c0, c1 - c0, t);
 }
 
 ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_params_t *p,
                                  const int8_t *input, const int8_t *weights, const int32_t *bias,
                                  int8_t *output)
 {
-    int32_t p0, p1, py, px, ky;
+    int32_t py, px, ky;
+    ea_box_t b;
     EA_CHECK_ARGS(ea_conv_maxpool_check(p));
     if (!ea_scratch_ok(ctx, ea_conv2d_maxpool_s8_get_buffer_size(p)))
         return EA_ERR_BUFFER;
@@ -67,20 +70,25 @@ ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_para
         int8_t *row = (int8_t *)ctx->buf; /* ctx is non-NULL: the scratch check passed with > 0 bytes */
         int8_t *patch = row + ea_conv_row_bytes(conv);
 
-        ea_split(pool_h, ctx, &p0, &p1);
-        for (py = p0; py < p1; py++) {
+        /* pooled rows or channels: a column split would recompute the conv columns pools share */
+        b = ea_split_box(ctx, pool_h, pool_w, out_c, EA_SPLIT_ROWS | EA_SPLIT_CHANNELS);
+        for (py = b.y0; py < b.y1; py++) {
             int8_t *out_row = output + py * pool_w * out_c;
             const int32_t cy0 = py * pool->stride_h - pool->pad_top;
             /* the type's lowest code (-128 int8, 0 uint8) is the identity of max: padded
              * positions, which are skipped, can never change the result (intops pads with it). */
-            ea_fill_s8(out_row, conv->out_type == EA_UINT8 ? 0 : -128, pool_w * out_c);
+            for (px = 0; px < pool_w; px++)
+                ea_fill_s8(out_row + px * out_c + b.c0, conv->out_type == EA_UINT8 ? 0 : -128, b.c1 - b.c0);
             for (ky = 0; ky < pool->kernel_h; ky++) {
                 const int32_t cy = cy0 + ky;
+                ea_box_t conv_row;
                 if (cy < 0 || cy >= conv_h)
                     continue;
-                ea_conv_rows(conv, input, weights, bias, cy, cy + 1, row, patch);
+                conv_row.y0 = cy, conv_row.y1 = cy + 1, conv_row.x0 = 0, conv_row.x1 = conv_w;
+                conv_row.c0 = b.c0, conv_row.c1 = b.c1;
+                ea_conv_box(conv, input, weights, bias, &conv_row, row, patch);
                 for (px = 0; px < pool_w; px++)
-                    ea_pool_columns(row, conv_w, out_c, pool, px, conv->out_type, out_row + px * out_c);
+                    ea_pool_columns(row, conv_w, out_c, pool, px, b.c0, b.c1, conv->out_type, out_row + px * out_c);
             }
         }
     }

@@ -6,27 +6,29 @@
  *   input   int8 or uint8 (in_type) [in_h][in_w][in_c]       values [-128, 127] or [0, 255]
  *   weights int8 [out_c][kh][kw][in_c / groups] (8-bit), or packed rows (4-bit [-8, 7], 2-bit [-2, 1])
  *   bias    int32 [out_c] (FL_in + FL_w[c]), or NULL
- *   output  int8 or uint8 (out_type) [out_h][out_w][out_c]; this core writes the rows ea_split(out_h) gives it
- *   scratch kh * kw * in_c bytes: the im2col patch of one output pixel
+ *   output  int8 or uint8 (out_type) [out_h][out_w][out_c]; this core writes the box ea_conv_split
+ *           gives it (rows, columns or channels, whichever splits most evenly)
+ *   scratch 2 * kh * kw * in_c bytes: room for the im2col patches of two output pixels (this
+ *           kernel uses the first; the Cortex-M4 drop-in computes pixel pairs and the size is one
+ *           contract for both)
  */
 #include "ea_conv_core.h"
 
 int32_t ea_conv2d_s8_get_buffer_size(const ea_conv_params_t *p)
 {
-    return ea_conv_patch_bytes(p);
+    return 2 * ea_conv_patch_bytes(p);
 }
 
 ea_status_t ea_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const int8_t *input,
                          const int8_t *weights, const int32_t *bias, int8_t *output)
 {
-    int32_t y0, y1;
+    ea_box_t b;
     EA_CHECK_ARGS(ea_conv_check(p));
-    if (!ea_scratch_ok(ctx, ea_conv_patch_bytes(p)))
+    if (!ea_scratch_ok(ctx, ea_conv2d_s8_get_buffer_size(p)))
         return EA_ERR_BUFFER;
 
-    ea_split(ea_conv_out_h(p), ctx, &y0, &y1);
-    if (y0 < y1) /* ctx is non-NULL here: the patch needs scratch */
-        ea_conv_rows(p, input, weights, bias, y0, y1, output + y0 * ea_conv_out_w(p) * p->out_c,
-                     (int8_t *)ctx->buf);
+    b = ea_conv_split(p, ctx);
+    if (!ea_box_empty(&b)) /* ctx is non-NULL here: the patch needs scratch */
+        ea_conv_box(p, input, weights, bias, &b, output + b.y0 * ea_conv_out_w(p) * p->out_c, (int8_t *)ctx->buf);
     return EA_OK;
 }

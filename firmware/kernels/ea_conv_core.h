@@ -85,48 +85,75 @@ static inline void ea_conv_gather(const ea_conv_params_t *p, const int8_t *input
 }
 
 /*
- * Output rows [y0, y1) of the convolution, all channels, written HWC to `out` (row y0 first).
- * Per output pixel the window is gathered once into `patch` (ea_conv_patch_bytes), then every
- * output channel is one contiguous dot product with its weight row, read in place even when packed.
+ * The outputs of box b (rows, columns, channels) of the convolution, written HWC into `out`, which
+ * holds output rows b->y0 onwards (pixel (y, x) at ((y - b->y0) * out_w + x) * out_c). Per output
+ * pixel the window is gathered once into `patch` (ea_conv_patch_bytes), then every output channel
+ * of the box is one contiguous dot product with its weight row, read in place even when packed.
  */
-static inline void ea_conv_rows_typed(const ea_conv_params_t *p, ea_dtype_t in_type, const int8_t *input,
-                                      const int8_t *weights, const int32_t *bias, int32_t y0, int32_t y1,
-                                      int8_t *out, int8_t *patch)
+static inline void ea_conv_box_typed(const ea_conv_params_t *p, ea_dtype_t in_type, const int8_t *input,
+                                     const int8_t *weights, const int32_t *bias, const ea_box_t *b, int8_t *out,
+                                     int8_t *patch)
 {
-    const int32_t out_w = ea_conv_out_w(p), groups = p->groups, bits = p->weight_bits;
-    const int32_t cout_g = p->out_c / groups;
+    const int32_t out_w = ea_conv_out_w(p), out_c = p->out_c, bits = p->weight_bits;
+    const int32_t cout_g = out_c / p->groups;
     const int32_t row_len = ea_conv_row_len(p);
     const int32_t row_bytes = ea_packed_row_bytes(row_len, bits);
     const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
-    int32_t y, x, g, j;
+    int32_t y, x, c;
 
-    for (y = y0; y < y1; y++) {
-        for (x = 0; x < out_w; x++) {
-            const int8_t *w = weights;
-            int32_t c = 0;
+    for (y = b->y0; y < b->y1; y++) {
+        for (x = b->x0; x < b->x1; x++) {
+            int8_t *o = out + ((y - b->y0) * out_w + x) * out_c;
             ea_conv_gather(p, input, y * p->win.stride_h - p->win.pad_top, x * p->win.stride_w - p->win.pad_left,
                            patch);
-            for (g = 0; g < groups; g++) {
-                const int8_t *x_g = patch + g * row_len;
-                for (j = 0; j < cout_g; j++, c++, w += row_bytes) {
-                    const int32_t acc =
-                        ea_dot_weights(x_g, in_type, w, bits, row_len, bias != NULL ? bias[c] : 0);
-                    ea_put(out++, ea_requant(acc, p->shift[c], clamp));
-                }
+            for (c = b->c0; c < b->c1; c++) {
+                const int32_t acc = ea_dot_weights(patch + (c / cout_g) * row_len, in_type, weights + c * row_bytes,
+                                                   bits, row_len, bias != NULL ? bias[c] : 0);
+                ea_put(o + c, ea_requant(acc, p->shift[c], clamp));
             }
         }
     }
 }
 
-/* Output rows [y0, y1): ea_conv_rows_typed with the input type as a constant, so that each copy
- * holds one dot-product family (the hot loop of each stays as tight as a single-type kernel's). */
-static inline void ea_conv_rows(const ea_conv_params_t *p, const int8_t *input, const int8_t *weights,
-                                const int32_t *bias, int32_t y0, int32_t y1, int8_t *out, int8_t *patch)
+/* ea_conv_box_typed with the input type as a constant, so that each copy holds one dot-product
+ * family (the hot loop of each stays as tight as a single-type kernel's). */
+static inline void ea_conv_box(const ea_conv_params_t *p, const int8_t *input, const int8_t *weights,
+                               const int32_t *bias, const ea_box_t *b, int8_t *out, int8_t *patch)
 {
     if (p->in_type == EA_UINT8)
-        ea_conv_rows_typed(p, EA_UINT8, input, weights, bias, y0, y1, out, patch);
+        ea_conv_box_typed(p, EA_UINT8, input, weights, bias, b, out, patch);
     else
-        ea_conv_rows_typed(p, EA_INT8, input, weights, bias, y0, y1, out, patch);
+        ea_conv_box_typed(p, EA_INT8, input, weights, bias, b, out, patch);
+}
+
+/* This core's box of a convolution's output (every dimension may be cut). */
+static inline ea_box_t ea_conv_split(const ea_conv_params_t *p, const ea_ctx_t *ctx)
+{
+    return ea_split_box(ctx, ea_conv_out_h(p), ea_conv_out_w(p), p->out_c,
+                        EA_SPLIT_ROWS | EA_SPLIT_COLS | EA_SPLIT_CHANNELS);
+}
+
+/* The outputs of box b of a 1x1 convolution (no padding, groups 1, any stride), written into
+ * `out` as ea_conv_box does: each output is one dot product of an input pixel's channels with a
+ * weight row, read in place even when packed. */
+static inline void ea_pointwise_box(const ea_conv_params_t *p, const int8_t *input, const int8_t *weights,
+                                    const int32_t *bias, const ea_box_t *b, int8_t *out)
+{
+    const int32_t in_c = p->in_c, out_c = p->out_c, out_w = ea_conv_out_w(p);
+    const int32_t bits = p->weight_bits, row_bytes = ea_packed_row_bytes(in_c, bits);
+    const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
+    int32_t y, x, c;
+    for (y = b->y0; y < b->y1; y++) {
+        for (x = b->x0; x < b->x1; x++) {
+            const int8_t *xp = input + (y * p->win.stride_h * p->in_w + x * p->win.stride_w) * in_c;
+            int8_t *o = out + ((y - b->y0) * out_w + x) * out_c;
+            for (c = b->c0; c < b->c1; c++) {
+                const int32_t acc = ea_dot_weights(xp, p->in_type, weights + c * row_bytes, bits, in_c,
+                                                   bias != NULL ? bias[c] : 0);
+                ea_put(o + c, ea_requant(acc, p->shift[c], clamp));
+            }
+        }
+    }
 }
 
 #endif /* EA_CONV_CORE_H */

@@ -41,6 +41,8 @@ PORT_LDFLAGS    = $(CM4_ARCH) -nostartfiles --specs=nano.specs --specs=nosys.spe
                   -L$(CM4_DIR) -T$(PORT_LDSCRIPT) -Wl,--gc-sections -Wl,--no-warn-rwx-segments \
                   -Wl,-Map,$(basename $(ELF)).map -lc -lgcc
 PORT_NUM_CORES := 1
+# the Cortex-M4 SIMD drop-ins of kernels/arm/ (KERNEL_ARCH= builds the reference kernels)
+KERNEL_ARCH    ?= arm
 
 RUN_CMD = $(QEMU_ARM) -M $(QEMU_MACHINE) -kernel $(ELF) \
           -semihosting-config enable=on,target=native -icount shift=0 \

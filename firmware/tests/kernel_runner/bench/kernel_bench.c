@@ -128,6 +128,27 @@ void bench_main(void)
         RUN("pointwise_w2", 12u * 20u * 64u * 64u, dst, 12u * 20u * 64u,
             ea_pointwise_conv2d_s8(&ctx, &p, src_a, weights, bias, dst));
     }
+    { /* 8-bit dense 3x3 (uint8 in), and odd shapes on the fast paths: 8-bit pointwise with 30 -> 7
+       * channels (int8 in), depthwise with 30 channels, stride 2, asymmetric padding */
+        ea_conv_params_t c3 = {24, 40, 32, 32, {3, 3, 1, 1, 1, 1, 1, 1}, 1, 8, EA_ACT_RELU, 0, shift,
+                               EA_UINT8, EA_UINT8};
+        ea_conv_params_t pw = {11, 13, 30, 7, {1, 1, 1, 1, 0, 0, 0, 0}, 1, 8, EA_ACT_NONE, 0, shift,
+                               EA_INT8, EA_INT8};
+        ea_conv_params_t dw = {11, 13, 30, 30, {3, 3, 2, 2, 0, 1, 2, 1}, 30, 8, EA_ACT_RELU6, 3, shift,
+                               EA_INT8, EA_UINT8};
+        fill_act(src_a, 24 * 40 * 32, 9);
+        fill_params(9, 10);
+        RUN("conv3x3s1_w8", 24u * 40u * 32u * 288u, dst, 24u * 40u * 32u,
+            ea_conv2d_s8(&ctx, &c3, src_a, weights, bias, dst));
+        fill_act(src_a, 11 * 13 * 30, 10);
+        fill_params(10, 9);
+        RUN("pointwise_odd_w8", 11u * 13u * 7u * 30u, dst, 11u * 13u * 7u,
+            ea_pointwise_conv2d_s8(&ctx, &pw, src_a, weights, bias, dst));
+        fill_act(src_a, 11 * 13 * 30, 11);
+        fill_params(11, 5);
+        RUN("depthwise_odd_s2_w8", 6u * 7u * 30u * 9u, dst, 6u * 7u * 30u,
+            ea_depthwise_conv2d_s8(&ctx, &dw, src_a, weights, bias, dst));
+    }
     { /* the last layer: raw int32 outputs */
         ea_fc_params_t p = {1920, 4, 8, EA_ACT_NONE, 0, shift, EA_UINT8, EA_INT8};
         fill_act(src_a, 1920, 5);

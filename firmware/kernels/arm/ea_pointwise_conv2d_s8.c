@@ -1,0 +1,60 @@
+/*
+ * ea_pointwise_conv2d_s8 (Cortex-M4 drop-in) - same name, arguments, results and scratch (none)
+ * as firmware/kernels/ea_pointwise_conv2d_s8.c. With 8-bit weights every pair of output pixels
+ * is one SIMD pass over the weight rows (ea_m4_core.h: 2 pixels x 2 channels per dot product);
+ * the pixels' channels are read in place. 4/2-bit weights run the reference loop.
+ */
+#include "ea_m4_core.h"
+
+int32_t ea_pointwise_conv2d_s8_get_buffer_size(const ea_conv_params_t *p)
+{
+    (void)p;
+    return 0;
+}
+
+static ea_status_t ea_pointwise_check(const ea_conv_params_t *p)
+{
+    ea_status_t st = ea_conv_check(p);
+    if (st != EA_OK)
+        return st;
+    if (p->win.kernel_h != 1 || p->win.kernel_w != 1 || p->groups != 1 || p->win.pad_top != 0 ||
+        p->win.pad_left != 0 || p->win.pad_bottom != 0 || p->win.pad_right != 0)
+        return EA_ERR_ARG;
+    return EA_OK;
+}
+
+ea_status_t ea_pointwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const int8_t *input,
+                                   const int8_t *weights, const int32_t *bias, int8_t *output)
+{
+    ea_box_t b;
+    EA_CHECK_ARGS(ea_pointwise_check(p));
+
+    b = ea_conv_split(p, ctx);
+    if (!ea_box_empty(&b)) {
+        const int32_t in_c = p->in_c, out_c = p->out_c, out_w = ea_conv_out_w(p);
+        const int32_t bw = b.x1 - b.x0, end = (b.y1 - b.y0) * bw;
+        const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
+        int8_t *out = output + b.y0 * out_w * out_c;
+        int32_t q;
+        if (p->weight_bits != 8) {
+            ea_pointwise_box(p, input, weights, bias, &b, out);
+            return EA_OK;
+        }
+        for (q = 0; q < end; q += 2) {
+            const int32_t ya = q / bw, xa = b.x0 + q - ya * bw;
+            const int32_t yb = xa + 1 < b.x1 ? ya : ya + 1, xb = xa + 1 < b.x1 ? xa + 1 : b.x0;
+            const int8_t *pa = input + ((b.y0 + ya) * p->win.stride_h * p->in_w + xa * p->win.stride_w) * in_c;
+            const int8_t *pb = pa;
+            int8_t *oa = out + (ya * out_w + xa) * out_c, *ob = NULL;
+            if (q + 1 < end) {
+                pb = input + ((b.y0 + yb) * p->win.stride_h * p->in_w + xb * p->win.stride_w) * in_c;
+                ob = out + (yb * out_w + xb) * out_c;
+            }
+            if (p->in_type == EA_UINT8)
+                ea_m4_pixels2_u8(pa, pb, weights, bias, p->shift, clamp, in_c, b.c0, b.c1, oa, ob);
+            else
+                ea_m4_pixels2_s8(pa, pb, weights, bias, p->shift, clamp, in_c, b.c0, b.c1, oa, ob);
+        }
+    }
+    return EA_OK;
+}
