@@ -7,7 +7,8 @@ from edgeadapt.textio import format_table, write_json
 
 
 @click.command("export")
-@click.option("--target", required=True, help="Target description in hil/targets/ (gap8, stm32 = stm32f405, mps2-an386, host).")
+@click.option("--target", required=True,
+              help="Target description in hil/targets/ (gap8, stm32 = stm32f405, mps2-an386, host), or tflite (a .tflite file of --model).")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False),
               help="One model (.eaq) deployed alone: no pair, no policy (excludes --big/--small).")
 @click.option("--big", "big_path", type=click.Path(dir_okay=False), help="The big model of a pair (.eaq).")
@@ -15,7 +16,9 @@ from edgeadapt.textio import format_table, write_json
 @click.option("--policy", default=None, help="Policy config (policy.json or a name) baked in as ea_policy_default; default always-small.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help="Output folder [default: export/<target>].")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary table's figures to this JSON file ('-': stdout).")
-def command(target, model_path, big_path, small_path, policy, out_dir, json_path):
+@click.option("--tflite-mode", type=click.Choice(["int8", "exact"]), default="int8", show_default=True,
+              help="--target tflite: TFLite's int8 scheme, or a float32 graph that reproduces the integer arithmetic exactly.")
+def command(target, model_path, big_path, small_path, policy, out_dir, json_path, tflite_mode):
     """Generate C for a pair (--big, --small) or one model (--model): weights, layer schedule, one
     planned arena, manifest."""
     from edgeadapt.codegen import export_pair, export_single
@@ -29,6 +32,8 @@ def command(target, model_path, big_path, small_path, policy, out_dir, json_path
             raise EdgeadaptError("--policy needs a big/small pair: a single-model export has no policy")
     elif not (big_path and small_path):
         raise EdgeadaptError("give --model, or both --big and --small")
+    if target == "tflite":
+        return _export_tflite(model_path, out_dir, tflite_mode, json_path)
     desc = load_target(target)
     out_dir = out_dir or f"export/{target}"
     if model_path is not None:
@@ -46,6 +51,26 @@ def command(target, model_path, big_path, small_path, policy, out_dir, json_path
     click.echo(format_table(*memory_table(manifest)))
     if json_path:
         write_json(json_path, summary_json(manifest))
+
+
+def _export_tflite(model_path, out_path, mode, json_path):
+    from pathlib import Path
+
+    from edgeadapt.quant.artifact import load_eaq
+    from edgeadapt.textio import atomic_write_bytes
+    from edgeadapt.tflite.export import export_tflite
+
+    if model_path is None:
+        raise EdgeadaptError("--target tflite exports one model: give --model")
+    graph = load_eaq(model_path)
+    data = export_tflite(graph, mode)  # everything checked before the file is touched
+    out = Path(out_path or f"export/tflite/{Path(model_path).stem}.tflite")
+    if out.is_dir():
+        out = out / f"{Path(model_path).stem}.tflite"
+    atomic_write_bytes(out, data)
+    click.echo(f"exported {graph.name} as TFLite ({mode}) -> {out} ({len(data):,} bytes)")
+    if json_path:
+        write_json(json_path, {"target": "tflite", "mode": mode, "model": graph.name, "file": str(out), "bytes": len(data)})
 
 
 def summary_table(manifest):

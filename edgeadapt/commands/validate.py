@@ -1,20 +1,34 @@
-"""`edgeadapt validate`: the exported C, built for the host, against the integer reference."""
+"""`edgeadapt validate`: the exported C, built for the host, or an exported .tflite run in LiteRT,
+against the integer reference."""
 
 import click
 
+from edgeadapt.errors import EdgeadaptError
 from edgeadapt.textio import format_table, write_json
 
 
 @click.command("validate")
-@click.option("--export", "export_dir", required=True, type=click.Path(file_okay=False), help="An export bundle (export/<target>).")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False), help="An export bundle (export/<target>).")
+@click.option("--tflite", "tflite_path", type=click.Path(dir_okay=False),
+              help="A .tflite of `export --target tflite`, run in LiteRT (needs --model).")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="The .eaq the .tflite was exported from.")
+@click.option("--kernels", default="ref,default", show_default=True,
+              help="LiteRT kernel sets for --tflite: ref (BUILTIN_REF), default (optimized, default delegates).")
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Dataset folder whose frames are run.")
 @click.option("--frames", default=200, show_default=True, type=int, help="Frames to run (the first N of the split).")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the result to this JSON file ('-': stdout).")
-def command(export_dir, data_dir, frames, split, json_path):
+def command(export_dir, tflite_path, model_path, kernels, data_dir, frames, split, json_path):
     """Run every model of the bundle (a pair or one model) through the C code and the reference;
-    compare every layer, bit for bit."""
+    compare every layer, bit for bit. With --tflite: LiteRT against the reference, output by output."""
     from edgeadapt.codegen import validate_export
+
+    if (export_dir is None) == (tflite_path is None):
+        raise EdgeadaptError("give exactly one of --export and --tflite")
+    if tflite_path is not None:
+        return _validate_tflite(tflite_path, model_path, kernels, data_dir, frames, split, json_path)
+    if model_path is not None:
+        raise EdgeadaptError("--model goes with --tflite (a bundle carries its models)")
 
     result = validate_export(export_dir, data_dir, frames, split=split)
     rows = [
@@ -39,3 +53,50 @@ def command(export_dir, data_dir, frames, split, json_path):
         write_json(json_path, result)
     if mismatch is not None:
         raise click.exceptions.Exit(1)
+
+
+def _validate_tflite(tflite_path, model_path, kernels, data_dir, frames, split, json_path):
+    from pathlib import Path
+
+    from edgeadapt.codegen.validate import load_frames
+    from edgeadapt.quant.artifact import load_eaq
+    from edgeadapt.tflite.compare import compare_tflite
+    from edgeadapt.tflite.runtime import KERNELS, check_tflite
+
+    if model_path is None:
+        raise EdgeadaptError("--tflite needs --model (the .eaq whose integer reference is compared)")
+    chosen = [k.strip() for k in kernels.split(",") if k.strip()]
+    bad = [k for k in chosen if k not in KERNELS]
+    if bad or not chosen:
+        raise EdgeadaptError(f"--kernels: unknown kernel set {bad[0] if bad else kernels!r} (ref, default)")
+    if frames < 1:
+        raise EdgeadaptError(f"--frames must be >= 1, got {frames}")
+    try:
+        model = Path(tflite_path).read_bytes()
+    except OSError as exc:
+        raise EdgeadaptError(f"{tflite_path}: cannot read ({exc.strerror})") from None
+    check_tflite(model, tflite_path)
+    graph = load_eaq(model_path)
+    images = load_frames(data_dir, frames, split)
+    result = compare_tflite(graph, model, images, chosen)
+    result.update({"tflite": str(tflite_path), "model": str(model_path)})
+    rows = [[k, result["frames"], e["exact_frames"], f"{e['exact_outputs']}/{result['frames'] * result['outputs']}",
+             e["max_abs_diff_lsb"]] for k, e in result["kernels"].items()]
+    click.echo(format_table(["kernels", "frames", "exact frames", "exact outputs", "max |diff| LSB"], rows))
+    exact = all(e["exact_frames"] == result["frames"] for e in result["kernels"].values())
+    for k, e in result["kernels"].items():
+        if e["layers"]:
+            first = e["layers"][0]
+            own = sum(r["own_differing"] for r in e["layers"])
+            explained = sum(r["own_explained"] for r in e["layers"])
+            click.echo(f"{k}: first differing layer {first['layer']} ({first['op']}): {first['differing']} of "
+                       f"{first['elements']} elements, max {first['max_diff']} LSB; of the {own} elements that differ "
+                       f"where a layer's inputs still agree, {explained} are exactly TFLite's rounding rule "
+                       f"(docs/fixed-point.md section 6)")
+    if json_path:
+        write_json(json_path, result)
+    if not exact:
+        click.echo("edgeadapt: the .tflite differs from the integer reference; `export --target tflite "
+                   "--tflite-mode exact` writes a model that matches bit for bit", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"all {result['frames']} frames exact on every output with every kernel set")
