@@ -92,8 +92,12 @@ def main(argv=None):
     except click.exceptions.Abort:
         click.echo("edgeadapt: interrupted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:  # one line, like every other error: the option at fault, where to look
+        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        click.echo(f"edgeadapt: error: {exc.format_message()}{where}", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"edgeadapt: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -34,6 +34,7 @@ HIL_SEQUENCES = int(os.environ.get("EDGEADAPT_DEMO_SEQUENCES", "6"))  # test fra
 PAPER_LATENCY_CUT = 0.28  # DATE'24: adaptive vs always-big at the same MAE
 SWEEP_FRAMES = 1500  # validation frames the operating point is chosen on (about ten sequences)
 TARGETS = ("stm32", "gap8")
+HIL_TIMEOUT_S = 60  # two QEMU runs share the cores: a frame's reply may take far longer than alone
 SHOWN_TARGET = os.environ.get("EDGEADAPT_DEMO_TARGET", "gap8")  # the one sweep whose Pareto front is printed
 
 
@@ -139,7 +140,8 @@ def hil_runs(name, policies):
     """One HIL run of system `name` per target (policies: target -> policy), side by side."""
     side_by_side([cli("hil", "run", "--target", target, "--emulator", "qemu", "--export", ROOT / "export" / target,
                       "--data", DATA, "--frames", str(HIL_FRAMES), "--sequences", str(HIL_SEQUENCES),
-                      "--policy", policy, "--out", RESULTS / f"{target}-{name}", "--overwrite")
+                      "--policy", policy, "--out", RESULTS / f"{target}-{name}", "--overwrite",
+                      "--timeout", HIL_TIMEOUT_S)
                   for target, policy in policies.items()])
     return {(target, name): load(RESULTS / f"{target}-{name}" / "summary.json") for target in policies}
 
@@ -228,7 +230,16 @@ def pct(value, ref):
     return f"{(value - ref) / ref:+.2%}"
 
 
+_CLOCK = {"start": None, "last": None}
+
+
 def stage(title):
+    """A stage's banner, with the time the previous stage took (where the demo's minutes go)."""
+    now = time.monotonic()
+    if _CLOCK["last"] is not None:
+        print(f"(stage took {now - _CLOCK['last']:.0f} s, {now - _CLOCK['start']:.0f} s so far)")
+    _CLOCK["start"] = _CLOCK["start"] or now
+    _CLOCK["last"] = now
     print(f"\n=== {title}", flush=True)
 
 

@@ -185,6 +185,7 @@ def validate_export(export_dir, data_dir, frames: int = 200, split: str = "test"
     outputs compared (frames x layers of every model). `images` (uint8 (N, H, W[, C])) replaces
     data_dir when given.
     """
+    from edgeadapt.console import progress
     from edgeadapt.quant.reference import run_int
 
     if frames < 1:
@@ -194,17 +195,25 @@ def validate_export(export_dir, data_dir, frames: int = 200, split: str = "test"
     if images is None:
         images = load_frames(data_dir, frames, split)
     images = frames_for_input(np.asarray(images, dtype=np.uint8)[:frames], manifest["input_shape"])
+    roles = sorted(bundle_model_ids(manifest).items(), key=lambda item: item[1])
+    bar = progress(total=1 + 2 * len(roles), desc="validate", unit="step")
+    bar.set_postfix_str("building the host program")
     elf = build_host(export_dir, build_dir, extra_cflags)
+    bar.update()
     n = len(images)
     all_exact = np.ones(n, dtype=bool)
     first = None
     per_model = {}
     layers_compared = 0
     with tempfile.TemporaryDirectory(prefix="ea-validate-") as tmp:
-        for role, model_id in sorted(bundle_model_ids(manifest).items(), key=lambda item: item[1]):
+        for role, model_id in roles:
             entry = manifest["models"][role]
+            bar.set_postfix_str(f"{role}: C code on {n} frames")
             outputs, dump = run_host(elf, model_id, images, Path(tmp), entry["num_outputs"])
+            bar.update()
+            bar.set_postfix_str(f"{role}: integer reference")
             ref_out, reference = run_int(graphs[role], images, dump=True)
+            bar.update()
             exact, mismatch = compare_model(role, entry, reference, dump)
             outputs_exact = np.all(outputs == ref_out.reshape(n, -1), axis=1)
             exact &= outputs_exact
@@ -223,6 +232,7 @@ def validate_export(export_dir, data_dir, frames: int = 200, split: str = "test"
                 "outputs_exact_frames": int(outputs_exact.sum()),
             }
             del reference, dump
+    bar.close()
     return {
         "frames": n,
         "bit_exact_frames": int(all_exact.sum()),

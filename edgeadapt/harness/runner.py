@@ -330,20 +330,23 @@ class Session:
         start = len(self.log.frames)
         self.echo(f"{'resuming at' if start else 'streaming from'} frame {start} of {len(self.images)}")
         self._retrying("restore", lambda: self._restore(start), budget=4 * self.spec.max_attempts)
-        for t in range(start, len(self.images)):
-            record = self._frame(t)
-            self.log.append(record)
-            if self.spec.frame_hook is not None:
-                self.spec.frame_hook(t)
-            done = t + 1
-            if done == len(self.images) or done % max(1, len(self.images) // 10) == 0:
-                self.echo(f"frame {done}/{len(self.images)}: model {record['model']}, "
-                          f"{record['latency_ms']:.3f} ms, retries so far {len(self.retry_reasons)}")
-            if not record["bit_exact"] or not record["policy_agrees"]:
-                self.echo(f"MISMATCH at frame {t}: {record['problem']}")
-            if not record["policy_agrees"]:
-                raise EdgeadaptError(f"frame {t}: the device's policy disagrees with the reference twin "
-                                     f"({record['problem']}); results up to here are in results.jsonl")
+        from edgeadapt.console import progress
+
+        with progress(total=len(self.images), initial=start, desc="hil", unit="frame") as bar:
+            for t in range(start, len(self.images)):
+                record = self._frame(t)
+                bar.update()
+                bar.set_postfix_str(f"model {record['model']}, {record['latency_ms']:.3f} ms", refresh=False)
+                self.log.append(record)
+                if self.spec.frame_hook is not None:
+                    self.spec.frame_hook(t)
+                if not record["bit_exact"] or not record["policy_agrees"]:
+                    self.echo(f"MISMATCH at frame {t}: {record['problem']}")
+                if not record["policy_agrees"]:
+                    raise EdgeadaptError(f"frame {t}: the device's policy disagrees with the reference twin "
+                                         f"({record['problem']}); results up to here are in results.jsonl")
+        if self.retry_reasons:
+            self.echo(f"{len(self.retry_reasons)} retried exchange(s) on the link")
 
     def _check_info(self, info):
         h, w = self.images.shape[1:]

@@ -332,7 +332,9 @@ def run_sweep(data: SweepData, rule="iso-mae", latency_budget_ms=None, configs=N
     if rule not in SELECT_RULES:
         raise EdgeadaptError(f"unknown selection rule '{rule}' (expected {', '.join(SELECT_RULES)})")
     configs = policy_grid(data) if configs is None else configs
-    points = [evaluate(c, data) for c in configs]
+    from edgeadapt.console import progress
+
+    points = [evaluate(c, data) for c in progress(configs, desc="sweep", unit="policy")]
     small = next((p for p in points if p.config.policy == "always-small"), None) or evaluate(
         PolicyConfig("always-small"), data)
     big = next((p for p in points if p.config.policy == "always-big"), None) or evaluate(

@@ -164,7 +164,7 @@ def _quantize_graph(graph, calib_images, options: QuantizeOptions, calib_labels,
                     f"flash budget {budget} B is smaller than the {width}-bit weights "
                     f"({weight_bytes(graph, bits)} B); use --weight-bits auto or a larger budget"
                 )
-    result = run_pass(graph, acts, bits, options.pass_options())
+    result = run_pass(graph, acts, bits, options.pass_options(), progress_label=f"quantize {graph.name}")
     label_tuning = {"outputs": [], "shifts": []}
     skipped = label_tuning_plan(options, calib_labels, heldout, task)
     if skipped is None:
@@ -268,9 +268,13 @@ def sensitivities(graph, acts, options) -> dict:
     base_loss = output_loss(base.outputs, float_out)
     dloss = {}
     pass_options = options.pass_options(iterations=min(options.iterations, SENSITIVITY_ITERATIONS))
+    from edgeadapt.console import progress
+
+    bar = progress(total=len(weighted_nodes(base_graph)), desc="sensitivity (4 and 2 bits)", unit="layer")
     for index, node in enumerate(base_graph.nodes):
         if not node.has_weights:
             continue
+        bar.update()
         dloss[node.name] = {8: 0.0}
         for width in (4, 2):
             trial = copy.deepcopy(node)
@@ -283,6 +287,7 @@ def sensitivities(graph, acts, options) -> dict:
                 values[later.output] = quant_forward(later, [values[t] for t in later.inputs], fls,
                                                      None if raw_output(later) else out_t.fl, out_t.dtype == "uint8")
             dloss[node.name][width] = max(output_loss(values, float_out) - base_loss, 0.0)
+    bar.close()
     return dloss
 
 

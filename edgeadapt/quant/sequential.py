@@ -59,14 +59,17 @@ def qsnr_db(quant, ref) -> float:
 
 
 def run_pass(graph, float_acts, bits, options: PassOptions, keep=None, input_values=None, input_fl=INPUT_FL,
-             fixed_fls=None) -> PassResult:
+             fixed_fls=None, progress_label=None) -> PassResult:
     """Quantize `graph` in place. bits: node name -> weight bits for every weighted node.
 
     float_acts: from calibrate.float_activations on the calibration frames. keep: tensor names
     whose quantized values the caller wants back in result.outputs (graph outputs always).
     input_values / input_fl: the quantized graph input when it is not the network's frames (the
     input is exact at FL 8 otherwise); fixed_fls: tensor name -> FL imposed instead of searched.
+    progress_label: show a per-layer progress bar under this name.
     """
+    from edgeadapt.console import progress
+
     result = PassResult()
     fixed_fls = fixed_fls or {}
     assign_activation_types(graph)
@@ -78,7 +81,10 @@ def run_pass(graph, float_acts, bits, options: PassOptions, keep=None, input_val
     if graph.input in wanted:
         result.outputs[graph.input] = values[graph.input]
     remaining = _consumer_counts(graph)
-    for node in graph.nodes:
+    nodes = graph.nodes
+    if progress_label is not None:
+        nodes = progress(graph.nodes, desc=progress_label, unit="layer")
+    for node in nodes:
         start = time.perf_counter()
         inputs = [values[t] for t in node.inputs]
         in_fls = [fls[t] for t in node.inputs]
