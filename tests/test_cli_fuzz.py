@@ -113,6 +113,11 @@ CASES = [
     ("hil-size-mismatch", ["hil", "run", "--target", "host", "--emulator", "host", "--export", "{export}",
                            "--data", "{data160}", "--frames", "2", "--out", "{root}/run2"], ""),
     ("hil-report-not-a-run", ["hil", "report", "--run", "{root}/empty-dir"], "results.jsonl"),
+    ("profile-no-export", ["profile", "--export", "{root}/empty-dir", "--target", "host", "--emulator", "host"],
+     "manifest"),
+    ("profile-wrong-target", ["profile", "--export", "{export}", "--target", "stm32", "--emulator", "qemu"],
+     "exported for target 'host'"),
+    ("profile-no-link", ["profile", "--export", "{export}", "--target", "host"], "--port"),
     ("dataset-info-file", ["dataset", "info", "--data", "{root}/garbage.pt"], "garbage.pt"),
     ("json-into-a-folder", ["models", "--json", "{root}/empty-dir"], "empty-dir"),
 ]
