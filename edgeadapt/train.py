@@ -5,10 +5,15 @@ ReduceLROnPlateau (factor sqrt(0.1), patience 5) and early stopping (patience 10
 validation loss; the best-validation weights are what gets saved. Deterministic for a seed on
 the CPU: one numpy generator drives shuffling and flips, torch's seed drives init and dropout.
 
-With an auxiliary head the model gets a fifth output: a logit for "the big model is markedly
-better than this small model on this frame" (sum of |error| of the small model minus that of the
-teacher > margin), trained with BCE next to the pose loss. It fine-tunes an existing small
-checkpoint (`init`), whose errors define the labels.
+With the auxiliary heads the model gets two more outputs, trained WITH the network (the whole
+small model is fine-tuned on the pose loss plus the two auxiliary losses, starting from an
+existing small checkpoint `init`):
+- output 4, the switching logit: "the big model (`teacher`) is markedly better than this small
+  model on this frame" (the small model's summed |error| minus the teacher's > margin), BCE;
+- output 5, the self-confidence estimate: the small model's own summed |error| on this frame, L1.
+Both targets come from the small model's current outputs on the batch (detached), so they follow
+the model as it trains; the teacher's errors are computed once per split (plain and mirrored).
+With `aux_only` only the two aux rows of the last layer train (a linear probe on frozen features).
 """
 
 import math
@@ -26,6 +31,7 @@ from edgeadapt.evaluate import check_input_size, predict_outputs
 from edgeadapt.models import build_from_config, export_onnx, load_checkpoint, model_config, save_checkpoint
 
 POSE = 4
+AUX_OUTPUTS = 2  # switching logit, predicted own error
 FLIP_SIGN = np.array([1.0, -1.0, 1.0, -1.0], dtype=np.float32)  # mirroring negates y and phi
 
 
@@ -60,7 +66,7 @@ def train(
     rng = np.random.default_rng(seed)
     started = time.time()
 
-    config = model_config(model_name, outputs=POSE + 1 if aux_head else POSE)
+    config = model_config(model_name, outputs=POSE + AUX_OUTPUTS if aux_head else POSE)
     model = build_from_config(config)
     h, w = config["input"]
     size = f"{w}x{h}" if dataset_kind(data_dir) == "frontnet" else None  # Frontnet folders hold two sizes
@@ -73,7 +79,7 @@ def train(
     if aux_head:
         if init is None or teacher is None:
             raise EdgeadaptError("--aux-head fine-tunes a small model: give both --init SMALL.pt and --teacher BIG.pt")
-        aux = AuxLabels(init, teacher, splits, aux_margin)
+        aux = AuxTargets(teacher, splits, aux_margin)
     init_command = None
     if init is not None:
         init_command = _init_from(model, init, model_name)
@@ -103,7 +109,7 @@ def train(
             idx = order[start : start + batch_size]
             x, y, a = _batch(train_set, idx, flips[idx], aux, "train", rng, photometric_aug, max_zoom)
             optimizer.zero_grad(set_to_none=True)
-            loss = _loss(model(x), y, a, aux_weight)
+            loss = _loss(model(x), y, a, aux_weight, aux_margin)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(idx)
@@ -142,7 +148,7 @@ def train(
         record[split] = compute_metrics(outputs[:, :POSE], splits[split].labels, train_mean)
         if aux is not None:
             record.setdefault("aux", {"margin": aux_margin, "weight": aux_weight, "teacher": str(teacher), "init": str(init)})
-            record["aux"][split] = aux.score(split, outputs[:, POSE])
+            record["aux"][split] = aux.score(split, outputs, splits[split].labels)
     if init_command is not None:
         record["init_command"] = init_command  # how the starting point was trained
     record["command"] = cli_command(record, out, onnx, init, teacher, aux_head, aux_margin, aux_weight)
@@ -194,7 +200,7 @@ def _batch(frames, idx, flip, aux, split, rng=None, photometric_aug=False, max_z
         images = photometric(images, rng)
     x = torch.from_numpy(normalize(images))
     y = torch.from_numpy(np.ascontiguousarray(labels))
-    a = None if aux is None else torch.from_numpy(aux.labels(split, idx, flip))
+    a = None if aux is None else torch.from_numpy(aux.teacher_error(split, idx, flip))
     return x, y, a
 
 
@@ -248,23 +254,28 @@ def photometric(images, rng):
     return np.clip(np.rint(v * 255.0), 0, 255).astype(np.uint8)
 
 
-def _loss(output, y, aux_target, aux_weight):
-    loss = (output[:, :POSE] - y).abs().mean(0).sum()
-    if aux_target is not None:
-        loss = loss + aux_weight * torch.nn.functional.binary_cross_entropy_with_logits(output[:, POSE], aux_target)
+def _loss(output, y, teacher_error, aux_weight, margin=0.2):
+    pose_error = (output[:, :POSE] - y).abs()
+    loss = pose_error.mean(0).sum()
+    if teacher_error is not None:
+        own = pose_error.sum(1).detach()  # the targets follow the model as it trains
+        better = (own - teacher_error > margin).float()
+        gain = torch.nn.functional.binary_cross_entropy_with_logits(output[:, POSE], better)
+        confidence = (output[:, POSE + 1] - own).abs().mean()
+        loss = loss + aux_weight * (gain + confidence)
     return loss
 
 
 def _eval_loss(model, frames, aux, aux_weight):
     outputs = torch.from_numpy(predict_outputs(model, frames))
     y = torch.from_numpy(frames.labels.astype(np.float32))
-    a = None if aux is None else torch.from_numpy(aux.labels("val", np.arange(len(y)), np.zeros(len(y), bool)))
-    return float(_loss(outputs, y, a, aux_weight))
+    t = None if aux is None else torch.from_numpy(aux.teacher_error("val", np.arange(len(y)), np.zeros(len(y), bool)))
+    return float(_loss(outputs, y, t, aux_weight, aux.margin if aux else 0.2))
 
 
 def _freeze_all_but_aux(model):
-    """Train only the aux row of the last layer: a linear probe on the frozen features, so adding the
-    aux head leaves the pose outputs (and the model's accuracy) unchanged."""
+    """Train only the aux rows of the last layer: a linear probe on the frozen features, so adding the
+    aux heads leaves the pose outputs (and the model's accuracy) unchanged."""
     for name, param in model.named_parameters():
         param.requires_grad = name in ("fc.weight", "fc.bias")
     for param in (model.fc.weight, model.fc.bias):
@@ -287,36 +298,43 @@ def _init_from(model, init, model_name):
     return source_info["train"].get("command")
 
 
-class AuxLabels:
-    """Per-frame targets of the aux head, for each split, unflipped and flipped."""
+class AuxTargets:
+    """The teacher's summed |error| per frame of each split, unflipped and flipped: with the small
+    model's own error it defines both aux targets (see _loss)."""
 
-    def __init__(self, small_spec, big_spec, splits, margin):
+    def __init__(self, big_spec, splits, margin):
         self.margin = margin
-        small, _ = load_checkpoint(small_spec)
         big, _ = load_checkpoint(big_spec)
-        self.targets = {}
+        self.errors = {}
         for split, frames in splits.items():
-            self.targets[split] = (
-                self._label(small, big, frames.images, frames.labels),
-                self._label(small, big, np.ascontiguousarray(frames.images[:, :, ::-1]), frames.labels * FLIP_SIGN),
+            self.errors[split] = (
+                self._error(big, frames.images, frames.labels),
+                self._error(big, np.ascontiguousarray(frames.images[:, :, ::-1]), frames.labels * FLIP_SIGN),
             )
 
-    def _label(self, small, big, images, labels):
-        view = _ImagesOnly(images)
-        err_small = np.abs(predict_outputs(small, view)[:, :POSE] - labels).sum(1)
-        err_big = np.abs(predict_outputs(big, view)[:, :POSE] - labels).sum(1)
-        return (err_small - err_big > self.margin).astype(np.float32)
+    @staticmethod
+    def _error(big, images, labels):
+        return np.abs(predict_outputs(big, _ImagesOnly(images))[:, :POSE] - labels).sum(1).astype(np.float32)
 
-    def labels(self, split, idx, flip):
-        plain, mirrored = self.targets[split]
+    def teacher_error(self, split, idx, flip):
+        plain, mirrored = self.errors[split]
         return np.where(flip, mirrored[idx], plain[idx]).astype(np.float32)
 
-    def score(self, split, logits):
-        target = self.targets[split][0]
+    def targets(self, split, outputs, labels):
+        """(switching target 0/1, own summed error) of the unflipped frames of a split."""
+        own = np.abs(outputs[:, :POSE] - labels).sum(1)
+        return (own - self.errors[split][0] > self.margin).astype(np.float32), own
+
+    def score(self, split, outputs, labels):
+        better, own = self.targets(split, outputs, labels)
+        predicted = outputs[:, POSE + 1]
         return {
-            "positive_rate": float(target.mean()),
-            "accuracy": float(((logits > 0) == (target > 0.5)).mean()),
-            "auc": roc_auc(logits, target),
+            "positive_rate": float(better.mean()),
+            "accuracy": float(((outputs[:, POSE] > 0) == (better > 0.5)).mean()),
+            "auc": roc_auc(outputs[:, POSE], better),
+            "confidence_mae": float(np.abs(predicted - own).mean()),
+            "confidence_corr": float(np.corrcoef(predicted, own)[0, 1]) if own.std() > 0 and predicted.std() > 0 else 0.0,
+            "confidence_auc": roc_auc(predicted, better),
         }
 
 

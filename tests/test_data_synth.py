@@ -15,7 +15,8 @@ from edgeadapt.data.store import read_extra
 from edgeadapt.data.synth import downscale, plan_sequences
 from edgeadapt.errors import EdgeadaptError
 
-SMALL = 60  # frames: one short sequence per split, about 0.3 s to render
+SMALL = 60  # frames: one short sequence per split, about 0.5 s to render
+SPLITS = ("train", "val", "test", "test-unseen")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def test_same_seed_gives_byte_identical_files(small_set, tmp_path):
     with pytest.raises(SystemExit):
         main(["dataset", "synth", "--out", str(again), "--frames", str(SMALL), "--seed", "7", "--quiet"])
     assert digest(again) == digest(small_set)
-    assert sorted(digest(again)) == ["meta.json", "test.npz", "train.npz", "val.npz"]
+    assert sorted(digest(again)) == ["meta.json", "test-unseen.npz", "test.npz", "train.npz", "val.npz"]
     other = tmp_path / "other"
     with pytest.raises(SystemExit):
         main(["dataset", "synth", "--out", str(other), "--frames", str(SMALL), "--seed", "8", "--quiet"])
@@ -46,7 +47,7 @@ def test_same_seed_gives_byte_identical_files(small_set, tmp_path):
 def test_splits_load_with_the_contract_types(small_set):
     meta = json.loads((small_set / "meta.json").read_text())
     total = 0
-    for split in ("train", "val", "test"):
+    for split in SPLITS:
         f = load_split(small_set, split)
         assert f.images.dtype == np.uint8 and f.images.shape[1:] == (96, 160)
         assert f.labels.dtype == np.float32 and f.labels.shape == (len(f), 4)
@@ -54,8 +55,8 @@ def test_splits_load_with_the_contract_types(small_set):
         assert len(f) == meta["splits"][split]["frames"]
         total += len(f)
         x, y, z, phi = f.labels.T
-        assert x.min() >= 0.5 and x.max() <= 4.0 and np.abs(phi).max() <= math.pi / 2 + 1e-6
-        # 15 fps and smooth motion: consecutive labels within a sequence are close
+        assert x.min() >= 0.5 and x.max() <= 4.5 and np.abs(phi).max() <= math.pi / 2 + 1e-6
+        # 30 fps and smooth motion: consecutive labels within a sequence are close
         same = f.sequence[1:] == f.sequence[:-1]
         assert np.abs(np.diff(f.labels, axis=0)[same]).max() < 0.5
         assert f.images.std() > 10  # not blank frames
@@ -65,7 +66,7 @@ def test_splits_load_with_the_contract_types(small_set):
 
 
 def test_splits_are_disjoint_by_sequence_and_subject(small_set):
-    loaded = {s: load_split(small_set, s) for s in ("train", "val", "test")}
+    loaded = {s: load_split(small_set, s) for s in SPLITS}
     meta = json.loads((small_set / "meta.json").read_text())
     for a in loaded:
         assert sorted(set(loaded[a].subject.tolist())) == meta["splits"][a]["subjects"]
@@ -77,16 +78,22 @@ def test_splits_are_disjoint_by_sequence_and_subject(small_set):
 
 def test_plan_for_the_shipped_size_has_many_subjects_and_no_leaks():
     plans = plan_sequences(8000, 1)
-    by_split = {s: [p for p in plans if p.split == s] for s in ("train", "val", "test")}
-    assert [sum(p.length for p in v) for v in by_split.values()] == [5600, 1200, 1200]
+    by_split = {s: [p for p in plans if p.split == s] for s in SPLITS}
+    assert [sum(p.length for p in v) for v in by_split.values()] == [5200, 1040, 880, 880]
     assert all(50 <= p.length <= 250 for p in plans)
     subjects = {s: {p.subject for p in v} for s, v in by_split.items()}
     assert len(subjects["train"]) >= 25 and len(subjects["test"]) >= 6 and len(subjects["val"]) >= 6
     assert not subjects["train"] & subjects["test"] and not subjects["train"] & subjects["val"]
     assert not subjects["val"] & subjects["test"]
+    assert not subjects["test-unseen"] & (subjects["train"] | subjects["val"] | subjects["test"])
     assert len({p.sequence for p in plans}) == len(plans)
     # test subjects are new people in the rooms the training data shows
     assert {p.room for p in by_split["test"]} <= {p.room for p in by_split["train"]}
+    assert {(p.environment, p.regime) for s in ("train", "val", "test") for p in by_split[s]} == {("lab", "lab")}
+    # test-unseen: rooms of their own, of the unseen style, under lighting the lab never has
+    unseen = by_split["test-unseen"]
+    assert {p.environment for p in unseen} == {"unseen"} and "lab" not in {p.regime for p in unseen}
+    assert len({p.room for p in unseen}) == len(unseen)
 
 
 def test_camera_projects_the_field_of_view_edges():
@@ -183,8 +190,63 @@ def test_80x48_is_the_160x96_set_downscaled(small_set, tmp_path):
 def test_difficulty_conditions_are_recorded(small_set):
     cond = read_extra(small_set, "train", "conditions")
     meta = json.loads((small_set / "meta.json").read_text())
-    assert cond.dtype == np.uint8 and len(cond) == meta["splits"]["train"]["frames"]
-    assert set(meta["conditions"]) == {"fast", "occluded", "dark", "bright", "far", "edge", "near"}
+    assert cond.dtype == np.uint16 and len(cond) == meta["splits"]["train"]["frames"]
+    assert set(meta["conditions"]) == {"fast", "occluded", "dark", "bright", "far", "edge", "near", "pitch", "out",
+                                       "kneel", "scene", "light"}
+    assert meta["splits"]["test-unseen"]["environment"] == "unseen" and meta["splits"]["test"]["environment"] == "lab"
+
+
+def test_episodes_follow_their_scripts():
+    from edgeadapt.data.trajectory import CONDITIONS, HALF_HFOV, make_script
+
+    scripts = [make_script(np.random.default_rng([5, k]), 200, 1.6, walls=3) for k in range(40)]
+    cond = np.concatenate([s.conditions for s in scripts])
+    pitch = np.concatenate([s.pitch for s in scripts])
+    bearing = np.abs(np.arctan2(np.concatenate([s.y for s in scripts]), np.concatenate([s.x for s in scripts])))
+    crouch = np.concatenate([s.crouch for s in scripts])
+    on = {k: (cond & b) > 0 for k, b in CONDITIONS.items()}
+    assert all(v.any() for v in on.values())
+    # episodes last several frames (30 fps): the shortest kind is 0.5 s
+    assert np.abs(pitch[on["pitch"]]).max() > 0.3 and np.abs(pitch[~on["pitch"] & ~on["fast"]]).mean() < 0.05
+    assert (bearing[on["out"]] > HALF_HFOV).mean() > 0.3 and (bearing[~on["out"] & ~on["edge"]] > HALF_HFOV).mean() < 0.01
+    assert crouch[on["kneel"]].mean() > 0.5 and crouch[~on["kneel"]].mean() < 0.1
+    walls = np.concatenate([np.diff(s.wall) != 0 for s in scripts])
+    assert walls.any() and (np.concatenate([on["scene"].reshape(40, 200)[:, 1:]]).ravel()[walls]).all()
+
+
+def test_auto_exposure_lags_a_change_of_light():
+    from edgeadapt.data.scene import make_sensor
+
+    cam = Camera.for_size("160x96")
+    sensor = make_sensor(np.random.default_rng(0), cam)
+    rng = np.random.default_rng(1)
+    scene = np.full((96, 160), 0.3, np.float32)
+    sensor.settle(scene, 0.0)
+    settled = sensor.capture(rng, scene, 0.0).mean()
+    darker = [sensor.capture(rng, scene, -1.0).mean() for _ in range(40)]
+    # the light drops by e: the first frame is much darker, then the exposure catches up
+    assert darker[0] < 0.6 * settled and abs(darker[-1] - settled) < 0.1 * settled
+    assert darker[5] > darker[0]
+    # in the dark the sensor runs at high gain: noisier frames (noise = the change between two frames)
+    noise = lambda light: np.std(sensor.capture(rng, scene, light).astype(float) - sensor.capture(rng, scene, light))
+    bright = noise(0.0)
+    for _ in range(60):
+        sensor.capture(rng, scene, -2.5)
+    assert sensor.gain > 2.0 and noise(-2.5) > 1.5 * bright
+
+
+def test_a_kneeling_subject_is_drawn_lower_with_the_head_at_the_label():
+    cam = Camera.for_size("160x96")
+    x, y, z = 3.5, 0.0, 0.3
+    standing, kneeling = Layer(96, 160), Layer(96, 160)
+    draw_person(standing, cam, 0.0, SUBJECT, BodyPose((x, y, z), 0.0, 0.0, 0.0, 0.0, (0.0, 0.0)), 0.0)
+    draw_person(kneeling, cam, 0.0, SUBJECT, BodyPose((x, y, z), 0.0, 0.0, 0.0, 0.0, (0.0, 0.0), crouch=1.0), 0.0)
+    u, v, _ = cam.project([x, y, z])
+    assert kneeling.alpha[int(v), int(u)] == pytest.approx(1.0)
+    # the feet are on the floor: KNEEL_DROP of the height closer to the head
+    feet_standing = np.flatnonzero(standing.alpha.max(axis=1) > 0.5).max()
+    feet_kneeling = np.flatnonzero(kneeling.alpha.max(axis=1) > 0.5).max()
+    assert feet_standing - feet_kneeling == pytest.approx(cam.fy * 0.32 * SUBJECT.height / x, abs=2.5)
 
 
 def test_ensure_synth_reuses_a_matching_folder_and_regenerates_otherwise(tmp_path):
@@ -235,7 +297,7 @@ def test_synth_rejects_too_few_frames_without_touching_the_folder(small_set, cap
     with pytest.raises(SystemExit) as exc:
         main(["dataset", "synth", "--out", str(small_set), "--frames", "5", "--quiet"])
     assert exc.value.code == 2
-    assert "--frames must be at least 30" in capsys.readouterr().err
+    assert "--frames must be at least 40" in capsys.readouterr().err
     assert digest(small_set) == before
 
 

@@ -10,7 +10,7 @@ from edgeadapt.data import ensure_synth, load_split
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.evaluate import evaluate, predict_outputs
 from edgeadapt.data import Camera
-from edgeadapt.train import AuxLabels, _batch, _loss, photometric, roc_auc, train, zoom
+from edgeadapt.train import AuxTargets, _batch, _loss, photometric, roc_auc, train, zoom
 
 SMALL = "frontnet-160x8"  # the cheapest registered model keeps these tests fast
 
@@ -108,27 +108,40 @@ def test_same_seed_gives_identical_weights(data, tmp_path):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_aux_head_labels_follow_the_error_gap_rule(trained, data, tmp_path):
+def test_aux_heads_are_trained_with_the_model_on_targets_from_its_own_errors(trained, data, tmp_path):
     record, out = trained
     teacher = tmp_path / "teacher.pt"
     train(SMALL, data, teacher, epochs=1, seed=1, progress=False)
     splits = {s: load_split(data, s) for s in ("train", "val", "test")}
-    aux = AuxLabels(out / "m.pt", teacher, splits, margin=0.05)
+    aux = AuxTargets(teacher, splits, margin=0.05)
     test = splits["test"]
-    err_small = np.abs(predict_outputs(out / "m.pt", test)[:, :4] - test.labels).sum(1)
     err_big = np.abs(predict_outputs(teacher, test)[:, :4] - test.labels).sum(1)
-    np.testing.assert_array_equal(aux.targets["test"][0], (err_small - err_big > 0.05).astype(np.float32))
+    np.testing.assert_allclose(aux.errors["test"][0], err_big, rtol=1e-6)
+    small_out = predict_outputs(out / "m.pt", test)
+    err_small = np.abs(small_out[:, :4] - test.labels).sum(1)
+    better, own = aux.targets("test", small_out, test.labels)
+    np.testing.assert_array_equal(better, (err_small - err_big > 0.05).astype(np.float32))
+    np.testing.assert_allclose(own, err_small, rtol=1e-6)
 
     rec = train(SMALL, data, tmp_path / "aux.pt", epochs=1, seed=2, aux_head=True, init=out / "m.pt",
                 teacher=teacher, aux_margin=0.05, progress=False)
     model, info = models.load_checkpoint(tmp_path / "aux.pt")
-    assert info["outputs"] == 5
-    assert predict_outputs(tmp_path / "aux.pt", test).shape == (len(test), 5)
-    assert set(rec["aux"]["test"]) == {"positive_rate", "accuracy", "auc"}
-    assert rec["aux"]["test"]["positive_rate"] == pytest.approx(float(aux.targets["test"][0].mean()))
+    assert info["outputs"] == 6
+    outputs = predict_outputs(tmp_path / "aux.pt", test)
+    assert outputs.shape == (len(test), 6)
+    assert set(rec["aux"]["test"]) == {"positive_rate", "accuracy", "auc", "confidence_mae", "confidence_corr",
+                                       "confidence_auc"}
+    better, own = aux.targets("test", outputs, test.labels)  # the targets of the fine-tuned model itself
+    assert rec["aux"]["test"]["positive_rate"] == pytest.approx(float(better.mean()))
+    assert rec["aux"]["test"]["confidence_mae"] == pytest.approx(float(np.abs(outputs[:, 5] - own).mean()), rel=1e-5)
+    # trained WITH the model: the backbone moved too, not only the aux rows
+    before = models.load_checkpoint(out / "m.pt")[0].state_dict()
+    after = model.state_dict()
+    backbone = [k for k in before if not k.startswith("fc.") and before[k].dtype.is_floating_point]
+    assert any(not torch.equal(before[k], after[k]) for k in backbone)
 
 
-def test_aux_only_trains_the_aux_row_and_keeps_the_pose_outputs(trained, data, tmp_path):
+def test_aux_only_trains_the_aux_rows_and_keeps_the_pose_outputs(trained, data, tmp_path):
     record, out = trained
     teacher = tmp_path / "teacher.pt"
     train(SMALL, data, teacher, epochs=1, seed=1, progress=False)
@@ -142,7 +155,7 @@ def test_aux_only_trains_the_aux_row_and_keeps_the_pose_outputs(trained, data, t
         if key not in ("fc.weight", "fc.bias"):
             assert torch.equal(sb[key], sa[key]), key
     assert torch.equal(sa["fc.weight"][:4], sb["fc.weight"]) and torch.equal(sa["fc.bias"][:4], sb["fc.bias"])
-    assert sa["fc.weight"][4].abs().sum() > 0  # the aux row did train (it starts at zero)
+    assert sa["fc.weight"][4].abs().sum() > 0 and sa["fc.weight"][5].abs().sum() > 0  # the aux rows trained
     test = load_split(data, "test")
     np.testing.assert_allclose(predict_outputs(tmp_path / "probe.pt", test)[:, :4],
                                predict_outputs(out / "m.pt", test), rtol=0, atol=1e-5)

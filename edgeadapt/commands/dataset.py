@@ -4,6 +4,7 @@ import time
 
 import click
 
+from edgeadapt.splits import SPLITS
 from edgeadapt.textio import format_table, write_json
 
 
@@ -36,8 +37,8 @@ def import_(source, out_dir, labels_csv, task, channels, val_fraction, test_frac
 
 
 @command.command("synth")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write (meta.json, train/val/test.npz).")
-@click.option("--frames", default=8000, show_default=True, type=int, help="Total frames over the three splits (70/15/15 %).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write (meta.json, train/val/test/test-unseen.npz).")
+@click.option("--frames", default=8000, show_default=True, type=int, help="Total frames over the four splits (65/13/11/11 % train/val/test/test-unseen).")
 @click.option("--seed", default=1, show_default=True, type=int, help="The same seed gives byte-identical files.")
 @click.option("--size", default="160x96", show_default=True, type=click.Choice(["160x96", "80x48"]), help="Frame size (W x H).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -119,7 +120,7 @@ def _print_general(summary):
 
 @command.command("preview")
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--split", default="test", show_default=True, type=click.Choice(list(SPLITS)))
 @click.option("--out", "out_png", required=True, type=click.Path(dir_okay=False), help="PNG contact sheet to write.")
 @click.option("--count", default=36, show_default=True, type=int, help="Frames on the sheet (evenly spaced).")
 @click.option("--start", default=0, show_default=True, type=int, help="First frame.")

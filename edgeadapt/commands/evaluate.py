@@ -2,13 +2,14 @@
 
 import click
 
+from edgeadapt.splits import SPLITS
 from edgeadapt.textio import write_json
 
 
 @click.command("eval")
 @click.option("--model", "model_spec", required=True, help="Model file (.pt, .onnx, .eaq) or zoo:big / zoo:small.")
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--split", default="test", show_default=True, type=click.Choice(list(SPLITS)))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures to this JSON file ('-': stdout).")
 def command(model_spec, data_dir, split, json_path):
     """Print MAE, R2 and the mean predictor's MAE for x, y, z, phi and their sum."""

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from edgeadapt.errors import EdgeadaptError
+from edgeadapt.splits import SPLITS
 from edgeadapt.textio import format_table, write_json
 
 
@@ -22,7 +23,7 @@ def command():
               help="Start the firmware under QEMU (or as a host program) instead of using --port.")
 @click.option("--export", "export_dir", required=True, type=click.Path(file_okay=False), help="Export bundle.")
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Dataset folder.")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--split", default="test", show_default=True, type=click.Choice(list(SPLITS)))
 @click.option("--frames", default=60, show_default=True, type=int, help="First N frames of the split.")
 @click.option("--sequences", type=click.IntRange(1, None),
               help="Spread the N frames over this many sequences of the split (default: the first N frames).")

@@ -7,6 +7,7 @@ import click
 import numpy as np
 
 from edgeadapt.errors import EdgeadaptError
+from edgeadapt.splits import SPLITS
 from edgeadapt.textio import format_table, write_json
 
 
@@ -22,7 +23,7 @@ def _add_replay_options(fn, default_split):
                      help="Small model (.eaq)."),
         click.option("--data", "data_dir", required=True, type=click.Path(), help="Dataset folder."),
         click.option("--split", default=default_split, show_default=True,
-                     type=click.Choice(["train", "val", "test"])),
+                     type=click.Choice(list(SPLITS))),
         click.option("--frames", type=click.IntRange(2, None), help="First N frames of the split (default: all)."),
         click.option("--sequences", type=click.IntRange(1, None),
                      help="Spread the N frames over this many sequences (as `hil run --sequences`)."),

@@ -15,12 +15,12 @@ from edgeadapt.textio import write_json
 @click.option("--lr", default=1e-3, show_default=True, type=float, help="Initial Adam learning rate.")
 @click.option("--onnx", "onnx_path", type=click.Path(dir_okay=False), help="Also export the best model to ONNX (opset 17).")
 @click.option("--init", "init", help="Start from this checkpoint of the same model (.pt or zoo:small).")
-@click.option("--aux-head", is_flag=True, help="Add a 5th output: logit of 'the teacher is markedly better here'.")
-@click.option("--teacher", help="Big model whose per-frame errors label the aux head (.pt or zoo:big).")
+@click.option("--aux-head", is_flag=True, help="Add outputs 5 and 6, trained with the model: logit of 'the teacher is markedly better here' and the predicted own error.")
+@click.option("--teacher", help="Big model whose per-frame errors define the switching target (.pt or zoo:big).")
 @click.option("--aux-margin", default=0.2, show_default=True, type=float, help="Error gap (sum over outputs) that makes a frame positive.")
-@click.option("--aux-weight", default=0.1, show_default=True, type=float, help="Weight of the aux BCE loss.")
+@click.option("--aux-weight", default=0.1, show_default=True, type=float, help="Weight of the two aux losses (BCE + L1).")
 @click.option("--aux-only", is_flag=True,
-              help="With --aux-head: train only the aux output on the frozen --init model (pose outputs unchanged).")
+              help="With --aux-head: train only the aux outputs on the frozen --init model (pose outputs unchanged).")
 @click.option("--photometric", is_flag=True, help="Also randomize exposure, contrast, gamma and noise per frame.")
 @click.option("--zoom", "max_zoom", default=1.0, show_default=True, type=float,
               help="Zoom half the frames in by up to this factor (x becomes x / s); 1 = off.")
@@ -55,7 +55,9 @@ def command(model_name, data_dir, out, epochs, seed, batch_size, lr, onnx_path, 
         click.echo(metrics_table(record[split]))
         if "aux" in record:
             a = record["aux"][split]
-            click.echo(f"aux head: positives {a['positive_rate']:.1%}, accuracy {a['accuracy']:.1%}, AUC {a['auc']:.3f}")
+            click.echo(f"aux heads: switching positives {a['positive_rate']:.1%}, accuracy {a['accuracy']:.1%}, "
+                       f"AUC {a['auc']:.3f}; predicted error MAE {a['confidence_mae']:.3f}, "
+                       f"correlation {a['confidence_corr']:.3f}, AUC for switching {a['confidence_auc']:.3f}")
     if json_path:
         write_json(json_path, record)
 

@@ -4,6 +4,7 @@ against the integer reference."""
 import click
 
 from edgeadapt.errors import EdgeadaptError
+from edgeadapt.splits import SPLITS
 from edgeadapt.textio import format_table, write_json
 
 
@@ -16,7 +17,7 @@ from edgeadapt.textio import format_table, write_json
               help="LiteRT kernel sets for --tflite: ref (BUILTIN_REF), default (optimized, default delegates).")
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Dataset folder whose frames are run.")
 @click.option("--frames", default=200, show_default=True, type=int, help="Frames to run (the first N of the split).")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--split", default="test", show_default=True, type=click.Choice(list(SPLITS)))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the result to this JSON file ('-': stdout).")
 def command(export_dir, tflite_path, model_path, kernels, data_dir, frames, split, json_path):
     """Run every model of the bundle (a pair or one model) through the C code and the reference;

@@ -28,6 +28,7 @@ HIP_JOINT = 0.515
 CROTCH = 0.47
 KNEE = 0.285
 ANKLE = 0.04
+KNEEL_DROP = 0.32  # as edgeadapt.data.trajectory.KNEEL_DROP
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class BodyPose:
     walk_phase: float
     walk_amplitude: float  # leg swing [rad]
     arm_raise: tuple  # sideways arm elevation (left, right) [rad]
+    crouch: float = 0.0  # 0 standing .. 1 kneeling (the hips drop by KNEEL_DROP of the height)
 
 
 def draw_person(layer: Layer, cam: Camera, pitch: float, subject: Subject, pose: BodyPose, light: float) -> None:
@@ -90,12 +92,13 @@ def draw_person(layer: Layer, cam: Camera, pitch: float, subject: Subject, pose:
     left/right side (a light source to one side)."""
     H, b = subject.height, subject.build
     head = np.asarray(pose.head, dtype=np.float64)
-    feet_z = head[2] - subject.head_height
+    drop = KNEEL_DROP * H * pose.crouch  # the upper body moves down as the legs fold
+    feet_z = head[2] - (subject.head_height - drop)
     fwd, left = _axes(pose.torso_phi)
     hfwd, _ = _axes(pose.phi)
 
-    def at(a, l, h):  # body point: a forward, l to the person's left, h above the feet
-        return np.array([head[0] + a * fwd[0] + l * left[0], head[1] + a * fwd[1] + l * left[1], feet_z + h])
+    def at(a, l, h):  # body point: a forward, l to the person's left, h above the feet (upper body dropped)
+        return np.array([head[0] + a * fwd[0] + l * left[0], head[1] + a * fwd[1] + l * left[1], feet_z + h - drop])
 
     def proj(p):
         u, v, d = cam.project(p, pitch)
@@ -108,10 +111,13 @@ def draw_person(layer: Layer, cam: Camera, pitch: float, subject: Subject, pose:
         swing = sign * pose.walk_amplitude * math.sin(pose.walk_phase)
         hip = at(0.0, sign * 0.05 * H * b, HIP_JOINT * H)
         thigh = (KNEE - HIP_JOINT) * H
-        knee = hip + np.array([-thigh * math.sin(swing) * fwd[0], -thigh * math.sin(swing) * fwd[1], thigh * math.cos(swing)])
         shin = (ANKLE - KNEE) * H
-        bend = swing - 0.25 * abs(swing)
-        ankle = knee + np.array([-shin * math.sin(bend) * fwd[0], -shin * math.sin(bend) * fwd[1], shin * math.cos(bend)])
+        if pose.crouch > 0.02:  # folded legs: the knee goes forward so the foot stays on the floor
+            knee, ankle = _folded_leg(hip, feet_z + ANKLE * H, -thigh, -shin, fwd, sign * pose.crouch)
+        else:
+            knee = hip + np.array([-thigh * math.sin(swing) * fwd[0], -thigh * math.sin(swing) * fwd[1], thigh * math.cos(swing)])
+            bend = swing - 0.25 * abs(swing)
+            ankle = knee + np.array([-shin * math.sin(bend) * fwd[0], -shin * math.sin(bend) * fwd[1], shin * math.cos(bend)])
         toe = ankle + np.array([0.11 * H * fwd[0], 0.11 * H * fwd[1], -0.02 * H])
         parts.append(_limb(hip, knee, 0.045 * H * b, subject.trousers, proj, cam, light, 0.01))
         parts.append(_limb(knee, ankle, 0.034 * H * b, subject.trousers, proj, cam, light, 0.01))
@@ -152,6 +158,20 @@ def draw_person(layer: Layer, cam: Camera, pitch: float, subject: Subject, pose:
 
     for _, draw in sorted(parts, key=lambda p: -p[0]):
         draw(layer)
+
+
+def _folded_leg(hip, ankle_z, thigh, shin, fwd, side_crouch):
+    """Knee and ankle of a leg whose hip has dropped: the ankle below the hip (one foot set back
+    when kneeling on one knee), the knee forward where the two segments meet."""
+    back = 0.35 * thigh * max(-side_crouch, 0.0)  # the right leg kneels: its foot goes back
+    ankle = np.array([hip[0] - back * fwd[0], hip[1] - back * fwd[1], ankle_z])
+    d = float(np.linalg.norm(ankle - hip))
+    d = min(max(d, abs(thigh - shin) + 1e-3), thigh + shin - 1e-6)
+    along = (d * d + thigh * thigh - shin * shin) / (2 * d)
+    ahead = math.sqrt(max(thigh * thigh - along * along, 0.0))
+    axis = (ankle - hip) / max(float(np.linalg.norm(ankle - hip)), 1e-9)
+    knee = hip + along * axis + ahead * fwd
+    return knee, ankle
 
 
 def _axes(phi):

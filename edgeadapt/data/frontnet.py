@@ -46,6 +46,9 @@ def pick_size(data_dir, size=None) -> str:
     return DEFAULT_SIZE if DEFAULT_SIZE in sizes else sizes[0]
 
 
+SPLITS = ("train", "val", "test")  # no never-seen-environment split in the released data
+
+
 def load_frontnet_split(data_dir, split: str, size=None) -> Frames:
     size = pick_size(data_dir, size)
     if split == "test":

@@ -8,8 +8,8 @@ from edgeadapt.data import frontnet, general, store
 from edgeadapt.data.camera import parse_size
 from edgeadapt.data.frames import Frames
 from edgeadapt.errors import EdgeadaptError
+from edgeadapt.splits import SPLITS
 
-SPLITS = store.SPLITS
 
 
 def dataset_kind(data_dir) -> str:
@@ -26,11 +26,17 @@ def dataset_kind(data_dir) -> str:
     raise EdgeadaptError(f"{d}: not a dataset folder (no meta.json and no PULP-Frontnet pickles)")
 
 
+def available_splits(data_dir) -> tuple:
+    """The splits a dataset folder holds: a synthetic one also has test-unseen (never-seen
+    environments); PULP-Frontnet pickles and general folders hold train, val and test."""
+    return SPLITS if dataset_kind(data_dir) == "synthetic" else store.SPLITS
+
+
 def load_split(data_dir, split: str, size=None) -> Frames:
-    """The frames of one split ('train', 'val' or 'test'); size ('160x96' or '80x48') picks among
+    """The frames of one split ('train', 'val', 'test' or 'test-unseen'); size ('160x96' or '80x48') picks among
     Frontnet pickles of both sizes and, for a synthetic or general folder, must match what it holds."""
     if split not in SPLITS:
-        raise EdgeadaptError(f"unknown split '{split}' (expected train, val or test)")
+        raise EdgeadaptError(f"unknown split '{split}' (expected {', '.join(SPLITS)})")
     kind = dataset_kind(data_dir)
     if kind == "general":
         meta = general.read_meta(data_dir)
@@ -40,6 +46,8 @@ def load_split(data_dir, split: str, size=None) -> Frames:
     if size is not None:
         parse_size(size)
     if kind == "frontnet":
+        if split not in frontnet.SPLITS:
+            raise EdgeadaptError(f"{data_dir}: the PULP-Frontnet data has no '{split}' split (it has {', '.join(frontnet.SPLITS)})")
         return frontnet.load_frontnet_split(data_dir, split, size)
     meta = store.read_meta(data_dir)
     if size is not None and meta.get("size") != size:

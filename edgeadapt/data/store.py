@@ -1,4 +1,4 @@
-"""The synthetic dataset's files: DIR/meta.json and DIR/{train,val,test}.npz (docs/artifacts.md).
+"""The synthetic dataset's files: DIR/meta.json and DIR/{train,val,test,test-unseen}.npz (docs/artifacts.md).
 
 The .npz files are written by hand with fixed zip timestamps (np.savez stamps the current time), so
 the same seed gives byte-identical files. Every file is written to a temporary name and renamed;
@@ -20,7 +20,7 @@ from edgeadapt.textio import write_json
 
 FORMAT_NAME = "edgeadapt-synth"
 FORMAT_VERSION = 1
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test")  # every folder has these; a synthetic one also has test-unseen
 ARRAYS = ("images", "labels", "sequence", "subject")  # required; "conditions" is optional
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from edgeadapt.data.frames import OUTPUT_NAMES
-from edgeadapt.data.loader import SPLITS, dataset_kind, load_split
+from edgeadapt.data.loader import available_splits, dataset_kind, load_split
 from edgeadapt.data.metrics import compute_metrics
 from edgeadapt.data.store import read_extra, read_meta
 
@@ -12,7 +12,7 @@ def describe(data_dir, size=None) -> dict:
     kind = dataset_kind(data_dir)
     if kind == "general":
         return describe_general(data_dir)
-    splits = {s: load_split(data_dir, s, size) for s in SPLITS}
+    splits = {s: load_split(data_dir, s, size) for s in available_splits(data_dir)}
     train_mean = splits["train"].labels.astype(np.float64).mean(axis=0)
     out = {"data": str(data_dir), "kind": kind, "size": None, "train_label_mean": _named(train_mean), "splits": {}}
     for split, frames in splits.items():
@@ -61,7 +61,7 @@ def describe_general(data_dir) -> dict:
     from edgeadapt.data.metrics import task_metrics
 
     meta = read_meta(data_dir)
-    splits = {s: load_split(data_dir, s) for s in SPLITS}
+    splits = {s: load_split(data_dir, s) for s in available_splits(data_dir)}
     out = {"data": str(data_dir), "kind": "general", "task": meta["task"], "size": size_text(meta),
            "channels": meta["input"]["channels"], "dtype": meta["input"]["dtype"],
            "classes": meta.get("classes"), "outputs": meta.get("outputs"), "splits": {}}

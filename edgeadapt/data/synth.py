@@ -1,10 +1,13 @@
 """The synthetic stand-in for the PULP-Frontnet data: sequences of a rendered person.
 
 Layout and split rules (docs/artifacts.md, "Datasets"): `frames` is the total over the splits,
-70 / 15 / 15 % train / val / test; each split is cut into sequences of 100-200 frames (15 fps),
-each with its own subject, so val and test subjects are never seen in training, like the
-"Strangers" test set. Rooms come from a small pool shared by all splits (one lab, many people):
-with few sequences, a room per sequence lets a network recognise the sequence instead of the pose.
+65 / 13 / 11 / 11 % train / val / test / test-unseen; each split is cut into sequences of 100-200
+frames (30 fps), each with its own subject, so val and test subjects are never seen in training,
+like the "Strangers" test set. The known environments are a small pool of lab rooms shared by
+train, val and test (one lab, many people: with few sequences, a room per sequence lets a network
+recognise the sequence instead of the pose). test-unseen is the never-seen environment of the
+papers' in-field tests: every sequence has a room of its own, finished with textures no lab room
+has, under a lighting regime the lab never has (dim, strong side light, or flickering lamps).
 Every sequence, subject and room draws from its own seeded generator, so the files are a pure
 function of (frames, seed, size, GENERATOR_VERSION) and byte-identical across runs. Frames are
 always rendered at 160x96; the 80x48 set is the same frames downscaled 2x2 (as the released
@@ -25,17 +28,18 @@ from edgeadapt.data import store
 from edgeadapt.data.body import BodyPose, draw_person, make_subject
 from edgeadapt.data.camera import Camera, parse_size
 from edgeadapt.data.raster import Layer, motion_blur
-from edgeadapt.data.scene import draw_occluder, make_room, make_sensor
+from edgeadapt.data.scene import EXPOSURE_WINDOW, REGIMES, draw_occluder, make_room, make_sensor
 from edgeadapt.data.trajectory import CONDITIONS, FPS, make_script
 from edgeadapt.errors import EdgeadaptError
+from edgeadapt.splits import SPLITS
 
-GENERATOR_VERSION = 2  # bump whenever the output for a given seed changes
-SPLIT_FRACTIONS = (("train", 0.70), ("val", 0.15), ("test", 0.15))
+GENERATOR_VERSION = 3  # bump whenever the output for a given seed changes
+SPLIT_FRACTIONS = (("train", 0.65), ("val", 0.13), ("test", 0.11), ("test-unseen", 0.11))
+UNSEEN_SPLITS = ("test-unseen",)  # never-seen environments
 SEQUENCE_FRAMES = (100, 200)
-ROOM_POOL = 4  # rooms per seed, shared by all splits (like one motion-capture lab)
-MIN_FRAMES = 30
+ROOM_POOL = 4  # lab rooms per seed, shared by train, val and test (like one motion-capture lab)
+MIN_FRAMES = 40
 RENDER_SIZE = "160x96"
-EXPOSURE_FRACTION = 0.6  # of the frame time: sets motion blur length
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,10 @@ class SequencePlan:
     split: str
     sequence: int
     subject: int
-    room: int
+    room: int  # a lab room of the pool, or (unseen) the sequence's own room
     length: int
+    environment: str = "lab"  # "lab" or "unseen"
+    regime: str = "lab"  # lighting (scene.REGIMES)
 
 
 def plan_sequences(frames: int, seed: int) -> list:
@@ -52,15 +58,17 @@ def plan_sequences(frames: int, seed: int) -> list:
     if frames < MIN_FRAMES:
         raise EdgeadaptError(f"--frames must be at least {MIN_FRAMES} (got {frames})")
     rng = np.random.default_rng([seed, 0])
-    n_val = int(round(frames * SPLIT_FRACTIONS[1][1]))
-    n_test = int(round(frames * SPLIT_FRACTIONS[2][1]))
-    counts = {"train": frames - n_val - n_test, "val": n_val, "test": n_test}
+    counts = {split: int(round(frames * share)) for split, share in SPLIT_FRACTIONS[1:]}
+    counts["train"] = frames - sum(counts.values())
     plans, seq_id = [], 0
     for split, _ in SPLIT_FRACTIONS:
         for length in _cut(rng, counts[split]):
-            room = int(rng.integers(ROOM_POOL)) if ROOM_POOL else seq_id
             # one subject per sequence: subject ids never repeat, so no split shares a subject
-            plans.append(SequencePlan(split, seq_id, seq_id, room, int(length)))
+            if split in UNSEEN_SPLITS:
+                regime = REGIMES[1 + int(rng.integers(len(REGIMES) - 1))]
+                plans.append(SequencePlan(split, seq_id, seq_id, seq_id, int(length), "unseen", regime))
+            else:
+                plans.append(SequencePlan(split, seq_id, seq_id, int(rng.integers(ROOM_POOL)), int(length)))
             seq_id += 1
     return plans
 
@@ -77,21 +85,24 @@ def _cut(rng, total):
 
 
 def render_sequence(plan: SequencePlan, seed: int, cam: Camera):
-    """images uint8 (L, H, W), labels float32 (L, 4), conditions uint8 (L,) and camera pitch
+    """images uint8 (L, H, W), labels float32 (L, 4), conditions uint16 (L,) and camera pitch
     float32 (L,) of one sequence."""
     subject = make_subject(np.random.default_rng([seed, 2, plan.subject]), plan.subject)
     rng = np.random.default_rng([seed, 1, plan.sequence])
-    script = make_script(rng, plan.length, subject.head_height)
-    room = make_room(np.random.default_rng([seed, 4, plan.room]), cam)
-    sensor = make_sensor(rng, cam)
+    room_rng = np.random.default_rng([seed, 5 if plan.environment == "unseen" else 4, plan.room])
+    room = make_room(room_rng, cam, plan.environment)
+    script = make_script(rng, plan.length, subject.head_height, walls=len(room.walls))
+    sensor = make_sensor(rng, cam, plan.regime)
     light = float(rng.uniform(-1.0, 1.0))
     noise_rng = np.random.default_rng([seed, 3, plan.sequence])
     images = np.empty((plan.length, cam.height, cam.width), np.uint8)
-    head_uv = np.stack(cam.project(np.stack([script.x, script.y, script.z], 1), 0.0)[:2], 1)
+    head = np.stack([script.x, script.y, script.z], 1)
+    head_uv = np.stack([np.array(cam.project(head[t], float(script.pitch[t]))[:2]) for t in range(plan.length)])
     occ_uv = {}
     for t in range(plan.length):
         pitch = float(script.pitch[t])
-        background = room.view(cam, script.ego_yaw[t], script.altitude[t], pitch)
+        background = room.view(cam, script.ego_yaw[t], script.altitude[t], pitch, int(script.wall[t]),
+                               float(script.window[t]))
         person = Layer(cam.height, cam.width)
         pose = BodyPose(
             head=(script.x[t], script.y[t], script.z[t]),
@@ -100,30 +111,36 @@ def render_sequence(plan: SequencePlan, seed: int, cam: Camera):
             walk_phase=float(script.walk_phase[t]),
             walk_amplitude=float(script.walk_amplitude[t]),
             arm_raise=tuple(script.arm_raise[t]),
+            crouch=float(script.crouch[t]),
         )
         draw_person(person, cam, pitch, subject, pose, light)
-        # motion blur: image-space velocity of the head (subject + drone motion), and of the room
+        # motion blur over the exposure: image-space velocity of the head (subject + drone motion)
+        # and of the room (drone yaw and pitch); longer exposures in low light blur more
+        exposure = EXPOSURE_WINDOW * sensor.exposure_time
         prev, nxt = max(t - 1, 0), min(t + 1, plan.length - 1)
         span = max(nxt - prev, 1)
-        vel = (head_uv[nxt] - head_uv[prev]) / span * EXPOSURE_FRACTION
+        vel = np.nan_to_num((head_uv[nxt] - head_uv[prev]) / span) * exposure
         person_value, person_alpha = motion_blur([person.value, person.alpha], vel[0], vel[1])
-        bg_vel = room.shift(cam, (script.ego_yaw[nxt] - script.ego_yaw[prev]) / span) * EXPOSURE_FRACTION
-        (background,) = motion_blur([background], bg_vel, 0.0)
+        bg_du = room.shift(cam, (script.ego_yaw[nxt] - script.ego_yaw[prev]) / span) * exposure
+        bg_dv = -cam.fy * (math.tan(script.pitch[nxt]) - math.tan(script.pitch[prev])) / span * exposure
+        (background,) = motion_blur([background], bg_du, bg_dv)
         scene = person_value + background * (1.0 - person_alpha)
         for k, occ in enumerate(script.occluders):
             if occ.start <= t < occ.end:
                 layer = Layer(cam.height, cam.width)
                 uv = draw_occluder(layer, cam, pitch, occ, t)
-                du = (uv[0] - occ_uv[k][0]) * EXPOSURE_FRACTION if k in occ_uv else 0.0
+                du = (uv[0] - occ_uv[k][0]) * exposure if k in occ_uv else 0.0
                 occ_uv[k] = uv
                 value, alpha = motion_blur([layer.value, layer.alpha], du, 0.0)
                 scene = value + scene * (1.0 - alpha)
-        images[t] = sensor.capture(noise_rng, scene, float(script.log_gain[t]))
+        if t == 0:
+            sensor.settle(scene, float(script.log_light[0]))
+        images[t] = sensor.capture(noise_rng, scene, float(script.log_light[t]))
     return images, script.labels, script.conditions, script.pitch.astype(np.float32)
 
 
 def generate(out_dir, frames: int, seed: int, size: str = "160x96", progress=None) -> dict:
-    """Render the three splits into out_dir; returns the metadata written to meta.json.
+    """Render the four splits into out_dir; returns the metadata written to meta.json.
 
     Everything is rendered into a hidden staging folder first and moved in at the end, so an
     interrupted run leaves an existing dataset in out_dir untouched."""
@@ -144,8 +161,12 @@ def generate(out_dir, frames: int, seed: int, size: str = "160x96", progress=Non
             store.write_split(staging / f"{split}.npz", arrays)
             if split == "train":
                 label_mean_train = arrays["labels"].astype(np.float64).mean(axis=0)
+            split_plans = [p for p in plans if p.split == split]
             meta_splits[split] = {
                 "frames": int(len(arrays["labels"])),
+                "environment": "unseen" if split in UNSEEN_SPLITS else "lab",
+                "regimes": {r: sum(p.length for p in split_plans if p.regime == r) for r in REGIMES
+                            if any(p.regime == r for p in split_plans)},
                 "sequences": [int(p.sequence) for p in plans if p.split == split],
                 "subjects": sorted({int(p.subject) for p in plans if p.split == split}),
             }
@@ -168,7 +189,7 @@ def generate(out_dir, frames: int, seed: int, size: str = "160x96", progress=Non
         }
         # meta.json marks a complete folder: drop it, move the splits in, write it back last
         store.meta_path(out_dir).unlink(missing_ok=True)
-        for split in store.SPLITS:
+        for split in SPLITS:
             os.replace(staging / f"{split}.npz", out_dir / f"{split}.npz")
         store.write_meta(out_dir, meta)
     finally:
@@ -185,7 +206,7 @@ def _render_split(plans, seed, cam, size_wh, progress) -> dict:
         "labels": np.empty((n, 4), np.float32),
         "sequence": np.empty(n, np.int32),
         "subject": np.empty(n, np.int32),
-        "conditions": np.empty(n, np.uint8),
+        "conditions": np.empty(n, np.uint16),
         "pitch": np.empty(n, np.float32),
     }
     pos = 0
@@ -221,7 +242,7 @@ def ensure_synth(data_dir, frames: int, seed: int, size: str = "160x96") -> Path
     try:
         meta = store.read_meta(data_dir)
         if all(meta.get(k) == v for k, v in wanted.items()) and all(
-            (data_dir / f"{s}.npz").is_file() for s in store.SPLITS
+            (data_dir / f"{s}.npz").is_file() for s in SPLITS
         ):
             return data_dir
     except EdgeadaptError:

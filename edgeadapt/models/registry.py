@@ -1,7 +1,8 @@
 """The model registry: every network edgeadapt can train, by name.
 
 A name fixes the architecture and input size; `build(name, **overrides)` may change only the
-head (`outputs`: 4 for the pose, 5 with the auxiliary switching logit) and the dropout rate.
+head (`outputs`: 4 for the pose, 5 with the auxiliary switching logit, 6 with the switching logit
+and the self-confidence estimate) and the dropout rate.
 """
 
 from functools import lru_cache
@@ -42,8 +43,9 @@ def model_config(name: str, **overrides) -> dict:
         if key not in OVERRIDABLE:
             raise EdgeadaptError(f"model '{name}': cannot override '{key}' (only {', '.join(OVERRIDABLE)})")
         config[key] = OVERRIDABLE[key](value)
-    if config["outputs"] not in (4, 5):
-        raise EdgeadaptError(f"model '{name}': outputs must be 4 (pose) or 5 (pose + aux logit), got {config['outputs']}")
+    if config["outputs"] not in (4, 5, 6):
+        raise EdgeadaptError(f"model '{name}': outputs must be 4 (pose), 5 (pose + aux logit) or 6 (pose + aux logit "
+                             f"+ predicted error), got {config['outputs']}")
     return config
 
 
