@@ -116,7 +116,7 @@ def motion_blur(planes, du: float, dv: float, max_taps: int = 9):
     """Average of shifted copies along (du, dv) pixels, centred so the blurred object stays where
     it is at mid-exposure (labels remain exact). Borders repeat the edge pixels."""
     length = math.hypot(du, dv)
-    if length < 0.75:
+    if not length >= 0.75:  # also a motion that could not be projected (NaN)
         return planes
     taps = min(int(math.ceil(length)) + 1, max_taps)
     steps = np.linspace(-0.5, 0.5, taps)
