@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy.stats import rankdata
-from tqdm import tqdm
 
+from edgeadapt.console import QUIET, level
 from edgeadapt.data import Camera, compute_metrics, dataset_kind, load_split, normalize, train_label_mean
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.evaluate import check_input_size, predict_outputs
@@ -96,6 +96,9 @@ def train(
         raise EdgeadaptError(f"{data_dir}: the train split is empty")
     best = {"loss": math.inf, "epoch": 0, "state": None}
     history = []
+    from tqdm import tqdm
+
+    progress = progress and level() != QUIET
     bar = tqdm(range(1, epochs + 1), desc=f"train {model_name}", unit="epoch", disable=not progress)
     for epoch in bar:
         # with aux_only the backbone stays in eval mode: no BN statistics update, no dropout, so the

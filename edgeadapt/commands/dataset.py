@@ -45,12 +45,12 @@ def import_(source, out_dir, labels_csv, task, channels, val_fraction, test_frac
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary to this JSON file ('-': stdout).")
 def synth(out_dir, frames, seed, size, quiet, json_path):
     """Render temporally coherent sequences of a person seen from a nano-drone."""
-    from tqdm import tqdm
+    from edgeadapt.console import progress
 
     from edgeadapt.data.synth import generate, plan_sequences
 
     plan_sequences(frames, seed)  # fail fast on a bad --frames before touching the folder
-    with tqdm(total=frames, desc="synth", unit="frame", disable=quiet) as bar:
+    with progress(total=frames, desc="synth", unit="frame", **({"disable": True} if quiet else {})) as bar:
         meta = generate(out_dir, frames, seed, size, progress=bar.update)
     rows = [[s, v["frames"], len(v["sequences"]), len(v["subjects"])] for s, v in meta["splits"].items()]
     click.echo(format_table(["split", "frames", "sequences", "subjects"], rows))

@@ -14,9 +14,28 @@ WEIGHTED = ("Conv", "Gemm", "MatMul")
 # ops a ReLU / Clip can be fused into (BN and activations fold into their own producer first)
 ACT_PRODUCERS = ("Conv", "Gemm", "MatMul", "Add", "AveragePool", "GlobalAveragePool",
                  "BatchNormalization", "Relu", "Clip")
-SUPPORTED = ("Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "Clip", "MaxPool",
-             "AveragePool", "GlobalAveragePool", "Add", "Concat", "Flatten", "Reshape",
-             "Dropout", "Identity", "Constant")
+# Every accepted operator and the limits _node_problem enforces on it, in words: README's
+# operator table is generated from this (python -m edgeadapt.ir.onnx_support), and a test keeps
+# the two equal.
+OP_RULES = {
+    "Conv": "2-D, dilation 1, constant weights; any kernel, stride, padding and groups (depthwise too)",
+    "Gemm": "constant weights, transA=0 (a fully-connected layer)",
+    "MatMul": "(N, K) x constant (K, C) weight; a following Add of a constant is its bias",
+    "BatchNormalization": "inference mode, constant statistics; folded into the conv/Gemm/MatMul it follows",
+    "Relu": "fused into its producer (conv, fc, Add, average pool)",
+    "Clip": "[0, 6] (ReLU6) or [0, inf), fused like Relu",
+    "MaxPool": "2-D, dilation 1, no indices output; after a conv it fuses into ea_conv2d_maxpool_s8",
+    "AveragePool": "2-D, dilation 1, ceil_mode=0, padding only with count_include_pad=1",
+    "GlobalAveragePool": "any spatial size",
+    "Add": "two tensors of the same shape (no broadcasting), e.g. a residual",
+    "Concat": "along channels (axis 1), no constant inputs",
+    "Flatten": "axis 1; a flattened H x W > 1 map may feed only a fully-connected layer",
+    "Reshape": "to [N, -1] with a constant shape, as Flatten",
+    "Dropout": "removed (inference); its mask output unused",
+    "Identity": "removed",
+    "Constant": "folded into the node that reads it",
+}
+SUPPORTED = tuple(OP_RULES)
 
 
 def attrs_of(node) -> dict:
@@ -234,3 +253,14 @@ def _flatten_consumers_problem(view, shapes, node):
 
 def pad_values(a) -> list:
     return list(a.get("pads", [0, 0, 0, 0]))
+
+
+def ops_table_markdown() -> str:
+    """README's operator table: every operator the importer accepts and its limits."""
+    lines = ["| ONNX operator | accepted when |", "|---|---|"]
+    lines += [f"| `{op}` | {rule} |" for op, rule in OP_RULES.items()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(ops_table_markdown())
