@@ -21,6 +21,7 @@ COMMANDS = {
     "train": "train",
     "eval": "evaluate",
     "quantize": "quantize",
+    "import": "importcmd",
     "export": "export",
     "validate": "validate",
     "policy": "policy",

@@ -12,10 +12,14 @@ HELDOUT_FRAMES = 512  # val frames label bias tuning is checked on
 
 
 def load_float_graph(spec):
-    """An .onnx file, a .pt checkpoint or zoo:big / zoo:small, as a float IR Graph."""
+    """An .onnx file, a .pt checkpoint, zoo:big / zoo:small or an int8 .tflite, as a float IR Graph."""
     from edgeadapt.ir.onnx_import import import_onnx, import_torch
 
     text = str(spec)
+    if text.lower().endswith(".tflite"):
+        from edgeadapt.tflite.importer import import_tflite
+
+        return import_tflite(text)
     if text.lower().endswith(".onnx"):
         return import_onnx(text)
     if text.startswith("zoo:") or text.lower().endswith((".pt", ".pth")):
@@ -25,7 +29,7 @@ def load_float_graph(spec):
         graph = import_torch(model, info["input"], info["name"])
         graph.meta["source"] = text
         return graph
-    raise EdgeadaptError(f"{text}: unknown model type (expected MODEL.onnx, MODEL.pt or zoo:big / zoo:small)")
+    raise EdgeadaptError(f"{text}: unknown model type (expected MODEL.onnx, MODEL.pt, MODEL.tflite or zoo:big / zoo:small)")
 
 
 def load_frames(data_dir, split):

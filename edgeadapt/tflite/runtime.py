@@ -38,8 +38,9 @@ def check_tflite(model: bytes, where: str) -> None:
 
 
 def frames_to_input(detail: dict, images: np.ndarray) -> np.ndarray:
-    """uint8 (N, H, W[, C]) frames as the model's input tensor: quantized codes or real values of
-    (p - 128) / 256, in the input's own dtype and scale."""
+    """uint8 (N, H, W[, C]) frames as the model's input, TFLite's image convention: int8 input
+    q = p - 128 (whatever its scale: the model's own input quantization says what q means), uint8
+    input p, float32 input (p - 128) / 256 (our exact-mode export)."""
     x = np.asarray(images)
     if x.ndim == 3:
         x = x[..., None]
@@ -47,15 +48,14 @@ def frames_to_input(detail: dict, images: np.ndarray) -> np.ndarray:
     if x.shape[1:] != shape:
         raise EdgeadaptError(f"frames are {'x'.join(map(str, x.shape[1:]))}, the .tflite input is "
                              f"{'x'.join(map(str, shape))}")
-    real = (x.astype(np.float64) - 128.0) / 256.0
-    dtype = detail["dtype"]
+    dtype = np.dtype(detail["dtype"])
     if dtype == np.float32:
-        return real.astype(np.float32)
-    scale, zero = detail["quantization"]
-    if not scale:
-        raise EdgeadaptError(f"the .tflite input is {np.dtype(dtype).name} without quantization parameters")
-    info = np.iinfo(dtype)
-    return np.clip(np.round(real / scale) + zero, info.min, info.max).astype(dtype)
+        return ((x.astype(np.float32) - 128.0) / 256.0).astype(np.float32)
+    if dtype == np.int8:
+        return (x.astype(np.int16) - 128).astype(np.int8)
+    if dtype == np.uint8:
+        return x.astype(np.uint8)
+    raise EdgeadaptError(f"the .tflite input is {dtype.name}; edgeadapt feeds int8, uint8 or float32 frames")
 
 
 def run_tflite(model: bytes, images, kernels: str = "ref") -> list:
