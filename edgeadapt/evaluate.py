@@ -160,25 +160,10 @@ def _predict_onnx(path, images):
 
 
 def onnx_feed(path, channels):
-    """uint8 frames -> what the ONNX file's input takes: raw pixels when the graph starts with its
-    own normalization (leading Sub/Mul/Div), else (p - 128) / 256 (ir/normalization.py)."""
-    import onnx
+    """uint8 frames -> what the ONNX file's input takes (ir/normalization.onnx_input_feed)."""
+    from edgeadapt.ir.normalization import onnx_input_feed
 
-    from edgeadapt.ir.normalization import leading_affine
-    from edgeadapt.ir.onnx_support import OnnxView
-
-    model = onnx.load(str(path))
-    view = OnnxView(model)
-    inputs = [i.name for i in model.graph.input if i.name not in view.constants]
-    chain = leading_affine(view, inputs[0], int(channels))[0] if len(inputs) == 1 else []
-    if not chain:
-        return normalize
-
-    def raw(images):
-        x = np.asarray(images, dtype=np.float32)
-        return x[:, None] if x.ndim == 3 else np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-
-    return raw
+    return onnx_input_feed(path)
 
 
 def metrics_table(metrics: dict) -> str:

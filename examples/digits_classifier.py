@@ -59,6 +59,16 @@ def as_input(images) -> torch.Tensor:
 
 
 def train(data_dir, epochs=60, seed=0) -> nn.Module:
+    """Deterministic: one torch thread (thread counts change float reduction order), fixed seeds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(data_dir, epochs, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(data_dir, epochs, seed) -> nn.Module:
     torch.manual_seed(seed)
     frames = load_split(data_dir, "train")
     x, y = as_input(frames.images), torch.from_numpy(frames.labels.astype(np.int64))

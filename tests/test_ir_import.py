@@ -185,26 +185,44 @@ def test_auto_pad_ceil_mode_clip_and_matmul_bias():
 
 def test_every_unsupported_node_is_listed_at_once():
     nodes = [
-        helper.make_node("Conv", ["x", "w"], ["c"], name="dilated", dilations=[2, 2]),
+        helper.make_node("Conv", ["x", "w"], ["c"], name="strided_dilation", dilations=[2, 2], strides=[2, 2]),
+        helper.make_node("LRN", ["c"], ["s"], name="lrn", size=3),
+        helper.make_node("Resize", ["s", "", "scales"], ["u"], name="bilinear", mode="linear"),
+        helper.make_node("Clip", ["u", "lo", "hi"], ["y"], name="clip_bad", ),
+    ]
+    inits = {"w": np.ones((2, 1, 3, 3)), "scales": np.array([1, 1, 2, 2], np.float32),
+             "lo": np.float32(2), "hi": np.float32(1)}
+    proto = make_model(nodes, inits, [1, 1, 9, 9], "y")
+    with pytest.raises(EdgeadaptError) as err:
+        import_onnx(proto)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "strided_dilation (Conv): dilation [2, 2]" in msg
+    assert "lrn (LRN): operator not supported" in msg
+    assert "bilinear (Resize): mode 'linear' (only nearest)" in msg
+    assert "clip_bad (Clip): clip bounds (2.0, 1.0) (min above max)" in msg
+    assert msg.count(";") == 3
+
+
+def test_once_refused_nodes_now_import():
+    """Sigmoid, a ReLU after it, a batch norm with no conv to fold into, Clip(0, 3): lookup tables
+    and a 1x1 depthwise conv."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
         helper.make_node("Sigmoid", ["c"], ["s"], name="sig"),
         helper.make_node("Relu", ["s"], ["r"], name="relu_after_sigmoid"),
         helper.make_node("BatchNormalization", ["r", "g", "b", "m", "v"], ["n"], name="orphan_bn"),
         helper.make_node("Clip", ["n", "lo", "hi"], ["y"], name="clip3"),
     ]
     ones = np.ones(2)
-    inits = {"w": np.ones((2, 1, 3, 3)), "g": ones, "b": ones, "m": ones, "v": ones,
+    inits = {"w": np.ones((2, 1, 3, 3)), "g": ones * 2, "b": ones, "m": ones, "v": ones,
              "lo": np.float32(0), "hi": np.float32(3)}
-    proto = make_model(nodes, inits, [1, 1, 9, 9], "y")
-    with pytest.raises(EdgeadaptError) as err:
-        import_onnx(proto)
-    msg = str(err.value)
-    assert "\n" not in msg
-    assert "dilated (Conv): dilation [2, 2]" in msg
-    assert "sig (Sigmoid): operator not supported" in msg
-    assert "relu_after_sigmoid (Relu): no producer" in msg
-    assert "orphan_bn (BatchNormalization): no convolution" in msg
-    assert "clip3 (Clip): clip bounds (0.0, 3.0)" in msg
-    assert msg.count(";") == 4
+    graph = import_onnx(make_model(nodes, inits, [1, 1, 9, 9], "y"))
+    assert [(n.op, n.attrs.get("fn")) for n in graph.nodes] == [
+        ("conv", None), ("lut", "sigmoid"), ("lut", "clip"), ("conv", None), ("lut", "clip")]
+    bn = graph.nodes[3]
+    np.testing.assert_allclose(bn.weight.reshape(-1), 2 / np.sqrt(1 + 1e-5), rtol=1e-6)
+    assert graph.nodes[4].attrs == {"fn": "clip", "min": 0.0, "max": 3.0}
 
 
 def test_reshape_other_than_flatten_is_refused():

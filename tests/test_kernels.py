@@ -750,3 +750,36 @@ def test_kernels_bit_exact_on_emulated_targets(target, tmp_path):
     for name, m in measured.items():  # the figures, visible with pytest -s
         per_mac = f"{m['insns'] / m['macs']:.1f} insn/MAC" if m["macs"] else ""
         print(f"{target} {name}: {m['insns']} instructions {per_mac}")
+
+
+def test_lookup_table(runner, tmp_path):
+    """ea_lut_s8 against intops.lut on tables of every function, both input and output types."""
+    rng = np.random.default_rng(808)
+    cases = []
+    for i, fn in enumerate(intops.LUT_FUNCTIONS * 3):
+        params = {"alpha": 0.1, "min": -0.75, "max": 1.25} if fn in ("leakyrelu", "clip") else {}
+        in_u, out_u = bool(i % 2), intops.lut_is_unsigned(fn, params)
+        fl_in, fl_out = int(rng.integers(3, 8)), int(rng.integers(4, 8))
+        table = intops.lut_table(fn, params, fl_in, in_u, fl_out, out_u)
+        size = int(rng.integers(1, 300))
+        x = rng.integers(0, 256, size).astype(np.uint8)
+        x = x if in_u else x.view(np.int8)
+        expected = intops.lut(x, table, out_u)
+        cases.append((("lut", {"size": size, "table": (table & 0xFF).astype(np.uint8).view(np.int8),
+                               "input": x.astype(np.int64), "num_cores": CORE_COUNTS[i % 3]}),
+                      expected, f"lut {fn} fl {fl_in}->{fl_out} size {size}"))
+    run_and_check(runner, cases, tmp_path)
+
+
+def test_resize_nearest(runner, tmp_path):
+    rng = np.random.default_rng(909)
+    cases = []
+    for i in range(12):
+        h, w, c = int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.choice([1, 3, 8]))
+        scale = [(2, 2), (1, 3), (3, 1), (2, 4)][i % 4]
+        x = rand_int8(rng, (1, h, w, c))
+        expected = intops.resize_nearest(x, scale)[0]
+        cases.append((("resize_nearest", {"in_h": h, "in_w": w, "channels": c, "scale": scale, "input": x,
+                                          "num_cores": CORE_COUNTS[i % 3]}),
+                      expected, f"resize {h}x{w}x{c} x{scale}"))
+    run_and_check(runner, cases, tmp_path)

@@ -140,6 +140,10 @@ class ModelEmitter:
             return self._add(layer, p)
         if kind == "concat":
             return self._concat(layer, p)
+        if kind == "lut":
+            return self._lut(layer, p)
+        if kind == "resize":
+            return self._resize(layer, p)
         raise EdgeadaptError(f"node '{layer.name}': no C emitter for layer kind '{kind}'")
 
     def _weights(self, layer, p, qweight=None) -> str:
@@ -252,6 +256,25 @@ class ModelEmitter:
         inputs = ", ".join(self.addr(t, "const int8_t") for t in layer.inputs)
         call = f"ea_concat_s8(&c, &{p}_params, {p}_inputs, {self.addr(layer.output)})"
         return text, (f"const int8_t *const {p}_inputs[{len(channels)}] = {{{inputs}}};", call)
+
+    def _lut(self, layer, p):
+        node = layer.main
+        table = np.asarray(node.attrs["table"], dtype=np.int64)
+        # the output codes as raw bytes (a uint8 code above 127 is the same byte as a negative int8)
+        text = c_array("int8_t", f"{p}_table", (table & 0xFF).astype(np.uint8).view(np.int8), "EA_L2_DATA")
+        text += c_struct("ea_lut_params_t", f"{p}_params", {"size": self.graph.tensors[node.output].size,
+                                                             "table": f"{p}_table"})
+        src = self.addr(layer.inputs[0], "const int8_t")
+        return text, f"ea_lut_s8(&c, &{p}_params, {src}, {self.addr(layer.output)})"
+
+    def _resize(self, layer, p):
+        node = layer.main
+        h, w, c = self.shape(layer.inputs[0])
+        sh, sw = node.attrs["scale"]
+        text = c_struct("ea_resize_params_t", f"{p}_params",
+                        {"in_h": h, "in_w": w, "channels": c, "scale_h": int(sh), "scale_w": int(sw)})
+        src = self.addr(layer.inputs[0], "const int8_t")
+        return text, f"ea_resize_nearest_s8(&c, &{p}_params, {src}, {self.addr(layer.output)})"
 
     # -------------------------------------------------------------- the file
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from edgeadapt.errors import EdgeadaptError
 
 # IR op -> layer kind the runtime executes (flatten is aliased away, see above)
-RUNTIME_OPS = {"conv", "fc", "maxpool", "avgpool", "gap", "add", "concat", "flatten"}
+RUNTIME_OPS = {"conv", "fc", "maxpool", "avgpool", "gap", "add", "concat", "flatten", "lut", "resize"}
 WEIGHT_BITS = (8, 4, 2)
 ACTS = ("none", "relu", "relu6")
 

@@ -97,6 +97,8 @@ ROUTES = (
     Route("ea_avg_pool_s8", "gap", _always, _none, "ea_avg_pool_params_t"),
     Route("ea_add_s8", "add", _always, _none, "ea_add_params_t"),
     Route("ea_concat_s8", "concat", _always, _none, "ea_concat_params_t"),
+    Route("ea_lut_s8", "lut", _always, _none, "ea_lut_params_t"),
+    Route("ea_resize_nearest_s8", "resize", _always, _none, "ea_resize_params_t"),
 )
 
 

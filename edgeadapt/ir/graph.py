@@ -20,6 +20,9 @@ OPS = {
     "add": "act",
     "concat": "concatenation along channels",
     "flatten": "no-op on HWC data (fc weights are permuted at import)",
+    "lut": "fn (sigmoid, tanh, hardswish, hardsigmoid, leakyrelu, clip) and its params (alpha, beta, min, max); "
+           "table: the 256 output codes, set by the quantizer (docs/fixed-point.md 4.8)",
+    "resize": "scale (sh, sw): nearest-neighbour upsampling by integer factors (docs/fixed-point.md 4.9)",
 }
 ACTIVATIONS = ("none", "relu", "relu6")
 

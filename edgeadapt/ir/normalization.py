@@ -139,6 +139,32 @@ def raw_to_input(images, norm) -> np.ndarray:
     return np.ascontiguousarray((x * scale + offset).astype(np.float32))
 
 
+def onnx_input_feed(model):
+    """uint8 frames (N, H, W[, C]) -> float32 NCHW for an ONNX model (path or ModelProto): the raw
+    pixels when the graph starts with its own normalization, else (p - 128) / 256 (D2)."""
+    import onnx
+
+    from edgeadapt.ir.onnx_support import OnnxView
+
+    proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
+    view = OnnxView(proto)
+    inputs = [i for i in proto.graph.input if i.name not in view.constants]
+    chain = []
+    if len(inputs) == 1:
+        dims = inputs[0].type.tensor_type.shape.dim
+        if len(dims) == 4 and dims[1].HasField("dim_value"):
+            chain = leading_affine(view, inputs[0].name, int(dims[1].dim_value))[0]
+
+    def feed(images):
+        x = np.asarray(images, dtype=np.float32)
+        if not chain:
+            x = (x - 128.0) * (1.0 / 256.0)
+        return np.ascontiguousarray(x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2))
+
+    feed.raw = bool(chain)
+    return feed
+
+
 # ----------------------------------------------------------------------------- folding
 
 

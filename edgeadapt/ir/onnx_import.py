@@ -28,8 +28,11 @@ from edgeadapt.ir.onnx_support import (
     attrs_of,
     clip_activation,
     clip_bounds,
+    WEIGHTED,
     collect_problems,
+    fusable_activation,
     node_label,
+    resize_scales,
     pad_values,
 )
 
@@ -303,18 +306,63 @@ class _Converter:
     def _batchnormalization(self, node, i):
         scale, beta, mean, var = (self._const(n) for n in node.input[1:5])
         eps = float(attrs_of(node).get("epsilon", 1e-5))
-        producer = self.by_output[self._src(node.input[0])]
         k = scale / np.sqrt(var + eps)
+        src = self.view.source(node.input[0])
+        producer = self.by_output.get(self._src(node.input[0]))
+        if not (src is not None and src.op_type in WEIGHTED and self.view.sole_consumer(src) and producer is not None):
+            # standalone: a per-channel affine, run as a 1x1 depthwise convolution
+            c = len(k)
+            attrs = {"kernel": (1, 1), "stride": (1, 1), "pads": (0, 0, 0, 0), "groups": c, "act": "none"}
+            self._emit(node, i, "conv", [self._src(node.input[0])], attrs,
+                       k.reshape(c, 1, 1, 1).astype(np.float32), (beta - mean * k).astype(np.float32))
+            return
         shape = (-1,) + (1,) * (producer.weight.ndim - 1)
         producer.weight = (producer.weight.astype(np.float64) * k.reshape(shape)).astype(np.float32)
         producer.bias = ((producer.bias.astype(np.float64) - mean) * k + beta).astype(np.float32)
         self.alias[node.output[0]] = producer.output
 
     def _relu(self, node, i):
-        self._fuse_act(node, "relu")
+        if fusable_activation(self.view, node) and self._act_capable(node):
+            self._fuse_act(node, "relu")
+        else:
+            self._lut(node, i, "clip", {"min": 0.0, "max": float("inf")})
 
     def _clip(self, node, i):
-        self._fuse_act(node, clip_activation(clip_bounds(self.view, node)))
+        lo, hi = clip_bounds(self.view, node)
+        if fusable_activation(self.view, node) and self._act_capable(node):
+            self._fuse_act(node, clip_activation((lo, hi)))
+        else:
+            self._lut(node, i, "clip", {"min": lo, "max": hi})
+
+    def _act_capable(self, node):
+        producer = self.by_output.get(self._src(node.input[0]))
+        return producer is not None and producer.op in ("conv", "fc", "add", "avgpool", "gap")
+
+    def _lut(self, node, i, fn, params):
+        """An elementwise function as an IR lut node (the table is filled in by the quantizer)."""
+        self._emit(node, i, "lut", [self._src(node.input[0])], {"fn": fn, **params})
+
+    def _sigmoid(self, node, i):
+        self._lut(node, i, "sigmoid", {})
+
+    def _tanh(self, node, i):
+        self._lut(node, i, "tanh", {})
+
+    def _hardswish(self, node, i):
+        self._lut(node, i, "hardswish", {})
+
+    def _hardsigmoid(self, node, i):
+        a = attrs_of(node)
+        self._lut(node, i, "hardsigmoid", {"alpha": float(a.get("alpha", 0.2)), "beta": float(a.get("beta", 0.5))})
+
+    def _leakyrelu(self, node, i):
+        self._lut(node, i, "leakyrelu", {"alpha": float(attrs_of(node).get("alpha", 0.01))})
+
+    def _resize(self, node, i):
+        sh, sw = resize_scales(self.view, self.shapes, node)
+        self._emit(node, i, "resize", [self._src(node.input[0])], {"scale": (int(sh), int(sw))})
+
+    _upsample = _resize
 
     def _fuse_act(self, node, act):
         producer = self.by_output[self._src(node.input[0])]

@@ -21,9 +21,10 @@ OP_RULES = {
     "Conv": "2-D, dilation 1, constant weights; any kernel, stride, padding and groups (depthwise too)",
     "Gemm": "constant weights, transA=0 (a fully-connected layer)",
     "MatMul": "(N, K) x constant (K, C) weight; a following Add of a constant is its bias",
-    "BatchNormalization": "inference mode, constant statistics; folded into the conv/Gemm/MatMul it follows",
-    "Relu": "fused into its producer (conv, fc, Add, average pool)",
-    "Clip": "[0, 6] (ReLU6) or [0, inf), fused like Relu",
+    "BatchNormalization": "inference mode, constant statistics; folded into the conv/Gemm/MatMul it follows, "
+                          "else (on an (N, C, H, W) map) a per-channel affine run as a 1x1 depthwise conv",
+    "Relu": "fused into its producer (conv, fc, Add, average pool), else a lookup table",
+    "Clip": "constant bounds; [0, 6] (ReLU6) or [0, inf) fuse like Relu, any other bounds run as a lookup table",
     "MaxPool": "2-D, dilation 1, no indices output; after a conv it fuses into ea_conv2d_maxpool_s8",
     "AveragePool": "2-D, dilation 1, ceil_mode=0, padding only with count_include_pad=1",
     "GlobalAveragePool": "any spatial size",
@@ -34,8 +35,19 @@ OP_RULES = {
     "Dropout": "removed (inference); its mask output unused",
     "Identity": "removed",
     "Constant": "folded into the node that reads it",
+    "Sigmoid": "a 256-entry lookup table on the integer grid (ea_lut_s8); uint8 output",
+    "Tanh": "a lookup table, as Sigmoid",
+    "HardSwish": "a lookup table, as Sigmoid",
+    "HardSigmoid": "any alpha, beta; a lookup table, as Sigmoid",
+    "LeakyRelu": "any alpha; a lookup table, as Sigmoid",
+    "Resize": "mode nearest, integer factors over H and W; asymmetric (nearest_mode floor), half_pixel or "
+              "pytorch_half_pixel coordinates",
+    "Upsample": "mode nearest, integer factors, as Resize",
 }
+LUT_OPS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "HardSwish": "hardswish", "HardSigmoid": "hardsigmoid",
+           "LeakyRelu": "leakyrelu"}  # elementwise functions run as 256-entry tables (IR op lut)
 SUPPORTED = tuple(OP_RULES)
+RESIZE_COORDINATES = ("asymmetric", "half_pixel", "pytorch_half_pixel")  # all give floor(y / s) for integer s
 
 
 def attrs_of(node) -> dict:
@@ -122,6 +134,37 @@ def clip_bounds(view, node):
     return float(lo), float(hi)
 
 
+def fusable_activation(view, node) -> bool:
+    """A Relu / Clip that can become its producer's fused act (else it runs as a lookup table)."""
+    src = view.source(node.input[0])
+    if node.op_type == "Clip" and clip_activation(clip_bounds(view, node)) is None:
+        return False
+    return src is not None and src.op_type in ACT_PRODUCERS and view.sole_consumer(src)
+
+
+def resize_scales(view, shapes, node):
+    """(sh, sw) integer factors of a nearest Resize / Upsample, or a reason string."""
+    a = attrs_of(node)
+    mode = a.get("mode", b"nearest")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode != "nearest":
+        return f"mode '{mode}' (only nearest)"
+    coord = a.get("coordinate_transformation_mode", b"half_pixel")
+    coord = coord.decode() if isinstance(coord, bytes) else coord
+    if node.op_type == "Resize" and coord not in RESIZE_COORDINATES:
+        return f"coordinate_transformation_mode '{coord}' (only {', '.join(RESIZE_COORDINATES)})"
+    nearest = a.get("nearest_mode", b"round_prefer_floor")
+    nearest = nearest.decode() if isinstance(nearest, bytes) else nearest
+    if node.op_type == "Resize" and coord == "asymmetric" and nearest != "floor":
+        return f"nearest_mode '{nearest}' with asymmetric coordinates (only floor)"
+    inp, out = shapes.get(node.input[0]), shapes.get(node.output[0])
+    if inp is None or out is None or len(inp) != 4 or len(out) != 4 or None in inp[1:] or None in out[1:]:
+        return "needs static NCHW input and output shapes"
+    if out[:2] != inp[:2] or out[2] % inp[2] or out[3] % inp[3]:
+        return f"output {out} is not the input {inp} scaled by integer factors over H and W"
+    return (out[2] // inp[2], out[3] // inp[3])
+
+
 def clip_activation(bounds):
     if bounds == (0.0, 6.0):
         return "relu6"
@@ -175,15 +218,24 @@ def _node_problem(view, shapes, node):
             return "training-mode batch norm"
         if not all(view.is_const(n) for n in node.input[1:]):
             return "statistics are not constant"
-        src = view.source(node.input[0])
-        if src is None or src.op_type not in WEIGHTED or not view.sole_consumer(src):
-            return "no convolution or fully-connected producer to fold into"
+        if len(shapes.get(node.input[0], ())) != 4:
+            src = view.source(node.input[0])
+            if src is None or src.op_type not in WEIGHTED or not view.sole_consumer(src):
+                return "a batch norm over (N, K) features needs a fully-connected producer to fold into"
     elif op in ("Relu", "Clip"):
-        if op == "Clip" and clip_activation(clip_bounds(view, node)) is None:
-            return f"clip bounds {clip_bounds(view, node)} (only [0, 6] or [0, inf))"
-        src = view.source(node.input[0])
-        if src is None or src.op_type not in ACT_PRODUCERS or not view.sole_consumer(src):
-            return "no producer to fuse the activation into (needs a conv/fc/add/avgpool whose only consumer it is)"
+        if op == "Clip":
+            bounds = clip_bounds(view, node)
+            if bounds is None:
+                return "clip bounds are not constant"
+            if bounds[0] > bounds[1]:
+                return f"clip bounds {bounds} (min above max)"
+    elif op in LUT_OPS:
+        if len(shapes.get(node.input[0], ())) not in (2, 4):
+            return "needs an (N, C, H, W) or (N, K) input"
+    elif op in ("Resize", "Upsample"):
+        reason = resize_scales(view, shapes, node)
+        if isinstance(reason, str):
+            return reason
     elif op in ("MaxPool", "AveragePool"):
         if len(a.get("kernel_shape", [])) != 2:
             return "only 2-D pooling"

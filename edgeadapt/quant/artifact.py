@@ -73,7 +73,7 @@ def check_bounds(graph, where=None) -> dict:
             fail("an int32 tensor (raw accumulators) cannot be the input of another node")
         if t[node.output].dtype == "int32" and not (node.op == "fc" and node.attrs.get("out_dtype") == "int32"):
             fail("only a raw-accumulator fc (out_dtype int32) may output an int32 tensor")
-        if node.op in ("maxpool", "flatten") and in_types[0] != t[node.output].dtype:
+        if node.op in ("maxpool", "flatten", "resize") and in_types[0] != t[node.output].dtype:
             fail(f"{node.op} changes the type {in_types[0]} -> {t[node.output].dtype}")
         if node.has_weights and node.qweight is not None:
             worst[node.name] = _check_weighted(graph, node, fail, in_types[0] == "uint8")
@@ -95,8 +95,13 @@ def check_bounds(graph, where=None) -> dict:
             _check_shift_range(np.array([f - fl_out]), fail)
         elif node.op == "concat":
             _check_shift_range(np.array(fls) - fl_out, fail)
-        elif node.op in ("maxpool", "flatten") and fls[0] != fl_out:
+        elif node.op in ("maxpool", "flatten", "resize") and fls[0] != fl_out:
             fail(f"{node.op} changes the format FL {fls[0]} -> {fl_out}")
+        elif node.op == "lut":
+            table = np.asarray(node.attrs.get("table", ()), dtype=np.int64)
+            lo, hi = intops.act_range(t[node.output].dtype == "uint8")
+            if table.shape != (256,) or table.min() < lo or table.max() > hi:
+                fail(f"lookup table must hold 256 codes of the output type [{lo}, {hi}]")
     return worst
 
 

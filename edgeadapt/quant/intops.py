@@ -328,6 +328,73 @@ def concat(xs, fls, fl_out, out_unsigned=False):
     return np.concatenate(parts, axis=-1)
 
 
+# ----------------------------------------------------------------------------- section 4.8
+
+
+LUT_FUNCTIONS = ("sigmoid", "tanh", "hardswish", "hardsigmoid", "leakyrelu", "clip")
+UNSIGNED_LUTS = ("sigmoid", "hardsigmoid")  # plus clip with min >= 0
+
+
+def lut_real(fn: str, attrs, x):
+    """The real function an elementwise lookup table samples (float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    if fn == "sigmoid":
+        return 0.5 * (1.0 + np.tanh(0.5 * x))  # = 1 / (1 + e^-x), without overflow
+    if fn == "tanh":
+        return np.tanh(x)
+    if fn == "hardswish":
+        return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0
+    if fn == "hardsigmoid":
+        return np.clip(float(attrs.get("alpha", 0.2)) * x + float(attrs.get("beta", 0.5)), 0.0, 1.0)
+    if fn == "leakyrelu":
+        return np.where(x >= 0, x, float(attrs.get("alpha", 0.01)) * x)
+    if fn == "clip":
+        return np.clip(x, float(attrs.get("min", -np.inf)), float(attrs.get("max", np.inf)))
+    raise EdgeadaptError(f"unknown lookup-table function {fn!r} (expected one of {', '.join(LUT_FUNCTIONS)})")
+
+
+def lut_is_unsigned(fn: str, attrs) -> bool:
+    return fn in UNSIGNED_LUTS or (fn == "clip" and float(attrs.get("min", -np.inf)) >= 0.0)
+
+
+def lut_table(fn: str, attrs, fl_in: int, in_unsigned: bool, fl_out: int, out_unsigned: bool) -> np.ndarray:
+    """Section 4.8: the 256 output codes, indexed by the input byte b (the code's 8 bits, so an int8
+    code c sits at c & 0xFF): out[b] = sat(floor(f(code(b) * 2^-FL_in) * 2^FL_out + 1/2)).
+
+    The quantizer stores the table in the node (attrs["table"]); the reference, qsim and the C
+    kernel only read it, so they agree bit for bit whatever the platform's libm does."""
+    b = np.arange(256)
+    codes = b if in_unsigned else np.where(b < 128, b, b - 256)
+    y = lut_real(fn, attrs, codes * np.exp2(-float(fl_in)))
+    q = np.floor(y * np.exp2(float(fl_out)) + 0.5)
+    lo, hi = act_range(out_unsigned)
+    return np.clip(np.nan_to_num(q, nan=0.0, posinf=hi, neginf=lo), lo, hi).astype(np.int16)
+
+
+def lut(x, table, out_unsigned: bool = False):
+    """Apply a 256-entry table (section 4.8) to int8 / uint8 codes; returns the output type."""
+    x = np.asarray(x)
+    table = np.asarray(table, dtype=np.int64)
+    if table.shape != (256,):
+        raise EdgeadaptError(f"lookup table has {table.size} entries (expected 256)")
+    lo, hi = act_range(out_unsigned)
+    if table.min() < lo or table.max() > hi:
+        raise EdgeadaptError(f"lookup table values {int(table.min())}..{int(table.max())} outside the output type [{lo}, {hi}]")
+    return table[x.view(np.uint8) if x.dtype in (np.int8, np.uint8) else (x.astype(np.int64) & 0xFF)].astype(act_dtype(out_unsigned))
+
+
+# ----------------------------------------------------------------------------- section 4.9
+
+
+def resize_nearest(x, scale):
+    """Section 4.9: nearest-neighbour upsampling by integer factors, out[y][x] = in[y / sh][x / sw]
+    (floor); FL and type unchanged."""
+    sh, sw = (int(s) for s in scale)
+    if sh < 1 or sw < 1:
+        raise EdgeadaptError(f"resize factors {scale} (integers >= 1)")
+    return np.repeat(np.repeat(np.asarray(x), sh, axis=1), sw, axis=2)
+
+
 # ----------------------------------------------------------------------------- section 1.3
 
 
@@ -343,7 +410,7 @@ def output_is_unsigned(op: str, act: str, inputs_unsigned) -> bool:
     inputs). Raw int32 outputs are not activations and are not covered here.
     """
     inputs_unsigned = [bool(u) for u in inputs_unsigned]
-    if op in ("maxpool", "flatten"):
+    if op in ("maxpool", "flatten", "resize"):
         return inputs_unsigned[0]
     if op == "concat":
         return all(inputs_unsigned)

@@ -27,13 +27,19 @@ def _session(model):
                                 providers=["CPUExecutionProvider"])
 
 
-def predict_onnx(model, images, batch=256) -> np.ndarray:
-    """Outputs (N, K) of an ONNX model (path or ModelProto) on uint8 frames."""
+def _default_feed(images):
+    return images_to_input(images).numpy()
+
+
+def predict_onnx(model, images, batch=256, feed=None) -> np.ndarray:
+    """Outputs (N, K) of an ONNX model (path or ModelProto) on uint8 frames; feed(images) -> its
+    input (default (p - 128) / 256; ir/normalization.onnx_input_feed for a model that normalizes)."""
+    feed = feed or _default_feed
     session = _session(model)
     name = session.get_inputs()[0].name
     outs = []
     for s in range(0, len(images), batch):
-        x = images_to_input(images[s : s + batch]).numpy()
+        x = feed(images[s : s + batch])
         outs.append(session.run(None, {name: x})[0])
     return np.concatenate(outs).astype(np.float64)
 
@@ -46,7 +52,7 @@ def _input_name(onnx_path) -> str:
     return [i.name for i in model.graph.input if i.name not in inits][0]
 
 
-def ort_quantize(onnx_path, calib_images, method="MinMax", symmetric_activations=False):
+def ort_quantize(onnx_path, calib_images, method="MinMax", symmetric_activations=False, feed=None):
     """quantize_static with QDQ int8 per-channel weights; returns the quantized ModelProto.
 
     ORT's default activations are asymmetric (a zero point puts all 256 codes on [0, max] after a
@@ -57,10 +63,11 @@ def ort_quantize(onnx_path, calib_images, method="MinMax", symmetric_activations
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     name = _input_name(onnx_path)
+    feed = feed or _default_feed
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.items = iter([{name: images_to_input(calib_images[i : i + 1]).numpy()} for i in range(len(calib_images))])
+            self.items = iter([{name: feed(calib_images[i : i + 1])} for i in range(len(calib_images))])
 
         def get_next(self):
             return next(self.items, None)
@@ -80,7 +87,7 @@ def ort_quantize(onnx_path, calib_images, method="MinMax", symmetric_activations
         return onnx.load(str(out))
 
 
-def nncf_quantize(onnx_path, calib_images):
+def nncf_quantize(onnx_path, calib_images, feed=None):
     """nncf.quantize on the ONNX model (default preset: symmetric int8, per-channel weights)."""
     import onnx
 
@@ -89,6 +96,7 @@ def nncf_quantize(onnx_path, calib_images):
 
     model = onnx.load(str(onnx_path))
     name = _input_name(onnx_path)
-    items = [images_to_input(calib_images[i : i + 1]).numpy() for i in range(len(calib_images))]
+    feed = feed or _default_feed
+    items = [feed(calib_images[i : i + 1]) for i in range(len(calib_images))]
     dataset = nncf.Dataset(items, lambda x: {name: x})
     return nncf.quantize(model, dataset, subset_size=len(items))

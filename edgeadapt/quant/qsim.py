@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from edgeadapt.errors import EdgeadaptError
-from edgeadapt.quant.intops import AVGPOOL_FRAC_BITS, act_range, avgpool_multiplier, relu6_limit
+from edgeadapt.quant.intops import AVGPOOL_FRAC_BITS, act_range, avgpool_multiplier, lut_real, relu6_limit
 
 ACT_LO, ACT_HI = -128, 127  # int8; a uint8 tensor's codes are [0, 255] (intops.act_range)
 EXACT_F32_LIMIT = 1 << 24
@@ -84,6 +84,11 @@ def float_forward(node, inputs):
         return torch.cat(inputs, dim=1)
     if node.op == "flatten":
         return hwc_flat(x)
+    if node.op == "lut":
+        return torch.as_tensor(lut_real(node.attrs["fn"], node.attrs, x.double().numpy()), dtype=x.dtype)
+    if node.op == "resize":
+        sh, sw = node.attrs["scale"]
+        return x.repeat_interleave(int(sh), dim=2).repeat_interleave(int(sw), dim=3)
     raise EdgeadaptError(f"node {node.name}: unsupported op {node.op}")
 
 
@@ -156,8 +161,13 @@ def quant_forward(node, inputs, fls, fl_out, unsigned=False):
         if node.op == "fc" and node.attrs.get("out_dtype") == "int32":
             return y.to(torch.float64)
         return requant(y, fl_out, node.act, unsigned).to(torch.float32)
-    if node.op in ("maxpool", "flatten"):
+    if node.op in ("maxpool", "flatten", "resize"):
         return float_forward(node, inputs)
+    if node.op == "lut":
+        # codes -> their byte -> the table's output code (section 4.8), as real values
+        codes = torch.round(x.double() * 2.0 ** fls[0]).to(torch.int64) & 0xFF
+        table = torch.as_tensor(np.asarray(node.attrs["table"], dtype=np.int64))
+        return (table[codes].double() * 2.0**-fl_out).to(torch.float32)
     if node.op in ("avgpool", "gap"):
         n = int(np.prod(node.attrs["kernel"])) if node.op == "avgpool" else x.shape[2] * x.shape[3]
         total = (_avgpool_sum(node, x.double()) if node.op == "avgpool" else x.double().sum(dim=(2, 3), keepdim=True))

@@ -63,6 +63,9 @@ def assign_activation_types(graph) -> None:
         if out.dtype == "int32" or node.attrs.get("out_dtype") == "int32":
             continue
         inputs = [unsigned(graph, n) for n in node.inputs]
+        if node.op == "lut":  # the function decides (section 4.8), not a fused activation
+            out.dtype = "uint8" if intops.lut_is_unsigned(node.attrs["fn"], node.attrs) else "int8"
+            continue
         out.dtype = "uint8" if intops.output_is_unsigned(node.op, node.act, inputs) else "int8"
 
 
@@ -135,6 +138,13 @@ def run_node(graph, node, inputs) -> np.ndarray:
     if node.op == "flatten":
         _same_format(graph, node)
         return x.reshape(len(x), *t[node.output].shape)
+    if node.op == "lut":
+        if "table" not in a:
+            raise EdgeadaptError(f"node '{node.name}': lookup table missing (not quantized)")
+        return intops.lut(x, a["table"], out_u)
+    if node.op == "resize":
+        _same_format(graph, node)
+        return intops.resize_nearest(x, a["scale"])
     raise EdgeadaptError(f"node '{node.name}': op '{node.op}' has no integer implementation")
 
 

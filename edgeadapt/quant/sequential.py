@@ -18,7 +18,7 @@ from edgeadapt.quant import bias_tuning, formats
 from edgeadapt.quant.adaquant import DEFAULT_BATCH, DEFAULT_ITERATIONS, optimize_layer
 from edgeadapt.quant.calibrate import choose_activation_fl
 from edgeadapt.quant.formats import round_half_up
-from edgeadapt.quant.intops import ACC_BOUND, AVGPOOL_FRAC_BITS, SHIFT_MAX, SHIFT_MIN, input_peak, weight_range
+from edgeadapt.quant.intops import ACC_BOUND, AVGPOOL_FRAC_BITS, SHIFT_MAX, SHIFT_MIN, input_peak, lut_table, weight_range
 from edgeadapt.quant.qsim import quant_forward
 from edgeadapt.quant.reference import assign_activation_types
 
@@ -109,6 +109,9 @@ def run_pass(graph, float_acts, bits, options: PassOptions, keep=None, input_val
             node.qbias = node.qbias.astype(np.int32)
             if raw_output(node):
                 fl_out = int(in_fls[0])  # the int32 tensor's FL is the input's; per channel add weight_fl
+        if node.op == "lut":  # the table is part of the quantized model (intops.lut_table)
+            node.attrs["table"] = tuple(int(v) for v in lut_table(node.attrs["fn"], node.attrs, in_fls[0], in_u,
+                                                                  fl_out, out_u))
         out = quant_forward(node, inputs, in_fls, fl_out, out_u)
         fls[node.output] = fl_out
         graph.tensors[node.output].fl = int(fl_out)
@@ -140,7 +143,7 @@ def _consumer_counts(graph):
 def _output_fl(node, in_fls, target, adapt, unsigned=False):
     """The output tensor's FL, within the limits docs/fixed-point.md puts on each op; `unsigned`:
     the tensor is uint8, so the search is over the codes [0, 255]."""
-    if node.op in ("maxpool", "flatten"):
+    if node.op in ("maxpool", "flatten", "resize"):
         return in_fls[0]
     if raw_output(node):
         return None

@@ -8,7 +8,7 @@ from edgeadapt.errors import EdgeadaptError
 from edgeadapt.quant.calibrate import calibration_frames
 
 DEFAULT_CALIB_FRAMES = 256
-HELDOUT_FRAMES = 512  # val frames label bias tuning is checked on
+HELDOUT_FRAMES = None  # val frames label bias tuning is checked on: all (512 of 4500 were too noisy a verdict)
 
 
 def load_float_graph(spec):
@@ -55,12 +55,12 @@ def calibration_set(data_dir, n_frames=DEFAULT_CALIB_FRAMES) -> tuple:
 
 
 def heldout_set(data_dir, n_frames=HELDOUT_FRAMES):
-    """(images, labels) of up to n_frames frames spread evenly over the val split, or None when the
-    split is empty: what label bias tuning must improve besides the calibration frames."""
+    """(images, labels) of the val split (or n_frames spread evenly over it), or None when the split
+    is empty: what label bias tuning must improve besides the calibration frames."""
     from edgeadapt.data import load_split
 
     frames = load_split(data_dir, "val")
     if len(frames) == 0:
         return None
-    idx = calibration_frames(len(frames), n_frames)
+    idx = np.arange(len(frames)) if n_frames is None else calibration_frames(len(frames), n_frames)
     return np.ascontiguousarray(frames.images[idx]), np.ascontiguousarray(frames.labels[idx])

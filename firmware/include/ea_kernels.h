@@ -189,4 +189,24 @@ ea_status_t ea_add_s8(const ea_ctx_t *ctx, const ea_add_params_t *p, const int8_
 ea_status_t ea_concat_s8(const ea_ctx_t *ctx, const ea_concat_params_t *p, const int8_t *const *inputs,
                          int8_t *output);
 
+/* Elementwise lookup table, section 4.8: output[i] = table[(uint8_t)input[i]] for size elements;
+ * the table holds the 256 output codes (int8 or uint8 bytes) the quantizer computed. No scratch.
+ * Splits elements. */
+typedef struct {
+    int32_t size;          /* elements, >= 1 */
+    const int8_t *table;   /* [256] */
+} ea_lut_params_t;
+
+ea_status_t ea_lut_s8(const ea_ctx_t *ctx, const ea_lut_params_t *p, const int8_t *input, int8_t *output);
+
+/* Nearest-neighbour resize by integer factors, section 4.9: out[y][x] = in[y / scale_h][x / scale_w]
+ * (any 8-bit type, FL unchanged). No scratch. Splits output rows. */
+typedef struct {
+    int32_t in_h, in_w, channels; /* >= 1 */
+    int32_t scale_h, scale_w;     /* >= 1 */
+} ea_resize_params_t;
+
+ea_status_t ea_resize_nearest_s8(const ea_ctx_t *ctx, const ea_resize_params_t *p, const int8_t *input,
+                                 int8_t *output);
+
 #endif /* EA_KERNELS_H */

@@ -15,6 +15,8 @@
  *   avg_pool:           as max_pool plus multiplier shift act fl_out
  *   add:                h w c fl_a fl_b fl_out act a b
  *   concat:             h w channels[n] fl_in[n] fl_out input0 .. input<n-1>
+ *   lut:                size table[256] input
+ *   resize_nearest:     in_h in_w channels scale[2] input
  *   optional for all:   num_cores (default 1)
  *   optional types:     in_type out_type (conv, fc, avg_pool), type (max_pool),
  *                       a_type b_type out_type (add), in_type[n] out_type (concat); default 0
@@ -205,6 +207,8 @@ typedef struct {
     ea_avg_pool_params_t avg_pool;
     ea_add_params_t add;
     ea_concat_params_t concat;
+    ea_lut_params_t lut;
+    ea_resize_params_t resize;
     int32_t scratch;
     long out_bytes;
 } call_t;
@@ -338,6 +342,21 @@ static void prepare(case_t *cs, call_t *call)
             total += p->channels[i];
         }
         call->out_bytes = (long)p->h * p->w * total;
+    } else if (strcmp(op, "lut") == 0) {
+        call->lut.size = get(cs, "size", 0);
+        if (need(cs, "table")->count != 256)
+            die(g_path, "a lookup table has 256 entries:", "table");
+        cs->shift = int8_array(cs, "table"); /* int8 storage, freed with the case */
+        call->lut.table = cs->shift;
+        call->out_bytes = call->lut.size;
+    } else if (strcmp(op, "resize_nearest") == 0) {
+        ea_resize_params_t *p = &call->resize;
+        p->in_h = get(cs, "in_h", 0);
+        p->in_w = get(cs, "in_w", 0);
+        p->channels = get(cs, "channels", 0);
+        p->scale_h = get(cs, "scale", 0);
+        p->scale_w = get(cs, "scale", 1);
+        call->out_bytes = (long)p->in_h * p->scale_h * p->in_w * p->scale_w * p->channels;
     } else {
         die(g_path, "unknown op", op);
     }
@@ -364,6 +383,10 @@ static ea_status_t call_kernel(case_t *cs, const call_t *call, const ea_ctx_t *c
         return ea_avg_pool_s8(ctx, &call->avg_pool, tensor(cs, "input"), out);
     if (strcmp(op, "add") == 0)
         return ea_add_s8(ctx, &call->add, tensor(cs, "a"), tensor(cs, "b"), out);
+    if (strcmp(op, "lut") == 0)
+        return ea_lut_s8(ctx, &call->lut, tensor(cs, "input"), out);
+    if (strcmp(op, "resize_nearest") == 0)
+        return ea_resize_nearest_s8(ctx, &call->resize, tensor(cs, "input"), out);
     return ea_concat_s8(ctx, &call->concat, cs->inputs, out);
 }
 
