@@ -116,6 +116,6 @@ def test_infeasible_budget_keeps_the_old_model(setup, tmp_path, capsys):
 
 def test_unknown_model_type(setup, tmp_path, capsys):
     _, data, _ = setup
-    bad = tmp_path / "model.tflite"
+    bad = tmp_path / "model.caffemodel"  # .tflite is a model type since the TFLite importer
     bad.write_bytes(b"x")
     _fails(["quantize", str(bad), "--calib", str(data), "--out", str(tmp_path / "m.eaq")], capsys, "unknown model type")
