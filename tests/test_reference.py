@@ -11,7 +11,8 @@ from edgeadapt.errors import EdgeadaptError
 from edgeadapt.ir.float_exec import run_float
 from edgeadapt.ir.onnx_import import import_torch
 from edgeadapt.quant import intops, predict_eaq
-from edgeadapt.quant.reference import assign_activation_types, dequantize_outputs, output_fls, run_int
+from edgeadapt.quant.formats import assign_activation_types
+from edgeadapt.quant.reference import dequantize_outputs, output_fls, run_int
 
 WEIGHT_RANGE = {8: (-128, 127), 4: (-8, 7), 2: (-2, 1)}
 

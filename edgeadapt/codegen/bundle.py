@@ -1,5 +1,6 @@
-"""export_pair / export_single: plan, check the fit, generate every file of export/<target>/ and
-write them.
+"""The export bundle, written and read: export_pair / export_single plan, check the fit,
+generate every file of export/<target>/ and write them; read_manifest, bundle_model_ids,
+load_bundle_models and frames_for_input are how validate, the HIL harness and profile read one.
 
 Everything is generated in memory first, so a model that fails (unsupported node, overflow, bad
 shift) leaves an existing bundle untouched; files are then written one by one atomically. A pair
@@ -8,8 +9,11 @@ role "model" and no policy (docs/decisions.md D18).
 """
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
+
+import numpy as np
 
 from edgeadapt.codegen import emit_c
 from edgeadapt.codegen.manifest import build_manifest, check_fit
@@ -164,3 +168,53 @@ def _policy_source(policy, output_fl_small) -> tuple:
 
     config = load_policy_config(policy)
     return policy_default_c_source(config, output_fl_small, f"from {policy}"), config.to_dict()
+
+
+# ----------------------------------------------------------------------------- reading a bundle
+
+
+def read_manifest(export_dir) -> dict:
+    path = Path(export_dir) / "manifest.json"
+    if not path.is_file():
+        raise EdgeadaptError(f"{export_dir}: no manifest.json (not an `edgeadapt export` bundle)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise EdgeadaptError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+
+
+def bundle_model_ids(manifest: dict) -> dict:
+    """role -> model id on the device: {"small": 0, "big": 1} for a pair, {"model": 0} for one model."""
+    from edgeadapt.codegen.emit_c import model_ids
+
+    models = manifest.get("models")
+    if not isinstance(models, dict):
+        raise EdgeadaptError("manifest.json: no models (not an `edgeadapt export` bundle)")
+    return model_ids(models)
+
+
+def load_bundle_models(export_dir, manifest: dict) -> dict:
+    """role -> quantized Graph from the bundle's .eaq copies, after checking their hashes."""
+    from edgeadapt.quant.artifact import load_eaq
+
+    graphs = {}
+    for role in bundle_model_ids(manifest):
+        source = manifest["models"][role].get("source") or {}
+        path = Path(export_dir) / source.get("file", f"{role}.eaq")
+        if not path.is_file():
+            raise EdgeadaptError(f"{export_dir}: the bundle lacks {path.name} (re-export to include the models)")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if source.get("sha256") and digest != source["sha256"]:
+            raise EdgeadaptError(f"{path}: sha256 {digest[:12]}... differs from the manifest's {source['sha256'][:12]}...")
+        graphs[role] = load_eaq(path)
+    return graphs
+
+
+def frames_for_input(images: np.ndarray, input_shape) -> np.ndarray:
+    """uint8 frames as (N, H, W, C) of the bundle's input (N, H, W) for one channel), or a one-line error."""
+    h, w, c = (list(input_shape) + [1])[:3]
+    if images.ndim == 3 and c == 1:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[1:] != (h, w, c):
+        raise EdgeadaptError(f"frames are {'x'.join(map(str, images.shape[1:]))}, the models read {h}x{w}x{c}")
+    return np.ascontiguousarray(images.reshape(len(images), h, w, c))

@@ -14,8 +14,8 @@ import math
 import numpy as np
 
 from edgeadapt.ir.float_exec import run_float
+from edgeadapt.quant.formats import assign_activation_types
 from edgeadapt.quant.intops import input_peak
-from edgeadapt.quant.reference import assign_activation_types
 
 INPUT_FL = 8
 ACC_LIMIT = 2**30

@@ -7,8 +7,6 @@ compares each layer's output bytes. The bundle carries its models (big.eaq and s
 model.eaq; hashes in manifest.json), so nothing outside the export directory and the data is needed.
 """
 
-import hashlib
-import json
 import os
 import subprocess
 import tempfile
@@ -16,48 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeadapt.codegen.bundle import bundle_model_ids, frames_for_input, load_bundle_models, read_manifest
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.resources import firmware_dir
 
 BUILD_TIMEOUT_S = 600
 RUN_TIMEOUT_S = 600
-
-
-def read_manifest(export_dir) -> dict:
-    path = Path(export_dir) / "manifest.json"
-    if not path.is_file():
-        raise EdgeadaptError(f"{export_dir}: no manifest.json (not an `edgeadapt export` bundle)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise EdgeadaptError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
-
-
-def bundle_model_ids(manifest: dict) -> dict:
-    """role -> model id on the device: {"small": 0, "big": 1} for a pair, {"model": 0} for one model."""
-    from edgeadapt.codegen.emit_c import model_ids
-
-    models = manifest.get("models")
-    if not isinstance(models, dict):
-        raise EdgeadaptError("manifest.json: no models (not an `edgeadapt export` bundle)")
-    return model_ids(models)
-
-
-def load_bundle_models(export_dir, manifest: dict) -> dict:
-    """role -> quantized Graph from the bundle's .eaq copies, after checking their hashes."""
-    from edgeadapt.quant.artifact import load_eaq
-
-    graphs = {}
-    for role in bundle_model_ids(manifest):
-        source = manifest["models"][role].get("source") or {}
-        path = Path(export_dir) / source.get("file", f"{role}.eaq")
-        if not path.is_file():
-            raise EdgeadaptError(f"{export_dir}: the bundle lacks {path.name} (re-export to include the models)")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if source.get("sha256") and digest != source["sha256"]:
-            raise EdgeadaptError(f"{path}: sha256 {digest[:12]}... differs from the manifest's {source['sha256'][:12]}...")
-        graphs[role] = load_eaq(path)
-    return graphs
 
 
 def build_host(export_dir, build_dir=None, extra_cflags: str = "") -> Path:
@@ -164,16 +126,6 @@ def load_frames(data_dir, frames: int, split: str = "test") -> np.ndarray:
     if len(images) == 0:
         raise EdgeadaptError(f"{data_dir} ({split}): no frames")
     return images[:frames]
-
-
-def frames_for_input(images: np.ndarray, input_shape) -> np.ndarray:
-    """uint8 frames as (N, H, W, C) of the bundle's input (N, H, W) for one channel), or a one-line error."""
-    h, w, c = (list(input_shape) + [1])[:3]
-    if images.ndim == 3 and c == 1:
-        images = images[..., None]
-    if images.ndim != 4 or images.shape[1:] != (h, w, c):
-        raise EdgeadaptError(f"frames are {'x'.join(map(str, images.shape[1:]))}, the models read {h}x{w}x{c}")
-    return np.ascontiguousarray(images.reshape(len(images), h, w, c))
 
 
 def validate_export(export_dir, data_dir, frames: int = 200, split: str = "test", build_dir=None,

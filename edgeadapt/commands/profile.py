@@ -24,7 +24,7 @@ from edgeadapt.textio import format_table, write_json
 def command(export_dir, target, emulator, port, baud, data_dir, repeats, timeout, json_path):
     """Per-layer cost of every model in the bundle (`ea-layers`), with the kernel each layer runs."""
     from edgeadapt.codegen.targets import load_target
-    from edgeadapt.codegen.validate import bundle_model_ids, read_manifest
+    from edgeadapt.codegen.bundle import bundle_model_ids, read_manifest
     from edgeadapt.harness.device import LinkError
     from edgeadapt.harness.profile import open_device, profile_bundle
 

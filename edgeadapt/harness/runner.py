@@ -89,7 +89,7 @@ def run_hil(spec: RunSpec) -> dict:
     """Run (or resume) a HIL run; returns summary.json's dict. Writes results.jsonl, summary.json,
     report.md (+ PNGs) and link.log into spec.out_dir."""
     from edgeadapt.codegen.targets import load_target
-    from edgeadapt.codegen.validate import load_bundle_models, read_manifest
+    from edgeadapt.codegen.bundle import load_bundle_models, read_manifest
 
     echo = spec.echo or (lambda text: None)
     target = load_target(spec.target)
@@ -158,8 +158,9 @@ def run_hil(spec: RunSpec) -> dict:
     else:
         try:
             with _terminate_as_interrupt(), open(out / "link.log", "a") as transcript:
-                _drive(spec, target, images, labels, sequence, ref, fls, int_cfg, log, op, transcript, echo,
-                       session["number"])
+                state = RunState(target, images, labels, sequence, ref, fls, int_cfg, log, op, echo,
+                                 session["number"], transcript)
+                _drive(spec, state)
         except BaseException:
             log.close()
             if log.frames:  # what is done is summarized even when the run stops early
@@ -247,10 +248,30 @@ def _open_link(spec, target, out):
             transport.close()
 
 
-def _drive(spec, target, images, labels, sequence, ref, fls, int_cfg, log, op, transcript, echo, session_no):
+@dataclass
+class RunState:
+    """What one run carries from setup into every session on the device: the frames and their
+    reference, the policy, the results log and where the link's transcript goes."""
+
+    target: dict
+    images: np.ndarray  # uint8 (N, H, W)
+    labels: np.ndarray  # (N, 4)
+    sequence: np.ndarray  # (N,) sequence ids
+    ref: dict  # model id -> the integer reference's raw outputs (N, K)
+    fls: dict  # model id -> output FLs
+    int_cfg: object  # IntPolicyConfig, or None: the device's baked policy
+    log: object  # ResultsLog
+    op: object  # the operating point
+    echo: object  # callable(str)
+    number: int  # session number in results.jsonl
+    transcript: object = None  # link.log, open for writing
+
+
+def _drive(spec, state: RunState):
     out = Path(spec.out_dir)
+    log, transcript = state.log, state.transcript
     try:
-        with _open_link(spec, target, out) as (transport, booting):
+        with _open_link(spec, state.target, out) as (transport, booting):
             if spec.wrap_transport is not None:
                 transport = spec.wrap_transport(transport)
             spec.transports.append(transport)
@@ -258,7 +279,7 @@ def _drive(spec, target, images, labels, sequence, ref, fls, int_cfg, log, op, t
             dev = Device(transport, timeout=spec.timeout, step_timeout=spec.step_timeout, log=transcript,
                          chunk=spec.chunk, window=window)
             spec.devices.append(dev)
-            Session(spec, dev, images, labels, sequence, ref, fls, int_cfg, log, op, echo, session_no).run(booting)
+            Session(spec, dev, state).run(booting)
     except LinkClosed as exc:
         raise EdgeadaptError(f"device link lost: {exc} ({len(log.frames)} frames recorded; "
                              f"--resume continues)") from None
@@ -270,12 +291,13 @@ def _drive(spec, target, images, labels, sequence, ref, fls, int_cfg, log, op, t
 class Session:
     """One connection to the device: setup, then frames until the run is complete."""
 
-    def __init__(self, spec, dev, images, labels, sequence, ref, fls, int_cfg, log, op, echo, number):
-        self.spec, self.dev, self.images, self.labels, self.sequence = spec, dev, images, labels, sequence
-        self.ref, self.fls, self.int_cfg, self.log, self.op, self.echo = ref, fls, int_cfg, log, op, echo
-        self.number = number
+    def __init__(self, spec, dev, state: RunState):
+        self.spec, self.dev, self.state = spec, dev, state
+        self.images, self.labels, self.sequence = state.images, state.labels, state.sequence
+        self.ref, self.fls, self.int_cfg = state.ref, state.fls, state.int_cfg
+        self.log, self.op, self.echo, self.number = state.log, state.op, state.echo, state.number
         self.emulated = spec.link == "qemu"
-        self.frame_bytes = images.shape[1] * images.shape[2]
+        self.frame_bytes = state.images.shape[1] * state.images.shape[2]
         self.dev_counter = 0  # the device's frame index since its last reset
         self.twin = None
         self.calib = None

@@ -10,13 +10,14 @@ The task figures are edgeadapt.data.task_metrics of the device's outputs for the
 MAE, regression MAE and R2, classification top-1 accuracy; data without labels gives outputs only.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.harness.device import LinkError
-from edgeadapt.harness.runner import Session, Suspect, _energy_source, _open_log, _terminate_as_interrupt
+from edgeadapt.harness.runner import RunState, Session, Suspect, _energy_source, _open_log, _terminate_as_interrupt
 from edgeadapt.harness.summary import EMULATED_LABEL, percentiles
 from edgeadapt.policy.sweep import POSE, dequantize
 from edgeadapt.textio import atomic_write_text, write_json
@@ -98,7 +99,8 @@ def run_single(spec, target, manifest, graphs, op, echo) -> dict:
             with _terminate_as_interrupt(), open(out / "link.log", "a") as transcript:
                 with _open_link(spec, target, out) as (transport, booting):
                     dev = _device(spec, transport, booting, transcript)
-                    SingleSession(spec, dev, images, labels, ref, fls, log, op, echo, session["number"]).run(booting)
+                    SingleSession(spec, dev, RunState(target, images, labels, None, ref, fls, None, log, op, echo,
+                                                      session["number"], transcript)).run(booting)
         except BaseException as exc:
             log.close()
             if log.frames:
@@ -113,7 +115,7 @@ def run_single(spec, target, manifest, graphs, op, echo) -> dict:
 
 
 def spec_images(spec, manifest) -> np.ndarray:
-    from edgeadapt.codegen.validate import frames_for_input
+    from edgeadapt.codegen.bundle import frames_for_input
 
     images = np.asarray(spec.images, dtype=np.uint8)
     if len(images) == 0:
@@ -147,10 +149,12 @@ def _reraise_link(exc, log):
 class SingleSession(Session):
     """Session without a policy: model 0 on every frame, the device's next model always 0."""
 
-    def __init__(self, spec, dev, images, labels, ref, fls, log, op, echo, number):
-        sequence = np.zeros(len(images), dtype=np.int64)  # one sequence: no state to restart
-        super().__init__(spec, dev, images, labels, sequence, ref, {MODEL: fls}, None, log, op, echo, number)
-        self.frame_bytes = int(np.prod(images.shape[1:]))
+    def __init__(self, spec, dev, state):
+        # one sequence (no state to restart), the one model's FLs under its id, no policy
+        state = replace(state, sequence=np.zeros(len(state.images), dtype=np.int64), fls={MODEL: state.fls},
+                        int_cfg=None)
+        super().__init__(spec, dev, state)
+        self.frame_bytes = int(np.prod(state.images.shape[1:]))
 
     def run(self, booting):
         dev = self.dev

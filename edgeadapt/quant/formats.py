@@ -17,6 +17,7 @@ Everything rounds half up, like the requantization shift of docs/fixed-point.md 
 
 import numpy as np
 
+from edgeadapt.quant import intops
 from edgeadapt.quant.intops import WEIGHT_RANGES, weight_range
 
 # AdaPT defaults, adapted (docs/quantization.md explains each)
@@ -143,3 +144,20 @@ def activation_fl_mse(samples, max_extra=MAX_EXTRA_FL, unsigned=False):
 
 def legal_bits():
     return tuple(sorted(WEIGHT_RANGES, reverse=True))
+
+
+def assign_activation_types(graph) -> None:
+    """Set every activation tensor's dtype by the rule of docs/fixed-point.md section 1.3.
+
+    The graph input keeps its dtype (int8 for the network's frames; a one-node sub-graph's input
+    carries the type its producer got). Raw int32 outputs stay int32.
+    """
+    for node in graph.nodes:
+        out = graph.tensors[node.output]
+        if out.dtype == "int32" or node.attrs.get("out_dtype") == "int32":
+            continue
+        inputs = [graph.tensors[n].dtype == "uint8" for n in node.inputs]
+        if node.op == "lut":  # the function decides (section 4.8), not a fused activation
+            out.dtype = "uint8" if intops.lut_is_unsigned(node.attrs["fn"], node.attrs) else "int8"
+            continue
+        out.dtype = "uint8" if intops.output_is_unsigned(node.op, node.act, inputs) else "int8"

@@ -3,10 +3,12 @@
 This is the definition the firmware is validated against, layer by layer. Input frames are
 recentred as q = p - 128 with FL 8 (docs/decisions.md D2). Every activation is int8 or uint8 (its
 Tensor.dtype; the quantizer picks uint8 for tensors that cannot be negative, see
-`assign_activation_types` and docs/fixed-point.md section 1.3) except a raw accumulator output (an
+`quant.formats.assign_activation_types` and docs/fixed-point.md section 1.3) except a raw accumulator output (an
 `fc` with attrs["out_dtype"] == "int32", section 1.2), whose value of output c is
 acc[c] * 2^-(FL_in + FL_w[c]); that tensor's `Tensor.fl` holds this per-channel list (see
 `accumulator_fls`).
+
+Execution only: the rules that choose formats and types live with the quantizer (formats.py).
 """
 
 from pathlib import Path
@@ -50,23 +52,6 @@ ACTIVATION_DTYPES = ("int8", "uint8")
 def unsigned(graph, name) -> bool:
     """True when tensor `name` is stored as uint8 (docs/fixed-point.md section 1.3)."""
     return graph.tensors[name].dtype == "uint8"
-
-
-def assign_activation_types(graph) -> None:
-    """Set every activation tensor's dtype by the rule of docs/fixed-point.md section 1.3.
-
-    The graph input keeps its dtype (int8 for the network's frames; a one-node sub-graph's input
-    carries the type its producer got). Raw int32 outputs stay int32.
-    """
-    for node in graph.nodes:
-        out = graph.tensors[node.output]
-        if out.dtype == "int32" or node.attrs.get("out_dtype") == "int32":
-            continue
-        inputs = [unsigned(graph, n) for n in node.inputs]
-        if node.op == "lut":  # the function decides (section 4.8), not a fused activation
-            out.dtype = "uint8" if intops.lut_is_unsigned(node.attrs["fn"], node.attrs) else "int8"
-            continue
-        out.dtype = "uint8" if intops.output_is_unsigned(node.op, node.act, inputs) else "int8"
 
 
 def check_quantized(graph) -> None:

@@ -17,10 +17,9 @@ from edgeadapt.errors import EdgeadaptError
 from edgeadapt.quant import bias_tuning, formats
 from edgeadapt.quant.adaquant import DEFAULT_BATCH, DEFAULT_ITERATIONS, optimize_layer
 from edgeadapt.quant.calibrate import choose_activation_fl
-from edgeadapt.quant.formats import round_half_up
+from edgeadapt.quant.formats import assign_activation_types, round_half_up
 from edgeadapt.quant.intops import ACC_BOUND, AVGPOOL_FRAC_BITS, SHIFT_MAX, SHIFT_MIN, input_peak, lut_table, weight_range
 from edgeadapt.quant.qsim import quant_forward
-from edgeadapt.quant.reference import assign_activation_types
 
 INPUT_FL = 8  # decision D2
 ADD_MAX_ALIGN = 16  # docs/fixed-point.md section 4.5
