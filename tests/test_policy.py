@@ -26,6 +26,7 @@ from edgeadapt.policy import (
 
 ROOT = Path(__file__).resolve().parents[1]
 FL = [11, 11, 12, 11, 10]  # the small model's output FLs in most tests (4 pose + aux)
+BIG_FL = [12, 12, 13, 12]  # the big model's (a partition reads both)
 
 
 def temporal(threshold, weights=(1, 1, 1, 1), k=2, rerun=False):
@@ -71,6 +72,19 @@ def test_names_and_files_load(tmp_path):
         ({"policy": "temporal", "threshold": 1, "p": 0.5}, "key 'p' is not a parameter of the temporal policy"),
         ({"policy": "always-big", "k": 1}, "key 'k' is not a parameter of the always-big policy"),
         ({"policy": "aux", "threshold": 0, "meta": 3}, "\"meta\" must be an object"),
+        ({"policy": "partition", "channels": [4], "absolute": [True], "cuts": [[1]], "big_cells": []},
+         "\"channels\"[0] = 4 is outside 0..3"),
+        ({"policy": "partition", "channels": [0, 0], "absolute": [True, True], "cuts": [[1], [1]], "big_cells": []},
+         "must not repeat an output"),
+        ({"policy": "partition", "channels": [0], "absolute": [True, False], "cuts": [[1]], "big_cells": []},
+         "\"absolute\" must have one entry per channel (1)"),
+        ({"policy": "partition", "channels": [0], "absolute": [True], "cuts": [[2, 1]], "big_cells": []},
+         "cut points must be ascending"),
+        ({"policy": "partition", "channels": [0], "absolute": [True], "cuts": [[1, 2, 3, 4]], "big_cells": []},
+         "lists of 1 to 3 numbers"),
+        ({"policy": "partition", "channels": [0, 3], "absolute": [False, True], "cuts": [[1], [1]], "big_cells": [2]},
+         "\"big_cells\" holds 2, not a cell of these cuts"),
+        ({"policy": "partition", "channels": [0], "absolute": [True], "cuts": [[1]]}, "needs \"big_cells\""),
     ],
 )
 def test_invalid_configs_are_one_line_errors(obj, message):
@@ -246,19 +260,24 @@ def test_fixture_baked_policy_is_what_to_c_initializer_writes():
 @pytest.mark.parametrize(
     "cfg",
     [temporal(0.37, weights=(1, 0.5, 2, 0.25), k=3, rerun=True), {"policy": "aux", "threshold": -1.0, "k": 2},
-     {"policy": "random", "p": 0.61, "seed": 4000000000}, "always-big"],
+     {"policy": "random", "p": 0.61, "seed": 4000000000}, "always-big",
+     {"policy": "partition", "channels": [0, 3], "absolute": [False, True], "cuts": [[1.5, 2.5], [0.25]],
+      "big_cells": [2, 5, 6]}],
 )
 def test_c_initializer_compiles_and_holds_the_integers(tmp_path, cfg):
     if shutil.which("gcc") is None:
         pytest.skip("gcc not installed")
-    c = quantize_policy(cfg, FL)
-    (tmp_path / "ea_policy_default.c").write_text(policy_default_c_source(cfg, FL, "test"))
+    c = quantize_policy(cfg, FL, BIG_FL)
+    (tmp_path / "ea_policy_default.c").write_text(policy_default_c_source(cfg, FL, "test", BIG_FL))
     (tmp_path / "main.c").write_text(
         '#include <stdio.h>\n#include "ea_policy.h"\nint main(void) {\n'
         "  const ea_policy_config_t *c = &ea_policy_default;\n"
         '  printf("%d %u %d %d %d %d %lld %u %d %u %u %u %u\\n", (int)c->kind, c->num_channels, c->weight[0],\n'
         "         c->weight[1], c->weight[2], c->weight[3], (long long)c->threshold, c->aux_index,\n"
-        "         c->aux_threshold, c->k, c->rerun, c->seed, c->p_big);\n  return 0;\n}\n")
+        "         c->aux_threshold, c->k, c->rerun, c->seed, c->p_big);\n"
+        '  printf("%u %u %u %u %u %d %d %d %d %u %u\\n", c->part_n, c->part_channel[0], c->part_channel[1],\n'
+        "         c->part_abs, c->part_ncut[0], c->part_cut[0][0][0], c->part_cut[0][0][1], c->part_cut[1][0][0],\n"
+        "         c->part_cut[1][1][0], c->part_mask_lo, c->part_mask_hi);\n  return 0;\n}\n")
     exe = tmp_path / "probe"
     built = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'firmware/policy'}",
                             str(tmp_path / "main.c"), str(tmp_path / "ea_policy_default.c"), "-o", str(exe)],
@@ -266,6 +285,13 @@ def test_c_initializer_compiles_and_holds_the_integers(tmp_path, cfg):
     assert built.returncode == 0, built.stderr
     got = [int(v) for v in subprocess.run([exe], capture_output=True, text=True).stdout.split()]
     w = list(c.weight) + [0] * (4 - len(c.weight))
-    assert got == [c.kind, c.num_channels, *w[:4], c.threshold, c.aux_index, c.aux_threshold, c.k, c.rerun,
-                   c.seed, c.p_big]
-    assert to_c_initializer(cfg, FL) in (tmp_path / "ea_policy_default.c").read_text()
+    assert got[:13] == [c.kind, c.num_channels, *w[:4], c.threshold, c.aux_index, c.aux_threshold, c.k, c.rerun,
+                        c.seed, c.p_big]
+    if c.part_n:
+        assert got[13:] == [c.part_n, *c.part_channel, c.part_abs, c.part_ncut[0], *c.part_cut[0][0], c.part_cut[1][0][0],
+                            c.part_cut[1][1][0], c.part_mask & 0xFFFFFFFF, c.part_mask >> 32]
+        # cut q > floor(cut * 2^FL): x at FL 11 (small), 12 (big); the mask has bits 2, 5 and 6
+        assert c.part_cut[0][0] == (int(1.5 * 2**FL[0]), int(2.5 * 2**FL[0])) and c.part_mask == 0b1100100
+    else:
+        assert got[13:] == [0] * 11
+    assert to_c_initializer(cfg, FL, BIG_FL) in (tmp_path / "ea_policy_default.c").read_text()

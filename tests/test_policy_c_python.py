@@ -53,13 +53,16 @@ CONFIGS = [
     {"policy": "aux", "threshold": -0.2, "k": 3, "rerun": True},
     {"policy": "random", "p": 0.3, "seed": 1},
     {"policy": "random", "p": 0.999, "seed": 4000000000},
+    {"policy": "partition", "channels": [0, 1, 3], "absolute": [False, True, True],
+     "cuts": [[0.9, 1.1, 1.3], [1.0], [0.8, 1.2]], "big_cells": [1, 2, 6, 21, 22, 33, 37]},
+    {"policy": "partition", "channels": [3], "absolute": [True], "cuts": [[-1.0]], "big_cells": [1]},
     "always-small",
     "always-big",
 ]
 
 
-def install(fw, cfg, small_fl=SMALL_FL):
-    for line in protocol_commands(cfg, small_fl):
+def install(fw, cfg, small_fl=SMALL_FL, big_fl=BIG_FL):
+    for line in protocol_commands(cfg, small_fl, big_fl):
         reply = fw.command(line)
         assert len(reply) == 1 and reply[0].startswith("m-policy-["), (line, reply)
     return parse_fields(fw.command("ea-reset")[0], "m-reset")
@@ -68,12 +71,12 @@ def install(fw, cfg, small_fl=SMALL_FL):
 def replay(fw, cfg, small, big):
     """Feed the sequence to the device and to Python side by side, as ea_app_step runs frames;
     returns the models used per frame."""
-    return replay_with_fl(fw, cfg, small, big, SMALL_FL)
+    return replay_with_fl(fw, cfg, small, big, SMALL_FL, BIG_FL)
 
 
-def replay_with_fl(fw, cfg, small, big, small_fl):
-    reset = install(fw, cfg, small_fl)
-    policy = Policy(cfg, small_fl)
+def replay_with_fl(fw, cfg, small, big, small_fl, big_fl):
+    reset = install(fw, cfg, small_fl, big_fl)
+    policy = Policy(cfg, small_fl, big_fl)
     model = policy.reset()
     assert int(reset["next"]) == model
 
@@ -103,8 +106,8 @@ def test_recorded_sequences_same_decisions_in_c_and_python(host_exe, cfg):
         for seed in (1, 2):
             small, big = recorded_outputs(150, seed)
             used = replay(fw, cfg, small, big)
-            assert used == simulate(cfg, small, big, SMALL_FL)
-            if isinstance(cfg, dict) and cfg["policy"] in ("temporal", "aux"):
+            assert used == simulate(cfg, small, big, SMALL_FL, BIG_FL)
+            if isinstance(cfg, dict) and cfg["policy"] in ("temporal", "aux", "partition"):
                 assert SMALL in used and (BIG in used or RUN_BOTH in used), "the sequence never switched"
     finally:
         assert fw.close() == 0
@@ -121,6 +124,11 @@ def test_extreme_outputs_and_weights_agree(host_exe):
         used = replay(fw, cfg, small, big)
         assert used == simulate(cfg, small, big, SMALL_FL)
         assert SMALL in used and RUN_BOTH in used
+        # |INT32_MIN| and cut points clamped to int32 in a partition
+        part = {"policy": "partition", "channels": [0, 2], "absolute": [True, False], "cuts": [[-1.0, 3e4], [0.0]],
+                "big_cells": [1, 4, 6]}
+        used = replay(fw, part, small, big)
+        assert used == simulate(part, small, big, SMALL_FL, BIG_FL) and SMALL in used and BIG in used
     finally:
         assert fw.close() == 0
 
@@ -154,11 +162,14 @@ def test_device_steps_match_the_python_simulation(host_exe, tmp_path):
         {"policy": "temporal", "weights": weights, "threshold": threshold, "k": 1, "rerun": True},
         {"policy": "aux", "threshold": float(np.median(small[:, 4])) / 2**SMALL_FL[4], "k": 1, "rerun": False},
         {"policy": "random", "p": 0.4, "seed": 77},
+        {"policy": "partition", "channels": [0], "absolute": [False],
+         "cuts": [[float(np.median(np.concatenate([small[:, 0] / 2**SMALL_FL[0], big[:, 0] / 2**BIG_FL[0]])))]],
+         "big_cells": [0]},
     ]
     fw = FirmwareHost(host_exe)
     try:
         for cfg in configs:
-            expected = simulate(cfg, small, big, SMALL_FL)
+            expected = simulate(cfg, small, big, SMALL_FL, BIG_FL)
             assert SMALL in expected and len(set(expected)) > 1, cfg  # a sequence that really switches
             install(fw, cfg)
             for t, frame in enumerate(frames):
@@ -179,41 +190,68 @@ def test_device_steps_match_the_python_simulation(host_exe, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_shipped_pair_on_the_whole_test_split_same_decisions_in_c_and_python(host_exe, shipped_data,
-                                                                             shipped_pair_int8):
-    """The integer reference outputs of the shipped int8 pair on every frame of the synthetic test
-    split (4500 frames, 29 sequences), replayed sequence by sequence through the C policy and the
-    Python one, for all five policies. The C side only sees integers, so the fixture firmware
-    serves (the configs are quantized with the shipped small model's output FLs)."""
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("split", ["test", "test-unseen"])
+def test_shipped_pair_on_both_test_splits_same_decisions_in_c_and_python(host_exe, shipped_data, shipped_pair_int8,
+                                                                          split):
+    """The integer reference outputs of the shipped int8 pair on every frame of a test split (known
+    and never-seen environments), replayed sequence by sequence through the C policy and the Python
+    one, for every policy family: the single models, random, temporal, both aux heads and the
+    output-based partition. The C side only sees integers, so the fixture firmware serves (the
+    configs are quantized with the shipped models' output FLs)."""
     from edgeadapt.data import load_split
     from edgeadapt.harness.reference import reference_outputs
     from edgeadapt.quant.artifact import load_eaq
     from edgeadapt.quant.reference import output_fls
 
-    test = load_split(shipped_data, "test")
-    small_g = load_eaq(shipped_pair_int8["small"])
+    test = load_split(shipped_data, split)
+    small_g, big_g = load_eaq(shipped_pair_int8["small"]), load_eaq(shipped_pair_int8["big"])
     small_fl = [int(f) for f in output_fls(small_g)]
+    big_fl = [int(f) for f in output_fls(big_g)]
     small = reference_outputs(shipped_pair_int8["small"], test.images, small_g)
-    big = reference_outputs(shipped_pair_int8["big"], test.images)
-    assert small.shape == (len(test), 5) and big.shape == (len(test), 4)
+    big = reference_outputs(shipped_pair_int8["big"], test.images, big_g)
+    assert small.shape == (len(test), 6) and big.shape == (len(test), 4)
     configs = [
         "always-small",
         "always-big",
         {"policy": "random", "p": 0.3, "seed": 7},
         {"policy": "temporal", "weights": [1, 1, 1, 1], "threshold": 0.2, "k": 2, "rerun": True},
-        {"policy": "aux", "threshold": 0.0, "k": 1, "rerun": False},
+        {"policy": "aux", "aux_index": 4, "threshold": 0.0, "k": 1, "rerun": False},
+        {"policy": "aux", "aux_index": 5, "threshold": 0.9, "k": 2, "rerun": True},
+        {"policy": "partition", "channels": [0, 1, 3], "absolute": [False, True, True],
+         "cuts": [[1.2, 2.0], [0.5], [0.3, 0.7]], "big_cells": [1, 2, 5, 6, 18, 21, 22, 37, 38]},
     ]
     fw = FirmwareHost(host_exe)
     try:
         for cfg in configs:
             used_all = []
             for idx in test.sequences():
-                used = replay_with_fl(fw, cfg, small[idx], big[idx], small_fl)
-                assert used == simulate(cfg, small[idx], big[idx], small_fl)
+                used = replay_with_fl(fw, cfg, small[idx], big[idx], small_fl, big_fl)
+                assert used == simulate(cfg, small[idx], big[idx], small_fl, big_fl)
                 used_all += used
             assert len(used_all) == len(test)
             if isinstance(cfg, dict):  # the adaptive and random policies really switch on this data
                 assert SMALL in used_all and (BIG in used_all or RUN_BOTH in used_all), cfg
+    finally:
+        assert fw.close() == 0
+
+
+def test_partition_round_trips_through_the_link(host_exe):
+    """The partition commands fit the command buffer, and the device's echo parses back to the same
+    integer config (what the harness compares before it runs frames)."""
+    from edgeadapt.harness.device import parse_policy_line, same_policy
+
+    cfg = {"policy": "partition", "channels": [0, 1, 3], "absolute": [False, True, True],
+           "cuts": [[-70000.0, 1.1, 1.3], [1.0, 2.0, 3.0], [0.8, 1.2, 70000.0]], "big_cells": [0, 63, 21, 42]}
+    c = quantize_policy(cfg, SMALL_FL, BIG_FL)
+    assert c.part_cut[0][0][0] == INT32_MIN and c.part_cut[1][2][2] == INT32_MAX  # clamped to int32
+    lines = protocol_commands(c, SMALL_FL, BIG_FL)
+    assert all(len(line) <= 80 for line in lines) and len(lines) > 1
+    fw = FirmwareHost(host_exe)
+    try:
+        for line in lines:
+            reply = fw.command(line)
+        got = parse_policy_line(reply[0])
+        assert same_policy(got, c) and got.part_mask == (1 << 63) | (1 << 42) | (1 << 21) | 1
     finally:
         assert fw.close() == 0

@@ -8,9 +8,10 @@ import pytest
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.policy import load_policy_config
 from edgeadapt.policy.config import PolicyConfig, validate_policy_config
+from edgeadapt.policy.engine import BIG, SMALL
 from edgeadapt.policy.sweep import (
     CycleModel, PolicyPoint, SweepData, dequantize, evaluate, oracle_at_share, paper_metrics, pareto_front,
-    policy_grid, random_at_share, run_sweep, select_point, selected_policy_json,
+    partition_grid, policy_grid, random_at_share, run_sweep, select_point, selected_policy_json,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -116,14 +117,14 @@ def test_grid_covers_both_ends_and_the_selection_is_the_cheapest_at_big_mae():
                      CycleModel(1e6, 3e6, 100.0, "test", 170e6))
     configs = policy_grid(data)
     kinds = {c.policy for c in configs}
-    assert kinds == {"always-small", "always-big", "temporal", "aux"}
+    assert kinds == {"always-small", "always-big", "temporal", "aux", "partition"}
     result = run_sweep(data, configs=configs)
     front = result.front
     assert front[0].cycles_mean == min(p.cycles_mean for p in result.points)
     assert all(x.mae_sum > y.mae_sum for x, y in zip(front, front[1:]))  # cheaper points are worse
     ok = [p for p in result.points if p.mae_sum <= result.big.mae_sum]
     assert result.selected.cycles_mean == min(p.cycles_mean for p in ok)
-    assert result.selected.config.policy in ("temporal", "aux")
+    assert result.selected.config.policy in ("temporal", "aux", "partition")
     cut = result.metrics["latency_cut_at_big_mae"]["value"]
     assert cut == pytest.approx(1 - result.selected.cycles_mean / result.big.cycles_mean)
     assert cut > 0.28  # this construction rewards switching on the flagged frames
@@ -133,6 +134,30 @@ def test_grid_covers_both_ends_and_the_selection_is_the_cheapest_at_big_mae():
     policy = selected_policy_json(result)
     assert load_policy_config(policy).policy == result.selected.config.policy
     assert policy["meta"]["predicted"]["mae"]["sum"] == result.selected.mae_sum
+
+
+def test_partition_is_fitted_on_the_next_frames_gain_and_switches_there():
+    # the big model helps only on frames that follow a frame with the subject turned away (|phi| > 1)
+    n = 600
+    phi = np.where((np.arange(n) // 30) % 2 == 1, 1.3, 0.1)  # episodes of 30 frames
+    labels = np.stack([np.full(n, 2.0), np.zeros(n), np.zeros(n), phi], 1)
+    small_pred = labels + np.where(phi[:, None] > 1, 0.4, 0.01)
+    big_pred = labels + 0.02
+    q = lambda a: np.round(a * 2**12).astype(np.int64)
+    data = SweepData(q(small_pred), q(big_pred), [12] * 4, [12] * 4, labels, [np.arange(300), np.arange(300, 600)],
+                     CycleModel(1e6, 3e6, 0.0, "test", None))
+    configs = partition_grid(data)
+    assert configs and {c.policy for c in configs} == {"partition"}
+    # the two best cells are those of a turned-away subject, as either model outputs it (1.7 small, 1.32 big)
+    two = next(c for c in configs if c.channels == (3,) and len(c.big_cells) == 2)
+    assert set(two.big_cells) == {sum(1 for t in two.cuts[0] if v > t) for v in (1.7, 1.32)}
+    point = evaluate(two, data)
+    used = point.used
+    # after each episode's first frame the next ones run big; the frame after an episode still runs big
+    turned, follows = phi > 1, np.arange(1, n) != 300  # frame 300 starts the second sequence: small
+    assert (used[1:][turned[:-1] & follows] == BIG).all() and (used[1:][~turned[:-1]] == SMALL).all()
+    assert used[300] == SMALL
+    assert point.mae_sum < evaluate(PolicyConfig("always-small"), data).mae_sum
 
 
 def test_dequantize_is_exact():

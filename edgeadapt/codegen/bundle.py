@@ -55,7 +55,7 @@ def generate(big, small, target, policy=None) -> tuple:
     input_shape = emit_c.check_pair_inputs(big, small)
     plans = plan_pair(big, small, target)
     fls = _output_fls(plans)
-    policy_text, policy_desc = _policy_source(policy, fls["small"])
+    policy_text, policy_desc = _policy_source(policy, fls["small"], fls.get("big"))
     files = {"ea_policy_default.c": policy_text}
     return _generate(plans, fls, target, input_shape, files, policy_desc, "model pair")
 
@@ -160,14 +160,14 @@ def _check_bounds(graph) -> None:
     check_bounds(graph)
 
 
-def _policy_source(policy, output_fl_small) -> tuple:
+def _policy_source(policy, output_fl_small, output_fl_big=None) -> tuple:
     """(ea_policy_default.c text, description) from a policy file or name, or always-small."""
     if policy is None:
         return ALWAYS_SMALL_POLICY, "always-small (no --policy given)"
     from edgeadapt.policy import load_policy_config, policy_default_c_source
 
     config = load_policy_config(policy)
-    return policy_default_c_source(config, output_fl_small, f"from {policy}"), config.to_dict()
+    return policy_default_c_source(config, output_fl_small, f"from {policy}", output_fl_big), config.to_dict()
 
 
 # ----------------------------------------------------------------------------- reading a bundle

@@ -91,7 +91,9 @@ _INTS = re.compile(r"-?\d+(?:,-?\d+)*")
 _UINTS = re.compile(r"\d+(?:,\d+)*")
 _POLICY = re.compile(
     r"m-policy-\[kind=([a-z-]+),n=(\d+),w=(-?\d+(?::-?\d+)*)?,t=(-?\d+),k=(\d+),rerun=(\d+),"
-    r"aux=(\d+),at=(-?\d+),seed=(\d+),p=(\d+)\]"
+    r"aux=(\d+),at=(-?\d+),seed=(\d+),p=(\d+)"
+    r"(?:,pn=(\d+),pc=(\d+(?::\d+)*),pa=(\d+),pk=(\d+(?::\d+)*),ps=(-?\d+(?::-?\d+)*),pb=(-?\d+(?::-?\d+)*),"
+    r"ml=(\d+),mh=(\d+))?\]"
 )
 _KV = re.compile(r"([a-z_]+)=([^,\]]*)")
 _LDC_STATE = re.compile(r"m-ldc-\[crc=([0-9a-f]{8}),left=(\d+),loaded=([01])\]")
@@ -579,12 +581,25 @@ def parse_policy_line(line: str) -> IntPolicyConfig:
     m = _POLICY.fullmatch(line)
     if m is None or m.group(1) not in KINDS:
         raise LinkError(f"ea-policy: malformed reply {line[:60]!r}", executed=None)
-    kind, n, w, t, k, rerun, aux, at, seed, p = m.groups()
+    kind, n, w, t, k, rerun, aux, at, seed, p = m.groups()[:10]
     weights = tuple(int(x) for x in w.split(":")) if w else ()
     n = int(n)
+    part = {}
+    if m.group(11) is not None and kind == "partition":  # other kinds ignore the (stale) partition fields
+        pn, pc, pa, pk, ps, pb, ml, mh = m.groups()[10:]
+        pn = min(int(pn), 3)
+        ncut = tuple(int(x) for x in pk.split(":"))[:pn]
+        cuts = []
+        for flat in (ps, pb):
+            v = [int(x) for x in flat.split(":")]
+            if len(v) != 9:
+                raise LinkError(f"ea-policy: malformed partition cuts in {line[:60]!r}", executed=None)
+            cuts.append(tuple(tuple(v[3 * i: 3 * i + ncut[i]]) for i in range(len(ncut))))
+        part = {"part_n": pn, "part_channel": tuple(int(x) for x in pc.split(":"))[:pn], "part_abs": int(pa),
+                "part_ncut": ncut, "part_cut": tuple(cuts), "part_mask": int(ml) | int(mh) << 32}
     return IntPolicyConfig(kind=KINDS.index(kind), num_channels=n, weight=weights[:n], threshold=int(t),
                            aux_index=int(aux), aux_threshold=int(at), k=int(k), rerun=int(rerun),
-                           seed=int(seed), p_big=int(p))
+                           seed=int(seed), p_big=int(p), **part)
 
 
 def same_policy(a: IntPolicyConfig, b: IntPolicyConfig) -> bool:
@@ -599,6 +614,9 @@ def same_policy(a: IntPolicyConfig, b: IntPolicyConfig) -> bool:
             b.num_channels, tuple(b.weight), b.threshold, b.k, b.rerun)
     if name == "aux":
         return (a.aux_index, a.aux_threshold, a.k, a.rerun) == (b.aux_index, b.aux_threshold, b.k, b.rerun)
+    if name == "partition":
+        fields = ("part_n", "part_channel", "part_abs", "part_ncut", "part_cut", "part_mask")
+        return all(getattr(a, f) == getattr(b, f) for f in fields)
     return True
 
 

@@ -125,7 +125,7 @@ def run_hil(spec: RunSpec) -> dict:
     int_cfg, policy_desc = None, None
     if spec.policy is not None:
         cfg = load_policy_config(spec.policy)
-        int_cfg = quantize_policy(cfg, fls[SMALL])
+        int_cfg = quantize_policy(cfg, fls[SMALL], fls[BIG])
         policy_desc = spec.policy if spec.policy in ("always-small", "always-big") else cfg.to_dict()
 
     out = Path(spec.out_dir)
@@ -213,7 +213,10 @@ def _energy_source(op, period):
 def _int_cfg_dict(c) -> dict:
     return {"kind": KINDS[c.kind], "num_channels": c.num_channels, "weight": list(c.weight),
             "threshold": c.threshold, "aux_index": c.aux_index, "aux_threshold": c.aux_threshold, "k": c.k,
-            "rerun": c.rerun, "seed": c.seed, "p_big": c.p_big}
+            "rerun": c.rerun, "seed": c.seed, "p_big": c.p_big,
+            **({"part_n": c.part_n, "part_channel": list(c.part_channel), "part_abs": c.part_abs,
+                "part_ncut": list(c.part_ncut), "part_cut": [[list(ch) for ch in m] for m in c.part_cut],
+                "part_mask": c.part_mask} if c.part_n else {})}
 
 
 @contextmanager
@@ -343,7 +346,7 @@ class Session:
             recorded = (self.log.calibration or {}).get("device_policy")
             if recorded is not None and recorded != baked:
                 raise EdgeadaptError("cannot resume: the firmware's baked policy differs from the recorded one")
-        self.lines = protocol_commands(self.int_cfg, self.fls[SMALL])
+        self.lines = protocol_commands(self.int_cfg, self.fls[SMALL], self.fls[BIG])
         if self.log.calibration is None:
             calibration = self._retrying("calibration", self._calibrate)
             self.log.append({"kind": "calibration", **calibration, "device_policy": baked})
@@ -436,6 +439,8 @@ class Session:
         if len(text) + 12 <= 80:
             return values
         c = self.int_cfg
+        if KINDS[c.kind] == "partition":  # reads the outputs of either model
+            return values[: max(c.part_channel) + 1]
         needed = c.num_channels if KINDS[c.kind] == "temporal" else c.aux_index + 1 if KINDS[c.kind] == "aux" else 1
         return values[: max(1, needed if model == SMALL else 1)]
 

@@ -1,11 +1,11 @@
 """The switching state machine: firmware/policy/ea_policy.c line for line, in Python integers."""
 
 from edgeadapt.errors import EdgeadaptError
-from edgeadapt.policy.intconfig import IntPolicyConfig, quantize_policy
+from edgeadapt.policy.intconfig import IntPolicyConfig, partition_cell, quantize_policy
 
 SMALL, BIG = 0, 1
 RUN_BOTH = 2  # a frame run on small, then re-run on big (EA_RUN_BOTH)
-_ALWAYS_SMALL, _ALWAYS_BIG, _RANDOM, _TEMPORAL, _AUX = range(5)
+_ALWAYS_SMALL, _ALWAYS_BIG, _RANDOM, _TEMPORAL, _AUX, _PARTITION = range(6)
 _MASK32 = 0xFFFFFFFF
 
 
@@ -26,13 +26,13 @@ class Policy:
     After decide_next, `rerun` is True when that next run is the same frame again (on big).
     """
 
-    def __init__(self, config, output_fl_small=None):
+    def __init__(self, config, output_fl_small=None, output_fl_big=None):
         if isinstance(config, IntPolicyConfig):
             self.config = config
         else:
             if output_fl_small is None:
                 raise EdgeadaptError("policy: the small model's output FLs are needed to apply a float config")
-            self.config = quantize_policy(config, output_fl_small)
+            self.config = quantize_policy(config, output_fl_small, output_fl_big)
         self.reset()
 
     def reset(self) -> int:
@@ -62,6 +62,9 @@ class Policy:
             return self.next_model
         if c.kind == _RANDOM:
             self.next_model = self._draw()
+            return self.next_model
+        if c.kind == _PARTITION:  # the output of whichever model ran picks the next model
+            self.next_model = BIG if self.config.part_mask >> partition_cell(c, model_used, int_outputs) & 1 else SMALL
             return self.next_model
         if model_used == SMALL and self._small_triggers(int_outputs):
             self.big_left = c.k

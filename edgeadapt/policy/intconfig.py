@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from edgeadapt.errors import EdgeadaptError
-from edgeadapt.policy.config import KINDS, PolicyConfig, load_policy_config
+from edgeadapt.policy.config import KINDS, PART_RADIX, PolicyConfig, load_policy_config
 
 MAX_WEIGHT = 2**27  # EA_POLICY_MAX_WEIGHT: 8 channels * 2^27 * 2^32 stays below 2^63
 ONE_Q24 = 2**24
@@ -31,6 +31,12 @@ class IntPolicyConfig:
     rerun: int = 0
     seed: int = 1
     p_big: int = 0  # Q24
+    part_n: int = 0  # partition: channels split
+    part_channel: tuple = ()
+    part_abs: int = 0  # bit i: channel i is split on |value|
+    part_ncut: tuple = ()
+    part_cut: tuple = ()  # [model][channel] -> cut points, raw in that model's output FL
+    part_mask: int = 0  # uint64: bit c set = cell c runs big next
     scale_bits: int = 0  # S of the temporal distance (documentation only; not on the device)
 
     @property
@@ -47,8 +53,9 @@ def temporal_scale_bits(output_fl, num_channels) -> int:
     return max(MIN_SCALE_BITS, max(int(f) for f in output_fl[:num_channels]) + 8)
 
 
-def quantize_policy(config, output_fl_small) -> IntPolicyConfig:
-    """The IntPolicyConfig of a float config for a small model whose outputs have these FLs."""
+def quantize_policy(config, output_fl_small, output_fl_big=None) -> IntPolicyConfig:
+    """The IntPolicyConfig of a float config for a small model whose outputs have these FLs (and,
+    for a partition, which reads whichever model ran, the big model's output FLs too)."""
     cfg = load_policy_config(config)
     fls = [int(f) for f in output_fl_small]
     if not fls:
@@ -61,7 +68,44 @@ def quantize_policy(config, output_fl_small) -> IntPolicyConfig:
                                p_big=round_half_up(Fraction(cfg.p) * ONE_Q24))
     if cfg.policy == "temporal":
         return _quantize_temporal(cfg, kind, fls)
+    if cfg.policy == "partition":
+        if output_fl_big is None:
+            raise EdgeadaptError("policy: a partition policy needs the big model's output FLs too")
+        return _quantize_partition(cfg, kind, fls, [int(f) for f in output_fl_big])
     return _quantize_aux(cfg, kind, fls)
+
+
+def partition_cut(cut, fl) -> int:
+    """The raw threshold of a cut point: q > floor(cut * 2^FL) exactly when q * 2^-FL > cut."""
+    raw = math.floor(Fraction(cut) * Fraction(2) ** fl)
+    return min(max(raw, INT32_MIN), INT32_MAX)
+
+
+def _quantize_partition(cfg: PolicyConfig, kind, fls_small, fls_big) -> IntPolicyConfig:
+    for role, fls in (("small", fls_small), ("big", fls_big)):
+        if max(cfg.channels) >= len(fls):
+            raise EdgeadaptError(f"policy: partition channel {max(cfg.channels)} but the {role} model has "
+                                 f"{len(fls)} outputs")
+    cuts = tuple(tuple(tuple(partition_cut(x, fls[ch]) for x in c) for ch, c in zip(cfg.channels, cfg.cuts))
+                 for fls in (fls_small, fls_big))
+    mask = 0
+    for cell in cfg.big_cells:
+        mask |= 1 << cell
+    return IntPolicyConfig(kind=kind, part_n=len(cfg.channels), part_channel=tuple(cfg.channels),
+                           part_abs=sum(1 << i for i, a in enumerate(cfg.absolute) if a),
+                           part_ncut=tuple(len(c) for c in cfg.cuts), part_cut=cuts, part_mask=mask)
+
+
+def partition_cell(c: IntPolicyConfig, model: int, outputs) -> int:
+    """The cell of raw outputs of `model` (0 small, 1 big): sum_i bin_i * 4^i, bin_i = how many of
+    channel i's cut points its value (or |value|) exceeds."""
+    cell = 0
+    for i in range(c.part_n):
+        v = int(outputs[c.part_channel[i]])
+        if c.part_abs >> i & 1:
+            v = abs(v)
+        cell += sum(1 for t in c.part_cut[model][i] if v > t) * PART_RADIX**i
+    return cell
 
 
 def _quantize_temporal(cfg: PolicyConfig, kind, fls) -> IntPolicyConfig:

@@ -11,8 +11,11 @@ sequence (the device resets its policy at every sequence start too). A policy's 
 - big share: the fraction of frames on which the big model ran.
 
 The grid covers temporal-consistency policies (threshold x K x weight preset x rerun), auxiliary-
-output policies when the small model has an extra output, and always-small / always-big; random
-policies (p grid, fixed seed) and the oracle at equal big share are baselines, not candidates.
+output policies on each extra output of the small model (the switching logit, the predicted own
+error), output-based partitions fitted on the sweep's own frames (cells of predicted distance,
+|lateral offset| and |yaw|, ranked by the big model's mean gain on the frame that follows), and
+always-small / always-big; random policies (p grid, fixed seed) and the oracle at equal big share
+are baselines, not candidates.
 The paper's three figures are measured against always-big: the latency cut at its MAE, the MAE
 change at its latency, and the best MAE.
 """
@@ -27,7 +30,13 @@ from edgeadapt.policy.engine import BIG, RUN_BOTH, SMALL
 from edgeadapt.policy.simulate import simulate
 
 POSE = ("x", "y", "z", "phi")
-ADAPTIVE = ("temporal", "aux")
+ADAPTIVE = ("temporal", "aux", "partition")
+# output-based partitions: (channels, absolute, quantiles of each channel's predicted values)
+PARTITION_LAYOUTS = (
+    ((3,), (True,), ((0.25, 0.5, 0.75),)),  # |yaw| alone
+    ((0, 3), (False, True), ((1 / 3, 2 / 3), (1 / 3, 2 / 3))),  # distance x |yaw|
+    ((0, 1, 3), (False, True, True), ((1 / 3, 2 / 3), (0.5,), (1 / 3, 2 / 3))),  # distance x |offset| x |yaw|
+)
 DEFAULT_K = (1, 2, 3, 5)
 DEFAULT_QUANTILES = tuple(np.round(np.linspace(0.04, 0.96, 24), 4))
 RANDOM_P = tuple(np.round(np.arange(0.05, 1.0, 0.05), 2))
@@ -132,8 +141,8 @@ class PolicyPoint:
 def evaluate(config, data: SweepData, kind="candidate") -> PolicyPoint:
     """Replay one policy over every sequence and measure it."""
     config = config if isinstance(config, PolicyConfig) else validate_policy_config(config)
-    used = np.concatenate([np.asarray(simulate(config, data.small_int[idx], data.big_int[idx], data.small_fl),
-                                      dtype=np.int64) for idx in data.sequences])
+    used = np.concatenate([np.asarray(simulate(config, data.small_int[idx], data.big_int[idx], data.small_fl,
+                                               data.big_fl), dtype=np.int64) for idx in data.sequences])
     return point_from_usage(config, used, data, kind)
 
 
@@ -184,14 +193,46 @@ def policy_grid(data: SweepData, ks=DEFAULT_K, quantiles=DEFAULT_QUANTILES, reru
                     configs.append(validate_policy_config({"policy": "temporal", "weights": weights,
                                                            "threshold": threshold, "k": k, "rerun": rerun,
                                                            "meta": {"preset": preset}}))
-    n_small = data.small_int.shape[1]
-    if n_small > 4:
-        aux = data.small_pred[:, n_small - 1]
-        for threshold in _grid_values(aux, quantiles):
+    for index in range(4, data.small_int.shape[1]):  # every auxiliary output of the small model
+        for threshold in _grid_values(data.small_pred[:, index], quantiles):
             for k in ks:
                 for rerun in reruns:
-                    configs.append(validate_policy_config({"policy": "aux", "aux_index": n_small - 1,
+                    configs.append(validate_policy_config({"policy": "aux", "aux_index": index,
                                                            "threshold": threshold, "k": k, "rerun": rerun}))
+    return configs + partition_grid(data)
+
+
+def partition_grid(data: SweepData, layouts=PARTITION_LAYOUTS) -> list:
+    """Output-based partitions fitted on these frames: for each layout, cut points at quantiles of
+    both models' predictions (pooled); each cell is scored by the big model's mean gain (small's
+    summed error - big's) on the frames that FOLLOW a frame whose output (of either model) falls in
+    the cell, since the decision for frame t+1 is made from the output at t of whichever model ran;
+    the configs run big on the best 1, 2, ... cells (cells with a positive gain only)."""
+    gain = np.abs(data.small_pred[:, :4] - data.labels).sum(1) - np.abs(data.big_pred[:, :4] - data.labels).sum(1)
+    prev = np.concatenate([idx[:-1] for idx in data.sequences if len(idx) > 1]).astype(np.int64)
+    if len(prev) == 0:
+        return []
+    configs = []
+    both = (data.small_pred, data.big_pred)  # the next model is chosen from whichever model's output
+    for channels, absolute, quantiles in layouts:
+        values = [[np.abs(p[:, c]) if a else p[:, c] for c, a in zip(channels, absolute)] for p in both]
+        cuts = [sorted({float(f"{q:.6g}") for q in np.quantile(np.concatenate([values[0][i], values[1][i]]), qs)})
+                for i, qs in enumerate(quantiles)]
+        cells = []
+        for model_values in values:
+            cell = np.zeros(len(gain), np.int64)
+            for i, (v, c) in enumerate(zip(model_values, cuts)):
+                cell += (v[:, None] > np.asarray(c)[None, :]).sum(1) * 4**i
+            cells.append(cell[prev])
+        ids, inverse = np.unique(np.concatenate(cells), return_inverse=True)
+        following = np.concatenate([gain[prev + 1], gain[prev + 1]])
+        mean_gain = np.bincount(inverse, weights=following) / np.bincount(inverse)
+        order = [int(ids[j]) for j in np.argsort(-mean_gain, kind="stable") if mean_gain[j] > 0]
+        for n in range(1, len(order) + 1):
+            configs.append(validate_policy_config({
+                "policy": "partition", "channels": list(channels), "absolute": list(absolute),
+                "cuts": [list(c) for c in cuts], "big_cells": order[:n],
+                "meta": {"preset": "+".join(("|{}|" if a else "{}").format(POSE[c]) for c, a in zip(channels, absolute))}}))
     return configs
 
 

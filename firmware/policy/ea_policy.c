@@ -30,6 +30,23 @@ int64_t ea_policy_distance(const ea_policy_config_t *c, const int32_t *a, const 
     return d;
 }
 
+uint32_t ea_policy_partition_cell(const ea_policy_config_t *c, int32_t model, const int32_t *outputs)
+{
+    uint32_t cell = 0, radix = 1;
+    const int32_t m = model == EA_POLICY_BIG ? 1 : 0;
+    for (uint32_t i = 0; i < c->part_n && i < EA_POLICY_PART_MAX_CH; i++) {
+        int64_t v = outputs[c->part_channel[i]];
+        uint32_t bin = 0;
+        if ((c->part_abs >> i) & 1u)
+            v = v < 0 ? -v : v; /* int64: |INT32_MIN| does not overflow */
+        for (uint32_t j = 0; j < c->part_ncut[i] && j < EA_POLICY_PART_MAX_CUTS; j++)
+            bin += v > (int64_t)c->part_cut[m][i][j];
+        cell += bin * radix;
+        radix *= 4u;
+    }
+    return cell;
+}
+
 int32_t ea_policy_reset(ea_policy_state_t *s, const ea_policy_config_t *c)
 {
     for (uint32_t i = 0; i < EA_POLICY_MAX_CH; i++)
@@ -81,6 +98,13 @@ int32_t ea_policy_decide(ea_policy_state_t *s, const ea_policy_config_t *c, int3
     case EA_POLICY_RANDOM:
         s->next_model = random_draw(s, c);
         return s->next_model;
+    case EA_POLICY_PARTITION: {
+        /* output-based: the output of whichever model just ran picks the next frame's model */
+        uint32_t cell = ea_policy_partition_cell(c, model_used, outputs);
+        uint32_t word = cell < 32u ? c->part_mask_lo : c->part_mask_hi;
+        s->next_model = ((word >> (cell & 31u)) & 1u) ? EA_POLICY_BIG : EA_POLICY_SMALL;
+        return s->next_model;
+    }
     default:
         break;
     }

@@ -16,6 +16,8 @@
 #define EA_POLICY_BIG 1
 #define EA_POLICY_MAX_WEIGHT (1L << 27)  /* keeps the int64 distance free of overflow */
 #define EA_POLICY_ONE_Q24 (1UL << 24)    /* p_big of an always-big random policy */
+#define EA_POLICY_PART_MAX_CH 3          /* outputs a partition splits */
+#define EA_POLICY_PART_MAX_CUTS 3        /* cut points per output: 4 bins, cell < 4^3 = 64 */
 
 typedef enum {
     EA_POLICY_ALWAYS_SMALL = 0,
@@ -23,7 +25,8 @@ typedef enum {
     EA_POLICY_RANDOM = 2,
     EA_POLICY_TEMPORAL = 3,
     EA_POLICY_AUX = 4,
-    EA_POLICY_NUM_KINDS = 5
+    EA_POLICY_PARTITION = 5,
+    EA_POLICY_NUM_KINDS = 6
 } ea_policy_kind_t;
 
 typedef struct {
@@ -42,6 +45,16 @@ typedef struct {
     /* random: xorshift32 from seed (non-zero); big when (r >> 8) < p_big (Q24, 0 .. 2^24) */
     uint32_t seed;
     uint32_t p_big;
+    /* partition (output-based): after any run, bin_i = how many of part_cut[model][i][0..ncut-1]
+     * the value out[part_channel[i]] (|value| if bit i of part_abs) exceeds; cell = sum bin_i 4^i;
+     * the next frame runs big when bit `cell` of the 64-bit mask (hi:lo) is set. */
+    uint32_t part_n;
+    uint32_t part_channel[EA_POLICY_PART_MAX_CH];
+    uint32_t part_abs;
+    uint32_t part_ncut[EA_POLICY_PART_MAX_CH];
+    int32_t part_cut[2][EA_POLICY_PART_MAX_CH][EA_POLICY_PART_MAX_CUTS]; /* [model][channel][cut], raw */
+    uint32_t part_mask_lo;
+    uint32_t part_mask_hi;
 } ea_policy_config_t;
 
 typedef struct {
@@ -62,6 +75,8 @@ int32_t ea_policy_reset(ea_policy_state_t *s, const ea_policy_config_t *c);
  * s->rerun tells whether that run is the same frame again (temporal/aux with rerun = 1). */
 int32_t ea_policy_decide(ea_policy_state_t *s, const ea_policy_config_t *c, int32_t model_used,
                          const int32_t *outputs);
+/* The partition cell of the raw outputs of model (0 small, 1 big). */
+uint32_t ea_policy_partition_cell(const ea_policy_config_t *c, int32_t model, const int32_t *outputs);
 /* The temporal distance between two output vectors (exposed for tests and the profile). */
 int64_t ea_policy_distance(const ea_policy_config_t *c, const int32_t *a, const int32_t *b);
 /* One xorshift32 step. */

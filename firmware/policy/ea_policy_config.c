@@ -6,7 +6,7 @@
 #include "ea_policy.h"
 
 static const char *const kind_names[EA_POLICY_NUM_KINDS] = {
-    "always-small", "always-big", "random", "temporal", "aux",
+    "always-small", "always-big", "random", "temporal", "aux", "partition",
 };
 
 const char *ea_policy_kind_name(int32_t kind)
@@ -38,6 +38,16 @@ const char *ea_policy_check(const ea_policy_config_t *c, uint32_t num_outputs)
                 return "temporal: weight out of 0..2^27";
         if (c->threshold < 0)
             return "temporal: negative threshold";
+    }
+    if (c->kind == EA_POLICY_PARTITION) {
+        if (c->part_n < 1 || c->part_n > EA_POLICY_PART_MAX_CH)
+            return "partition: channel count out of 1..3";
+        for (uint32_t i = 0; i < c->part_n; i++) {
+            if (c->part_channel[i] >= 4u || c->part_channel[i] >= num_outputs)
+                return "partition: a channel is not a pose output (0..3)";
+            if (c->part_ncut[i] < 1 || c->part_ncut[i] > EA_POLICY_PART_MAX_CUTS)
+                return "partition: cut count out of 1..3";
+        }
     }
     if (c->kind == EA_POLICY_AUX && c->aux_index >= num_outputs)
         return "aux: aux output index beyond the small model's outputs";

@@ -6,6 +6,15 @@
 
 #include "ea_cmds.h"
 
+static void put_u32_list(const uint32_t *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (i)
+            ea_put_char(':');
+        ea_put_u64(v[i]);
+    }
+}
+
 static void put_policy(const ea_policy_config_t *c)
 {
     ea_put("m-policy-[kind=");
@@ -32,6 +41,27 @@ static void put_policy(const ea_policy_config_t *c)
     ea_put_u64(c->seed);
     ea_put(",p=");
     ea_put_u64(c->p_big);
+    ea_put(",pn=");
+    ea_put_u64(c->part_n);
+    ea_put(",pc=");
+    put_u32_list(c->part_channel, EA_POLICY_PART_MAX_CH);
+    ea_put(",pa=");
+    ea_put_u64(c->part_abs);
+    ea_put(",pk=");
+    put_u32_list(c->part_ncut, EA_POLICY_PART_MAX_CH);
+    for (int m = 0; m < 2; m++) {
+        ea_put(m ? ",pb=" : ",ps=");
+        for (int i = 0; i < EA_POLICY_PART_MAX_CH; i++)
+            for (int j = 0; j < EA_POLICY_PART_MAX_CUTS; j++) {
+                if (i || j)
+                    ea_put_char(':');
+                ea_put_i64(c->part_cut[m][i][j]);
+            }
+    }
+    ea_put(",ml=");
+    ea_put_u64(c->part_mask_lo);
+    ea_put(",mh=");
+    ea_put_u64(c->part_mask_hi);
     ea_put_char(']');
     ea_put_eol();
 }
@@ -50,6 +80,54 @@ static int split_list(char *s, char **items, int max)
             return n;
         *s++ = '\0';
     }
+}
+
+/* pc / pk: a list of up to 3 unsigned values; the rest of the array keeps its value. */
+static const char *parse_u32_list(char *value, uint32_t *dst, const char *what)
+{
+    char *items[EA_POLICY_PART_MAX_CH];
+    uint32_t v[EA_POLICY_PART_MAX_CH];
+    int n = split_list(value, items, EA_POLICY_PART_MAX_CH);
+    if (n < 0)
+        return what;
+    for (int i = 0; i < n; i++)
+        if (ea_parse_u32(items[i], &v[i]))
+            return what;
+    for (int i = 0; i < n; i++)
+        dst[i] = v[i];
+    return 0;
+}
+
+/* The partition keys: pn, pc, pa, pk, s<i> / b<i> (channel i's cuts for small / big), ml, mh. */
+static const char *apply_partition_setting(ea_policy_config_t *c, const char *arg, char *value)
+{
+    if (strcmp(arg, "pn") == 0)
+        return ea_parse_u32(value, &c->part_n) ? "pn: bad channel count" : 0;
+    if (strcmp(arg, "pc") == 0)
+        return parse_u32_list(value, c->part_channel, "pc: bad channel list");
+    if (strcmp(arg, "pa") == 0)
+        return ea_parse_u32(value, &c->part_abs) ? "pa: bad mask" : 0;
+    if (strcmp(arg, "pk") == 0)
+        return parse_u32_list(value, c->part_ncut, "pk: bad cut counts");
+    if (strcmp(arg, "ml") == 0)
+        return ea_parse_u32(value, &c->part_mask_lo) ? "ml: bad mask" : 0;
+    if (strcmp(arg, "mh") == 0)
+        return ea_parse_u32(value, &c->part_mask_hi) ? "mh: bad mask" : 0;
+    if ((arg[0] == 's' || arg[0] == 'b') && arg[1] >= '0' && arg[1] <= '2' && arg[2] == '\0') {
+        char *items[EA_POLICY_PART_MAX_CUTS];
+        int32_t v[EA_POLICY_PART_MAX_CUTS];
+        int n = split_list(value, items, EA_POLICY_PART_MAX_CUTS);
+        int32_t *dst = c->part_cut[arg[0] == 'b'][arg[1] - '0'];
+        if (n < 0)
+            return "s<i>/b<i>: more than 3 cuts";
+        for (int i = 0; i < n; i++)
+            if (ea_parse_i32(items[i], &v[i]))
+                return "s<i>/b<i>: bad cut";
+        for (int i = 0; i < n; i++)
+            dst[i] = v[i];
+        return 0;
+    }
+    return "unknown key";
 }
 
 /* Apply one key=value to c; NULL or the reason it was refused. */
@@ -93,7 +171,7 @@ static const char *apply_setting(ea_policy_config_t *c, char *arg)
         return ea_parse_u32(value, &c->seed) ? "seed: bad seed" : 0;
     if (strcmp(arg, "p") == 0)
         return ea_parse_u32(value, &c->p_big) ? "p: bad probability" : 0;
-    return "unknown key";
+    return apply_partition_setting(c, arg, value);
 }
 
 int ea_cmd_policy(int argc, char **argv)
@@ -189,6 +267,10 @@ int ea_cmd_decide(int argc, char **argv)
         needed = c->kind == EA_POLICY_TEMPORAL ? c->num_channels
                  : c->kind == EA_POLICY_AUX    ? c->aux_index + 1u
                                                : 0u;
+    if (c->kind == EA_POLICY_PARTITION) /* reads the outputs of either model */
+        for (uint32_t i = 0; i < c->part_n && i < EA_POLICY_PART_MAX_CH; i++)
+            if (c->part_channel[i] + 1u > needed)
+                needed = c->part_channel[i] + 1u;
     if ((uint32_t)n < needed) {
         ea_put_error("ea-decide: fewer outputs than the policy reads");
         return EA_CMD_DONE;
