@@ -484,10 +484,15 @@ def test_chunked_load_acknowledges_good_chunks_and_refuses_damaged_ones(fw):
 
 def test_policy_show_set_and_refuse(fw):
     baked = fw.command("ea-policy")
+    part = ",pn=0,pc=0:0:0,pa=0,pk=0:0:0,ps=0:0:0:0:0:0:0:0:0,pb=0:0:0:0:0:0:0:0:0,ml=0,mh=0"  # the partition fields (unused by these kinds)
     assert baked == ["m-policy-[kind=temporal,n=4,w=512:512:256:512,t=8388608,k=2,rerun=0,"
-                     "aux=4,at=0,seed=1,p=0]"]
+                     "aux=4,at=0,seed=1,p=0" + part + "]"]
     assert fw.command("ea-policy aux aux=4 at=-300 k=3 rerun=1") == [
-        "m-policy-[kind=aux,n=4,w=512:512:256:512,t=8388608,k=3,rerun=1,aux=4,at=-300,seed=1,p=0]"]
+        "m-policy-[kind=aux,n=4,w=512:512:256:512,t=8388608,k=3,rerun=1,aux=4,at=-300,seed=1,p=0" + part + "]"]
+    assert fw.command("ea-policy partition pn=2 pc=0:5 pk=1:1") == [
+        "e-[ea-policy: refused: partition: a channel is not a pose output (0..3)]"]
+    assert fw.command("ea-policy partition pn=1 pc=3 pk=0") == ["e-[ea-policy: refused: partition: cut count out of 1..3]"]
+    assert fw.command("ea-policy partition s0=1:2:3:4") == ["e-[ea-policy: s<i>/b<i>: more than 3 cuts in s0]"]
     assert fw.command("ea-policy aux aux=5") == ["e-[ea-policy: refused: aux: aux output index beyond the "
                                                  "small model's outputs]"]
     assert fw.command("ea-policy random seed=0") == ["e-[ea-policy: refused: random: seed must be non-zero]"]
