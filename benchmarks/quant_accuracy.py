@@ -1,9 +1,10 @@
-"""Quantization accuracy: edgeadapt against ONNX Runtime and NNCF on the shipped model pair.
+"""Quantization accuracy: edgeadapt against ONNX Runtime, NNCF and the TFLite converter on the shipped pair.
 
 Every method quantizes the same float model with the same calibration frames (spread evenly over
 the train split) and is scored on the same test split. edgeadapt's rows are scored by the integer
-reference (edgeadapt.quant.reference, the golden model the firmware matches bit for bit); the peers'
-QDQ models by ONNX Runtime.
+reference (edgeadapt.quant.reference, the golden model the firmware matches bit for bit); the ONNX
+peers' QDQ models by ONNX Runtime; the TFLite converter's full-integer model by LiteRT (optional:
+the peers extra installs TensorFlow; without it the row says exactly why it is missing).
 
     python benchmarks/quant_accuracy.py --data DIR [--models zoo:big zoo:small] [--calib-frames 256]
     python benchmarks/quant_accuracy.py --task digits
@@ -46,6 +47,7 @@ LADDER = (
     ("edgeadapt int8: + label bias tuning", dict(adapt=True, equalize=True, adaquant=True, bias_correction=True,
                                                   label_tuning=True)),
 )
+TFLITE_PEER = "TFLite converter, full-integer PTQ (LiteRT)"
 MIXED = (("edgeadapt mixed, 75% of int8 bytes", "75%"), ("edgeadapt mixed, 50% of int8 bytes", "50%"))
 INT8_TOLERANCE = 1.0  # % sum-of-MAE increase allowed at int8
 MIXED_TOLERANCE = 3.0  # % at <= 50% of the int8 weight bytes
@@ -108,6 +110,7 @@ def benchmark_model(spec, data_dir, calib_frames, workdir, log):
     model = nncf_quantize(onnx_path, calib)
     seconds = time.perf_counter() - start
     add("NNCF nncf.quantize", predict_onnx(model, test.images), peer_bytes(graph), seconds)
+    tflite = tflite_peer(graph, calib, test, add, log)
     for method, budget in MIXED:
         start = time.perf_counter()
         result = quantize_graph(graph, calib, QuantizeOptions(weight_bits="auto", flash_budget=budget), calib_labels,
@@ -120,14 +123,31 @@ def benchmark_model(spec, data_dir, calib_frames, workdir, log):
     for row in rows:
         row["delta_pct"] = round(100.0 * (row["mae"]["sum"] / float_sum - 1.0), 3)
     return {"model": str(spec), "graph": graph.name, "calib_frames": len(calib), "test_frames": len(test.labels),
-            "int8_bytes": peer_bytes(graph), "rows": rows, "checks": checks(rows)}
+            "int8_bytes": peer_bytes(graph), "rows": rows, "checks": checks(rows), "tflite_peer": tflite}
+
+
+def tflite_peer(graph, calib, test, add, log) -> dict:
+    """The TFLite converter's full-integer PTQ run in LiteRT, or the exact reason it cannot run."""
+    from edgeadapt.ir.float_exec import run_float
+    from edgeadapt.tflite.converter_peer import _inputs, predict_tflite, route, tflite_ptq, unavailable
+
+    why = unavailable()
+    if why is not None:
+        log(f"  {TFLITE_PEER:40s} not run: {why}")
+        return {"ran": False, "reason": why}
+    start = time.perf_counter()
+    model, keras_float = tflite_ptq(graph, calib)
+    seconds = time.perf_counter() - start
+    rebuilt = float(np.abs(keras_float - np.asarray(run_float(graph, _inputs(calib)))).max())
+    add(TFLITE_PEER, predict_tflite(model, test.images), peer_bytes(graph), seconds)
+    return {"ran": True, "route": route(), "keras_vs_float_max_abs": rebuilt, "tflite_bytes": len(model)}
 
 
 def checks(rows) -> dict:
     by = {r["method"]: r for r in rows}
     ours = by[LADDER[-1][0]]
     tracking = by[LADDER[-2][0]]  # fidelity is read before label tuning, which leaves float on purpose
-    peers = [r for r in rows if r["method"].startswith(("ONNX Runtime quantize", "NNCF"))]
+    peers = [r for r in rows if r["method"].startswith(("ONNX Runtime quantize", "NNCF", "TFLite"))]
     best_peer = min(peers, key=lambda r: r["mae"]["sum"])
     closest_peer = min(peers, key=lambda r: r["deviation_pct"])
     half = next(r for r in rows if r["method"].startswith(MIXED[-1][0]))
@@ -183,8 +203,17 @@ def markdown(results, data_dir, note=None) -> str:
             cells += [f"{r['delta_pct']:+.2f}", f"{r['deviation_pct']:.2f}", f"{r['seconds']:.1f}"]
             lines.append("| " + " | ".join(cells) + " |")
         c = checks(res["rows"])
+        peer = res.get("tflite_peer") or {}
+        if peer.get("ran"):
+            tfl = (f"- TFLite converter peer: TFLiteConverter (Optimize.DEFAULT, the calibration frames as "
+                   f"representative dataset, TFLITE_BUILTINS_INT8) on a Keras rebuild of the float graph "
+                   f"(max |Keras - float| {peer['keras_vs_float_max_abs']:.1e} on the calibration frames), run in LiteRT. "
+                   f"Why not ONNX -> onnx2tf: {peer['route']}")
+        else:
+            tfl = f"- TFLite converter peer **not run**: {peer.get('reason', 'not measured in this run')}"
         lines += [
             "",
+            tfl,
             f"- int8 (full pipeline) within {INT8_TOLERANCE:g}% of float: **{'yes' if c['int8_within_1pct'] else 'NO'}**",
             f"- int8 no worse than the best peer ({c['best_peer']}): **{'yes' if c['int8_not_worse_than_best_peer'] else 'NO'}**",
             f"- output deviation from float, int8 before label bias tuning: {c['int8_deviation_pct']:.2f}% against "

@@ -49,9 +49,11 @@ def test_int8_file_is_per_channel_int8_with_power_of_two_scales(pair):
     for t in sub.tensors:
         t.name = t.name.decode() if isinstance(t.name, bytes) else t.name
     names = {oc.builtinCode for oc in model.operatorCodes}
-    for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "ADD", "CONCATENATION"):
+    for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "BATCH_MATMUL", "MAX_POOL_2D", "ADD", "CONCATENATION"):
         assert getattr(fb.BuiltinOperator, op) in names, op
-    weights = [t for t in sub.tensors if t.name.endswith("/weights") and t.type == fb.TensorType.INT8]
+    raw_fc = pair[0].outputs[0]  # the raw int32 layer: BATCH_MATMUL of codes, one unit scale
+    weights = [t for t in sub.tensors if t.name.endswith("/weights") and t.type == fb.TensorType.INT8
+               and not t.name.startswith(raw_fc)]
     assert weights and all(len(t.quantization.scale) == t.shape[t.quantization.quantizedDimension] for t in weights)
     for t in sub.tensors:
         if t.quantization is not None and t.quantization.scale is not None and t.type == fb.TensorType.INT8 \

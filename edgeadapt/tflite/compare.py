@@ -10,7 +10,7 @@ rule of docs/fixed-point.md section 6.
 import numpy as np
 
 from edgeadapt.errors import EdgeadaptError
-from edgeadapt.tflite.runtime import KERNELS, frames_to_input, real_outputs, run_tflite
+from edgeadapt.tflite.runtime import KERNELS, frames_to_input, output_codes, run_tflite
 
 DIAGNOSED_FRAMES = 20
 
@@ -27,7 +27,7 @@ def compare_tflite(graph, model: bytes, images, kernels=KERNELS) -> dict:
     fls = output_fls(graph).astype(np.float64)
     result = {"frames": len(images), "outputs": int(ours.shape[1]), "kernels": {}}
     for k in kernels:
-        codes = real_outputs(run_tflite(model, images, k)) * np.exp2(fls)
+        codes = output_codes(run_tflite(model, images, k), fls)
         if codes.shape != ours.shape:
             raise EdgeadaptError(f"the .tflite gives {codes.shape[1]} outputs, the model {ours.shape[1]}")
         if not np.all(codes == np.round(codes)):
@@ -145,6 +145,8 @@ def _preserving(model, kernels):
 
 def _codes(values, detail, tensor) -> np.ndarray:
     """A TFLite tensor as our integer codes (uint8 codes for a uint8 tensor, raw ints for int32)."""
+    if values.dtype == np.int32:
+        return values.reshape(-1).astype(np.int64)  # our raw accumulators
     scale, zero = detail["quantization"]
     v = values.astype(np.float64).reshape(-1)
     real = (v - zero) * scale if scale else v

@@ -9,7 +9,8 @@ Two modes:
   relu / relu6 fused; average pools are depthwise convolutions with weight 1 at weight scale
   M * 2^-16 (our multiplier, section 4.4). TFLite requantizes with a fixed-point multiplier and
   rounds differently from our shift (section 6), so outputs may differ by an LSB here and there.
-  The raw int32 last layer becomes DEQUANTIZE + a float FULLY_CONNECTED (exact, see below).
+  The raw int32 last layer is a BATCH_MATMUL of int8 codes into int32 plus an int32 ADD of the
+  bias: exact in both modes.
 - `exact`: a float32 graph whose every tensor holds our integer codes times 2^-FL exactly:
   float convolutions and sums (exact: every partial sum is an integer multiple of the
   accumulator's step below 2^24, checked per layer), then our rounding spelled out with
@@ -17,8 +18,8 @@ Two modes:
   reference bit for bit.
 
 Graph input: `[1, H, W, C]` int8 codes p - 128 at scale 2^-8 (int8 mode) or float32 (p - 128) / 256
-(exact mode). Graph outputs: the graph's outputs in order, float32 real values for the raw last
-layer (value * 2^FL gives our int32 output) and int8 codes otherwise.
+(exact mode). Graph outputs: the graph's outputs in order: our int32 values for the raw last layer,
+int8 codes of an int8 output (int8 mode) or float32 real values (exact mode).
 """
 
 import numpy as np
@@ -295,24 +296,46 @@ class _Writer:
         fb, g = self.fb, self.g
         x = g.tensors[node.inputs[0]]
         raw = node.attrs.get("out_dtype", "int8") == "int32"
-        if self.exact or raw:
+        if self.exact and not raw:
             self._check_float_exact(node, x.dtype, node.qweight, node.qbias)
         src = self.index[node.inputs[0]]
         opts = fb.FullyConnectedOptionsT()
-        if raw:  # raw int32 accumulators: a float FC on the exact dequantized input (bound checked above)
-            if not self.exact:
-                deq = self._add_tensor(f"{node.name}/dequantized", self.tensors[src].shape, fb.TensorType.FLOAT32)
-                self._op("DEQUANTIZE", [src], [deq])
-                src = deq
-            saved, self.exact = self.exact, True
-            wt, bt = self._weights(node, np.asarray(node.qweight), 0)
-            self.exact = saved
-            result = self._act_tensor(node.output, node.output)
-            self._op("FULLY_CONNECTED", [src, wt, bt], [result], "FullyConnectedOptions", opts)
-            self.index[node.output] = result
+        if raw:
+            self._raw_fc(node, src)
             return
         wt, bt = self._weights(node, np.asarray(node.qweight), 0)
         self._emit_weighted(node, "FULLY_CONNECTED", "FullyConnectedOptions", opts, [src, wt, bt])
+
+    def _raw_fc(self, node, src):
+        """The raw int32 last layer (section 1.2), exact in both modes: BATCH_MATMUL of the int8
+        codes by the int8 weights into int32 (it ignores zero points, so a uint8 input's +128 goes
+        into the bias: sum (c + 128) w = sum c w + 128 sum w), then an int32 ADD of the bias."""
+        fb, g = self.fb, self.g
+        x = g.tensors[node.inputs[0]]
+        qw = np.asarray(node.qweight, dtype=np.int64)
+        k = qw.shape[1]
+        zero = -128 if x.dtype == "uint8" else 0
+        if self.exact:  # float codes * 2^-FL back to int8 codes: exact, they are whole codes
+            q = self._add_tensor(f"{node.name}/codes", self.tensors[src].shape, fb.TensorType.INT8,
+                                 2.0 ** -_fl(x), zero)
+            self._op("QUANTIZE", [src], [q])
+            src = q
+        if list(self.tensors[src].shape) != [1, k]:
+            shape_t = self._add_tensor(f"{node.name}/shape", [2], fb.TensorType.INT32, data=np.array([1, k], np.int32))
+            flat = self._add_tensor(f"{node.name}/flat", [1, k], self.tensors[src].type, *self._quant_of(src))
+            opts = fb.ReshapeOptionsT()
+            opts.newShape = [1, k]
+            self._op("RESHAPE", [src, shape_t], [flat], "ReshapeOptions", opts)
+            src = flat
+        wt = self._add_tensor(f"{node.name}/weights", [k, qw.shape[0]], fb.TensorType.INT8, [1.0], [0],
+                              data=np.ascontiguousarray(qw.T).astype(np.int8))
+        acc = self._add_tensor(f"{node.name}/acc", [1, qw.shape[0]], fb.TensorType.INT32, [1.0], [0])
+        self._op("BATCH_MATMUL", [src, wt], [acc], "BatchMatMulOptions", fb.BatchMatMulOptionsT())
+        bias = np.asarray(node.qbias, dtype=np.int64) - zero * qw.sum(axis=1)
+        bt = self._add_tensor(f"{node.name}/bias", [qw.shape[0]], fb.TensorType.INT32, data=bias.astype(np.int32))
+        result = self._add_tensor(node.output, [1, qw.shape[0]], fb.TensorType.INT32)
+        self._op("ADD", [acc, bt], [result], "AddOptions", fb.AddOptionsT())
+        self.index[node.output] = result
 
     def _maxpool(self, node):
         fb, g = self.fb, self.g

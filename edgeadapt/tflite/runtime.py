@@ -76,6 +76,23 @@ def run_tflite(model: bytes, images, kernels: str = "ref") -> list:
     return [(np.stack(r), d["quantization"], d["name"]) for r, d in zip(results, outs)]
 
 
+def output_codes(results, fls) -> np.ndarray:
+    """(N, K) float64 outputs in the units of our integer outputs: int32 outputs as they are (our
+    raw accumulators), quantized ones dequantized and times 2^FL, float ones times 2^FL."""
+    cols, k = [], 0
+    fls = np.asarray(fls, dtype=np.float64)
+    for values, (scale, zero), _ in results:
+        v = values.reshape(len(values), -1)
+        n = v.shape[1]
+        if v.dtype == np.int32:
+            cols.append(v.astype(np.float64))
+        else:
+            real = (v.astype(np.float64) - zero) * scale if scale else v.astype(np.float64)
+            cols.append(real * np.exp2(fls[k : k + n]))
+        k += n
+    return np.concatenate(cols, axis=1)
+
+
 def real_outputs(results) -> np.ndarray:
     """(N, K) float64 real values of every output, concatenated."""
     cols = []
