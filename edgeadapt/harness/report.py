@@ -1,13 +1,17 @@
 """report.md and its plots for a HIL run folder.
 
-- plane.png: MAE (sum) against mean latency: the run's measured point, other runs on the same
-  frames found next to it, always-small and always-big, the random baseline and the Pareto front
-  predicted by the policy sweep on this run's frames (reference outputs, calibrated cycles);
-- energy.png: the same against energy per frame (power model), when the target has power figures;
+- plane.png: MAE (sum) against mean latency: the run's measured point; every other finished run
+  on the same target and frames (each in the legend); the Pareto front and random baseline of the
+  frames the policy was chosen on (from policy.json, when its cycles are on this clock) and the
+  same replayed on this run's frames (reference outputs, calibrated cycles); always-small and
+  always-big. A finished run redraws its siblings' plots too, so every report shows the same runs;
+- energy.png: the same against energy per frame, only when energy is more than a constant times
+  latency (a frame period with idle power, or a measured trace); otherwise report.md says so;
 - timeline.png: which model ran on each frame and the frame's error, with both models' errors.
 """
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +57,15 @@ def sibling_runs(out_dir, header) -> list:
     return found
 
 
-def write_report(out_dir, header, frames, summary, ref=None, labels=None, sequence=None, calibration=None):
+def energy_is_latency_times_a_constant(header, summary) -> bool:
+    """Back-to-back frames at one operating point with modelled power: energy = P x latency."""
+    measured = str(summary.get("energy_source") or "").startswith("measured")
+    idle = header.get("frame_period_s") and (header.get("power") or {}).get("idle_mw") is not None
+    return not measured and not idle
+
+
+def write_report(out_dir, header, frames, summary, ref=None, labels=None, sequence=None, calibration=None,
+                 refresh_siblings=True):
     out = Path(out_dir)
     pred = None
     if ref is not None and frames:
@@ -65,10 +77,38 @@ def write_report(out_dir, header, frames, summary, ref=None, labels=None, sequen
 
         matplotlib.use("Agg")
         plots.append(_plane(out, header, summary, pred, "latency"))
-        if summary["energy_mj"].get("mean") is not None and header["power"]["active_mw"] is not None:
+        has_energy = summary["energy_mj"].get("mean") is not None and header["power"]["active_mw"] is not None
+        if has_energy and not energy_is_latency_times_a_constant(header, summary):
             plots.append(_plane(out, header, summary, pred, "energy"))
+        else:
+            (out / "energy.png").unlink(missing_ok=True)
         plots.append(_timeline(out, frames, ref, labels, header))
     atomic_write_text(out / "report.md", _markdown(header, summary, pred, [p for p in plots if p]))
+    if refresh_siblings and frames:
+        redraw_siblings(out, header)
+
+
+def redraw_siblings(out_dir, header) -> None:
+    """Rebuild the reports of the finished runs beside this one, so they show this run too."""
+    from edgeadapt.harness.results import ResultsLog
+    from edgeadapt.harness.runner import load_run_arrays
+    from edgeadapt.harness.summary import summarize
+
+    for name, _ in sibling_runs(out_dir, header):
+        folder = Path(out_dir).resolve().parent / name
+        try:
+            log = ResultsLog.read(folder / "results.jsonl")
+            summary = json.loads((folder / "summary.json").read_text())
+            if "mae" not in summary or not isinstance(summary["mae"], dict) or "sum" not in summary["mae"]:
+                continue  # a single-model run: no pose plane to share
+            ref = labels = sequence = None
+            if (folder / "reference.npz").is_file():
+                ref, labels, sequence = load_run_arrays(folder / "reference.npz")
+            write_report(folder, log.header, log.frames, summarize(log.header, log.frames, log.calibration),
+                         ref=ref, labels=labels, sequence=sequence, calibration=log.calibration,
+                         refresh_siblings=False)
+        except (OSError, ValueError, KeyError):
+            continue  # a damaged sibling keeps its old report
 
 
 def _policy_label(policy) -> str:
@@ -94,34 +134,63 @@ def _scale(header, value_cycles, axis):
     return energy
 
 
+def selection_front(header):
+    """(front, random, frames description) of the sweep that chose this run's policy, from the
+    policy.json meta, when its cycles were measured on this device (else None: MAC counts or
+    another clock would not share the axis)."""
+    policy = header.get("policy")
+    meta = policy.get("meta", {}) if isinstance(policy, dict) else {}
+    source = str((meta.get("predicted") or {}).get("cycles_source", ""))
+    if not meta.get("front") or not source.startswith(("measured", "calibration")):
+        return None
+    where = str(meta.get("data", "the selection frames"))
+    inside = re.search(r"\(([^()]*)\)$", where)  # "DIR (val, first 1500 frames)" -> the split part
+    return meta["front"], meta.get("random", []), inside.group(1) if inside else where
+
+
+SIBLING_STYLE = [("^", "tab:brown"), ("v", "tab:pink"), ("D", "tab:olive"), ("P", "tab:cyan"), ("X", "black"),
+                 ("<", "tab:gray"), (">", "tab:purple")]
+
+
 def _plane(out, header, summary, pred, axis):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 5))
+    chosen_on = selection_front(header)
+    if chosen_on is not None:
+        front, rnd, where = chosen_on
+        ax.plot(_scale(header, [p["cycles_mean"] for p in front], axis), [p["mae_sum"] for p in front], "--o",
+                color="tab:cyan", ms=3, label=f"Pareto front where the policy was chosen ({where})")
+        if rnd:
+            ax.plot(_scale(header, [p["cycles_mean"] for p in rnd], axis), [p["mae_sum"] for p in rnd], ":",
+                    color="tab:cyan", alpha=0.7, label="random baseline there")
     if pred is not None:
         front = sorted(pred.front, key=lambda p: p.cycles_mean)
         ax.plot(_scale(header, [p.cycles_mean for p in front], axis), [p.mae_sum for p in front], "-o",
-                color="tab:blue", ms=3, label="predicted Pareto front (sweep)")
+                color="tab:blue", ms=3, label="Pareto front replayed on this run's frames")
         rnd = sorted(pred.random, key=lambda p: p.cycles_mean)
         ax.plot(_scale(header, [p.cycles_mean for p in rnd], axis), [p.mae_sum for p in rnd], ":",
-                color="grey", label="random baseline (predicted)")
+                color="grey", label="random baseline on this run's frames")
         for p, name, colour in ((pred.small, "always-small", "tab:green"), (pred.big, "always-big", "tab:red")):
             ax.plot(_scale(header, [p.cycles_mean], axis), [p.mae_sum], "s", color=colour, ms=8,
-                    label=f"{name} (predicted)")
-    for name, other in sibling_runs(out, header):
+                    label=f"{name} (replayed on these frames)")
+    for i, (name, other) in enumerate(sibling_runs(out, header)):
         x = other["latency_ms"]["mean"] if axis == "latency" else other["energy_mj"]["mean"]
         if x is not None:
-            ax.plot([x], [other["mae"]["sum"]], "^", color="black", ms=7)
-            ax.annotate(name, (x, other["mae"]["sum"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            marker, colour = SIBLING_STYLE[i % len(SIBLING_STYLE)]
+            ax.plot([x], [other["mae"]["sum"]], marker, color=colour, ms=8, ls="none",
+                    label=f"{name} (measured)")
     x = summary["latency_ms"]["mean"] if axis == "latency" else summary["energy_mj"]["mean"]
-    ax.plot([x], [summary["mae"]["sum"]], "*", color="tab:orange", ms=16, label="this run (measured)")
+    ax.plot([x], [summary["mae"]["sum"]], "*", color="tab:orange", ms=16, ls="none",
+            label=f"this run (measured): {Path(out).resolve().name}")
     unit = "mean latency per frame [ms]" if axis == "latency" else "mean energy per frame [mJ]"
     est = " (instruction-count estimate)" if header["emulated"] else ""
     ax.set_xlabel(unit + est)
     ax.set_ylabel("MAE sum (x + y + z + phi)")
-    ax.set_title(f"{header['target']}, {header['operating_point']}: MAE vs {axis}")
+    ax.set_title(f"{header['target']} ({header['operating_point']}): MAE vs {axis}\n"
+                 f"policy {_policy_label(summary.get('policy', header.get('policy')))}", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     name = "plane.png" if axis == "latency" else "energy.png"
     fig.savefig(out / name, dpi=110)
@@ -151,8 +220,10 @@ def _timeline(out, frames, ref, labels, header):
     for start in t[1:][np.diff(seq) != 0]:  # the policy restarts with every sequence
         for ax in (a1, a2):
             ax.axvline(start - 0.5, color="grey", ls="--", lw=0.6)
-    a2.set_ylabel("abs error sum")
-    a2.set_xlabel("frame")
+    a2.set_ylabel("|error| sum\n(x, y, z [m] + phi [rad])")
+    a2.set_xlabel("frame of the run (dashed: a new sequence, the policy restarts)")
+    a1.set_title(f"{header['target']}: model per frame and pose error, policy "
+                 f"{_policy_label(header.get('policy'))}", fontsize=10)
     a2.legend(fontsize=8, loc="upper right")
     a2.grid(alpha=0.3)
     fig.tight_layout()
@@ -205,6 +276,10 @@ def _markdown(header, s, pred, plots) -> str:
         for name, p in points:
             lines.append(f"| {name} | {p.big_share:.3f} | {p.mae_sum:.4f} | {p.cycles_mean / clock * 1e3:.3f} |")
         lines.append("")
+    if en.get("mean") is not None and energy_is_latency_times_a_constant(header, s):
+        lines += ["Energy here is the active power times the latency (frames back to back, one operating "
+                  "point), so an energy plot would repeat plane.png; `--frame-period-ms` adds idle energy, "
+                  "`hil energy` a measured trace.", ""]
     for p in plots:
         lines += [f"![{p}]({p})", ""]
     return "\n".join(lines)

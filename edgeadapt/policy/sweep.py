@@ -408,7 +408,16 @@ def selected_policy_json(result: SweepResult, extra_meta=None) -> dict:
         "predicted": {"frames": len(result.data), "big_share": p.big_share, "mae": dict(p.mae),
                       "cycles_mean": p.cycles_mean, "cycles_source": result.data.cycles.source},
         "always_big": {"mae_sum": result.big.mae_sum, "cycles_mean": result.big.cycles_mean},
+        # the front and the random baseline on the frames the choice was made on, for the HIL
+        # report's plot beside the front replayed on the measured frames
+        "front": [_plane_point(q) for q in sorted(result.front, key=lambda q: q.cycles_mean)],
+        "random": [_plane_point(q) for q in sorted(result.random, key=lambda q: q.cycles_mean)],
+        "always_small": _plane_point(result.small),
     })
     meta.update(extra_meta or {})
     cfg["meta"] = meta
     return cfg
+
+
+def _plane_point(p) -> dict:
+    return {"big_share": p.big_share, "mae_sum": p.mae_sum, "cycles_mean": p.cycles_mean}
