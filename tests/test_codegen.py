@@ -125,6 +125,8 @@ def test_frontnet_160x32_arena_with_and_without_fusion(frontnet32):
     unfused = plan_memory(frontnet32, fuse=False)
     # input 15,360 + pooled first layer 30,720 + scratch: one conv row 80 x 32 + two 5x5 patches
     assert fused.arena_bytes == 15360 + 30720 + 2616 == 48696
+    # the Cortex-M4 kernels' one-channel path: two int16 patches and the 32 int16 weight rows (26 taps)
+    assert plan_memory(frontnet32, kernels="arm").arena_bytes == 15360 + 30720 + 80 * 32 + (4 + 2 * 32) * 26
     assert fused.arena_bytes <= 48 * 1024
     assert unfused.arena_bytes == 122880 + 30720 == 153600  # the conv's full output + the pool's
     for mp in (fused, unfused):
@@ -156,8 +158,10 @@ def test_pair_too_big_for_the_target_names_memory_need_and_overflow(pair):
     # a full-resolution 16-channel map: 96 x 160 x 16 = 245,760 B of activations
     wide = quick_quantize(import_torch(TinyConv(16, 1).eval(), (96, 160), "wide"))
     small = quick_quantize(import_torch(TinyConv(4, 2).eval(), (96, 160), "narrow"))
-    arena = plan_memory(wide).arena_bytes
-    assert arena == 96 * 160 * (1 + 16) + 24  # frame + conv output + two 3x3 patches (18 -> 24 B)
+    assert plan_memory(wide).arena_bytes == 96 * 160 * (1 + 16) + 24  # frame + conv output + two 3x3 patches
+    # the STM32 port builds the Cortex-M4 kernels: two int16 3x3 patches and 16 int16 weight rows (10 taps)
+    arena = plan_memory(wide, kernels="arm").arena_bytes
+    assert arena == 96 * 160 * (1 + 16) + (4 + 2 * 16) * 10
     reserved = load_target("stm32")["memories"]["sram"]["reserved"]
     overflow = arena + reserved - 131072
     with pytest.raises(EdgeadaptError) as info:
@@ -234,32 +238,40 @@ int main(void)
     return 0;
 }}
 """
-def test_scratch_sizes_match_the_kernels_get_buffer_size(pair, tmp_path):
+@pytest.mark.parametrize("kernel_set", ["reference", "arm"])
+def test_scratch_sizes_match_the_kernels_get_buffer_size(pair, kernel_set, tmp_path):
+    """The planner's scratch per layer equals the C *_get_buffer_size of the kernel set (the arm
+    drop-ins build on the host with the C twins of their instructions)."""
     if not have("gcc"):
         pytest.skip("gcc not installed")
     files, _ = generate(*pair, "host")
     for name, text in files.items():
         (tmp_path / name).write_text(text)
+    kernels = sorted((FIRMWARE / "kernels").glob("*.c"))
+    if kernel_set != "reference":
+        drop_ins = sorted((FIRMWARE / "kernels" / kernel_set).glob("*.c"))
+        kernels = [k for k in kernels if k.name not in {d.name for d in drop_ins}] + drop_ins
+    seen_cin1 = False
     for role, graph in zip(("big", "small"), pair):
-        mp = plan_memory(graph)
+        mp = plan_memory(graph, kernels=kernel_set)
         lines, expected = [], []
         for layer in mp.layers:
             kernel = kernel_name(graph, layer)
             if layer.kind not in ("conv", "conv_maxpool", "fc"):
                 continue  # pools, add, concat have no scratch and no size twin
-            fn = f"{kernel}_get_buffer_size"
-            lines.append(f'    printf("%ld\\n", (long){fn}(&{role}_l{layer.index}_params));')
-            expected.append(scratch_per_core(graph, layer))
+            seen_cin1 |= graph.tensors[layer.inputs[0]].shape[2] == 1
+            lines.append(f'    printf("%ld\\n", (long){kernel}_get_buffer_size(&{role}_l{layer.index}_params));')
+            expected.append(scratch_per_core(graph, layer, kernel_set))
         src = tmp_path / f"probe_{role}.c"
         src.write_text(PROBE.format(role=role, lines="\n".join(lines)))
         exe = tmp_path / f"probe_{role}"
-        kernels = sorted(str(p) for p in (FIRMWARE / "kernels").glob("*.c"))
         r = subprocess.run(["gcc", "-std=c99", "-O0", f"-I{FIRMWARE / 'include'}", f"-I{tmp_path}", str(src),
-                            *kernels, "-o", str(exe)], capture_output=True, text=True)
+                            *map(str, kernels), "-o", str(exe)], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         got = [int(v) for v in subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()]
         assert got == expected
         assert any(expected)  # the pair has 4/2-bit layers and a fused conv + pool: real scratch
+    assert seen_cin1  # the big model's 8-bit first layer reads the one-channel frame: the M4 Cin = 1 path
 
 
 def test_generated_code_uses_planned_offsets_and_weight_section(pair):

@@ -56,13 +56,14 @@ def runner(request):
     if built.returncode != 0 and "sanitize" in built.stderr:
         built = subprocess.run(base, capture_output=True, text=True)  # no sanitizer runtime here
     assert built.returncode == 0, built.stderr
-    yield KernelRunner(exe)
+    yield KernelRunner(exe, request.param)
     exe.unlink(missing_ok=True)
 
 
 class KernelRunner:
-    def __init__(self, exe):
+    def __init__(self, exe, kernel_set):
         self.exe = exe
+        self.kernel_set = kernel_set
 
     def run(self, cases, tmp_path):
         """Run every case (op, records) in one driver process; return their result records."""
@@ -326,13 +327,15 @@ def test_conv2d_maxpool_equals_unfused_pair(runner, tmp_path):
 def test_conv2d_maxpool_frontnet_first_layer_scratch(runner, tmp_path):
     """Frontnet 160x32's first layer: 96x160x1, 5x5 stride 2 pad 2, 32 channels, 2x2 max pool.
     Unfused it needs the 48x80x32 = 122,880-byte conv output; fused, one conv row of 80x32 plus
-    two 5x5x1 im2col patches (one per pixel of a pair)."""
+    two 5x5x1 im2col patches (reference), or for the Cortex-M4 drop-in two int16 patches of 26
+    taps (25 rounded up to even) and the 32 int16 weight rows."""
     rng = np.random.default_rng(404)
     case = fused_case(rng, h=96, w=160, cin=1, cout=32, k=5, stride=(2, 2), pads=(2, 2, 2, 2), groups=1,
                       bits=8, act="relu", pool_k=(2, 2), pool_s=(2, 2), pool_pads=(0, 0, 0, 0), cores=8)
     result = runner.run([case[0]], tmp_path)[0]
     check(result, case[1], case[2])
-    assert result["scratch"][0] == 80 * 32 + 2 * 5 * 5 * 1
+    want = {"reference": 80 * 32 + 2 * 25, "arm": 80 * 32 + (4 + 2 * 32) * 26}[runner.kernel_set]
+    assert result["scratch"][0] == want
     assert case[1].shape == (24, 40, 32)
 
 

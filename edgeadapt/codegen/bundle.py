@@ -41,8 +41,9 @@ def plan_pair(big, small, target: dict) -> dict:
 
 
 def plan_models(graphs: dict, target: dict) -> dict:
-    """role -> ModelPlan with the target's cores and alignment."""
-    return {role: plan_memory(g, num_cores=target["num_cores"], align=target["arena_align"])
+    """role -> ModelPlan with the target's cores, alignment and kernel set."""
+    return {role: plan_memory(g, num_cores=target["num_cores"], align=target["arena_align"],
+                              kernels=target.get("kernels", "reference"))
             for role, g in graphs.items()}
 
 

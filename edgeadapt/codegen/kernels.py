@@ -5,8 +5,10 @@ preconditions it meets (firmware/include/ea_kernels.h). The emitter calls the ke
 names, the planner reserves the scratch it names, the manifest and `edgeadapt export` print it.
 A new op adds one Route row (and its emitter in emit_c); nothing else chooses kernels.
 
-The scratch of a kernel is the same on every target: a build-time drop-in (firmware/kernels/arm/)
-keeps the reference kernel's name, arguments, results and *_get_buffer_size.
+A build-time drop-in (firmware/kernels/arm/, the `arm` kernel set) keeps the reference kernel's
+name, arguments and results; its scratch may differ (the Cortex-M4 one-channel convolution keeps
+int16 copies of its windows and weights), so scratch sizes are asked per kernel set: the one the
+target's port builds (its description's `kernels`).
 """
 
 from dataclasses import dataclass
@@ -45,24 +47,31 @@ def _patch_bytes(graph, layer) -> int:
     return kh * kw * _in_shape(graph, layer)[2]
 
 
-def _conv_scratch(graph, layer) -> int:
-    """ea_conv2d_s8: im2col patches of two output pixels (the M4 drop-in computes pixel pairs)."""
+def _conv_scratch(graph, layer, kernels="reference") -> int:
+    """ea_conv2d_s8: im2col patches of two output pixels (both sets compute pixel pairs); the arm
+    set's one-channel path (8-bit weights) keeps two int16 patches and the int16 weights instead,
+    the window rounded up to an even count of taps (ea_m4_cin1_bytes)."""
+    node = layer.main
+    kh, kw = node.attrs["kernel"]
+    one_channel = _in_shape(graph, layer)[2] == 1 and node.attrs.get("groups", 1) == 1
+    if kernels == "arm" and one_channel and node.weight_bits == 8:
+        return (4 + 2 * node.qweight.shape[0]) * ((kh * kw + 1) & ~1)
     return 2 * _patch_bytes(graph, layer)
 
 
-def _conv_maxpool_scratch(graph, layer) -> int:
-    """ea_conv2d_maxpool_s8: one conv output row + the patches of ea_conv2d_s8."""
+def _conv_maxpool_scratch(graph, layer, kernels="reference") -> int:
+    """ea_conv2d_maxpool_s8: one conv output row (rounded up to 4 bytes) + ea_conv2d_s8's scratch."""
     node = layer.main
     conv_w = conv_output_hw(_in_shape(graph, layer)[:2], node.attrs)[1]
-    return conv_w * node.qweight.shape[0] + _conv_scratch(graph, layer)
+    return (conv_w * node.qweight.shape[0] + 3) // 4 * 4 + _conv_scratch(graph, layer, kernels)
 
 
-def _depthwise_scratch(graph, layer) -> int:
+def _depthwise_scratch(graph, layer, kernels="reference") -> int:
     """ea_depthwise_conv2d_s8: one int32 accumulator per output channel."""
     return 4 * layer.main.qweight.shape[0]
 
 
-def _none(graph, layer) -> int:
+def _none(graph, layer, kernels="reference") -> int:
     return 0
 
 
@@ -75,7 +84,7 @@ class Route:
     kernel: str  # the C function
     kind: str  # the layer kind it serves (fusion.Layer.kind)
     applies: Callable  # (graph, layer) -> bool, within that kind
-    scratch: Callable  # (graph, layer) -> bytes one core needs (the *_get_buffer_size twin)
+    scratch: Callable  # (graph, layer, kernel set) -> bytes one core needs (the *_get_buffer_size twin)
     params: str  # the params struct type
 
 
@@ -114,9 +123,10 @@ def kernel_name(graph, layer) -> str:
     return route(graph, layer).kernel
 
 
-def scratch_per_core(graph, layer) -> int:
-    """Bytes of scratch one core needs for `layer` (its kernel's *_get_buffer_size)."""
-    return int(route(graph, layer).scratch(graph, layer))
+def scratch_per_core(graph, layer, kernels: str = "reference") -> int:
+    """Bytes of scratch one core needs for `layer`: its kernel's *_get_buffer_size in the kernel
+    set `kernels` ("reference" or "arm")."""
+    return int(route(graph, layer).scratch(graph, layer, kernels))
 
 
 def depthwise_weight_layout(qweight) -> np.ndarray:
@@ -143,21 +153,24 @@ SPLIT_DIMS = {
 }
 
 
-def split_dim(cores: int, extents: dict, dims) -> str:
-    """ea_split_dim: the dimension whose even split gives the least core the largest share of the
-    busiest one's (floor(n / cores) / ceil(n / cores)); if every dimension has fewer items than
-    cores, the one keeping most cores busy; ties go to the earlier of rows, columns, channels."""
-    best = None
-    for d in dims:
-        if best is None:
-            best = d
-            continue
-        n, m = extents[d], extents[best]
-        a = (n // cores) * -(-m // cores)
-        b = (m // cores) * -(-n // cores)
-        if a > b or (a == b and n // cores == 0 and m // cores == 0 and n > m):
-            best = d
-    return best
+IM2COL_PIXEL_COST = 2  # EA_IM2COL_PIXEL_COST (ea_conv_core.h): a channel split repeats the gather
+PIXEL_COST = {"ea_conv2d_s8": IM2COL_PIXEL_COST, "ea_conv2d_maxpool_s8": IM2COL_PIXEL_COST}
+
+
+def split_dim(cores: int, extents: dict, dims, pixel_cost: int = 0) -> str:
+    """ea_split_dim: first a dimension with at least `cores` items (no core under half the busiest's
+    share), then the one whose even split gives the busiest core the least work, a box of h x w x c
+    outputs costing h * w * (c + pixel_cost); ties go to the earlier of rows, columns, channels.
+    Single-dimension kernels (fully connected, add, concat) have nothing to choose."""
+    if len(dims) == 1:
+        return dims[0]
+    h, w, c = extents[ROWS], extents[COLS], extents[CHANNELS]
+    ceil = lambda n: -(-n // cores)  # noqa: E731
+    cost = {ROWS: ceil(h) * w * (c + pixel_cost), COLS: h * ceil(w) * (c + pixel_cost),
+            CHANNELS: h * w * (ceil(c) + pixel_cost)}
+    extent = {ROWS: h, COLS: w, CHANNELS: c}
+    # first no core under half the busiest's items (extent >= cores), then the least work
+    return min(dims, key=lambda d: (extent[d] < cores, cost[d], (ROWS, COLS, CHANNELS).index(d)))
 
 
 def split_plan(graph, layer, cores: int) -> dict:
@@ -170,7 +183,7 @@ def split_plan(graph, layer, cores: int) -> dict:
     else:
         h, w, c = 1, 1, int(np.prod(shape))
     extents = {ROWS: h, COLS: w, CHANNELS: c, "elements": h * w * c}
-    dim = split_dim(cores, extents, SPLIT_DIMS[kernel])
+    dim = split_dim(cores, extents, SPLIT_DIMS[kernel], PIXEL_COST.get(kernel, 0))
     n = extents[dim]
     shares = [n * (i + 1) // cores - n * i // cores for i in range(cores)]
     return {"dim": dim, "extent": n, "min_share": min(shares), "max_share": max(shares),

@@ -57,7 +57,7 @@ def tensor_bytes(graph, name: str) -> int:
     return t.size * (4 if t.dtype == "int32" else 1)
 
 
-def model_buffers(graph, layers, num_cores: int = 1, align: int = 8):
+def model_buffers(graph, layers, num_cores: int = 1, align: int = 8, kernels: str = "reference"):
     """Buffers with lifetimes for a schedule; returns (buffers, scratch per core per layer, outputs)."""
     n = len(layers)
     first = {INPUT_BUFFER: 0}
@@ -79,7 +79,7 @@ def model_buffers(graph, layers, num_cores: int = 1, align: int = 8):
     buffers = [Buffer(name, sizes[name], first[name], last[name]) for name in sizes]
     scratch = []
     for layer in layers:
-        per_core = align_up(scratch_per_core(graph, layer), align)  # each core's slice stays aligned
+        per_core = align_up(scratch_per_core(graph, layer, kernels), align)  # each core's slice stays aligned
         scratch.append(per_core)
         if per_core:
             step = layer.index + 1
@@ -87,14 +87,16 @@ def model_buffers(graph, layers, num_cores: int = 1, align: int = 8):
     return buffers, scratch, outputs
 
 
-def plan_memory(graph, num_cores: int = 1, align: int = 8, fuse: bool = True, planner: str = "ours") -> ModelPlan:
+def plan_memory(graph, num_cores: int = 1, align: int = 8, fuse: bool = True, planner: str = "ours",
+                kernels: str = "reference") -> ModelPlan:
     """Schedule `graph` (with fusion unless fuse=False) and place its buffers in one arena.
 
     planner: "ours" (plan_buffers), "greedy" (TFLite Micro's greedy by size) or "naive" (every
-    buffer its own bytes, the sum of all buffers).
+    buffer its own bytes, the sum of all buffers). kernels: the kernel set whose scratch is
+    planned (a target description's `kernels`).
     """
     layers = build_schedule(graph, fuse=fuse)
-    buffers, scratch, outputs = model_buffers(graph, layers, num_cores, align)
+    buffers, scratch, outputs = model_buffers(graph, layers, num_cores, align, kernels)
     if planner == "ours":
         plan = plan_buffers(buffers, align)
     elif planner == "greedy":

@@ -14,6 +14,10 @@ from edgeadapt.resources import targets_dir
 
 TARGETS_DIR = None  # None: edgeadapt.resources.targets_dir(); a test may point it elsewhere
 
+# Kernel sets a port may build (firmware/kernels/ and its KERNEL_ARCH drop-in folders): their
+# scratch needs differ, so the exporter plans for the set the target's port builds.
+KERNEL_SETS = ("reference", "arm")
+
 _REQUIRED = {
     "name": str,
     "description": str,
@@ -98,6 +102,9 @@ def _validate(target: dict, path: Path) -> None:
             raise EdgeadaptError(
                 f"{where}: placement.{role} = {memory!r} is not one of the memories ({', '.join(target['memories'])})"
             )
+    kernels = target.setdefault("kernels", "reference")
+    if kernels not in KERNEL_SETS:
+        raise EdgeadaptError(f"{where}: kernels = {kernels!r} is not one of {', '.join(KERNEL_SETS)}")
     if not target["operating_points"]:
         raise EdgeadaptError(f"{where}: at least one operating point is needed")
     for point in target["operating_points"]:

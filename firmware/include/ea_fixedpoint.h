@@ -191,6 +191,32 @@ static inline int32_t ea_packed_row_bytes(int32_t n, int32_t bits)
 EA_DEFINE_DOT_PRODUCTS(s8, int8_t)
 EA_DEFINE_DOT_PRODUCTS(u8, uint8_t)
 
+/* acc[0..3] += xa.wa, xa.wb, xb.wa, xb.wb over n activations of type XT and two 8-bit weight rows:
+ * 2 pixels x 2 output channels per pass, so every value loaded feeds two multiply-accumulates
+ * (half the loads per MAC of ea_dot_<t>; the portable kernels' blocking for ISAs without SIMD). */
+#define EA_DEFINE_DOT2X2(T, XT)                                                                         \
+    static inline void ea_dot2x2_##T(const XT *xa, const XT *xb, const int8_t *wa, const int8_t *wb,    \
+                                     int32_t n, int32_t *acc)                                          \
+    {                                                                                                   \
+        int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3], i = 0;                              \
+        for (; i + 2 <= n; i += 2) {                                                                    \
+            const int32_t x0 = xa[i], x1 = xa[i + 1], y0 = xb[i], y1 = xb[i + 1];                       \
+            const int32_t u0 = wa[i], u1 = wa[i + 1], v0 = wb[i], v1 = wb[i + 1];                       \
+            a0 += x0 * u0 + x1 * u1;                                                                    \
+            a1 += x0 * v0 + x1 * v1;                                                                    \
+            b0 += y0 * u0 + y1 * u1;                                                                    \
+            b1 += y0 * v0 + y1 * v1;                                                                    \
+        }                                                                                               \
+        if (i < n) {                                                                                    \
+            const int32_t x = xa[i], y = xb[i], u = wa[i], v = wb[i];                                   \
+            a0 += x * u, a1 += x * v, b0 += y * u, b1 += y * v;                                         \
+        }                                                                                               \
+        acc[0] = a0, acc[1] = a1, acc[2] = b0, acc[3] = b1;                                             \
+    }
+
+EA_DEFINE_DOT2X2(s8, int8_t)
+EA_DEFINE_DOT2X2(u8, uint8_t)
+
 /* acc + x . row for n activations of type in_type and one weight row stored at `bits` (8, 4 or
  * 2), read in place. */
 static inline int32_t ea_dot_weights(const int8_t *x, ea_dtype_t in_type, const int8_t *row, int32_t bits,

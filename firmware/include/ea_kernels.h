@@ -18,8 +18,9 @@
  *             X = 128 for an int8 input, 255 for a uint8 input.
  *
  * Execution:  every kernel takes `const ea_ctx_t *ctx` first (NULL = one core, no scratch). It computes
- *             only its share of the output rows (channels for fully connected) given by
- *             ea_split(n, ctx, ...), so calling it once per core_id in 0..num_cores-1 writes every
+ *             only its share of the output given by ea_split_box / ea_split (rows, columns or
+ *             channels, whichever splits most evenly; channels for fully connected, elements
+ *             for add), so calling it once per core_id in 0..num_cores-1 writes every
  *             output element exactly once. Scratch: ctx->buf of ctx->buf_size bytes, one buffer per
  *             core, at least `<kernel>_get_buffer_size(params)` bytes (kernels without such a twin
  *             need none). Kernels never allocate, never use floating point, and never read or write
@@ -126,8 +127,9 @@ typedef struct {
 
 /* General convolution. Per output pixel the input window is gathered (im2col) into scratch, then
  * each output channel is one dot product with its weight row (packed rows are read in place).
- * Scratch: 2 * kernel_h * kernel_w * in_c bytes (two patches: the Cortex-M4 drop-in computes
- * output pixels in pairs). Splits output rows. */
+ * Scratch: 2 * kernel_h * kernel_w * in_c bytes (two patches: 8-bit weights compute output
+ * pixels in pairs). Splits its output box (ea_split_box). A drop-in may ask for another scratch
+ * size through its *_get_buffer_size (the Cortex-M4 one-channel path does). */
 int32_t ea_conv2d_s8_get_buffer_size(const ea_conv_params_t *p);
 ea_status_t ea_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const int8_t *input,
                          const int8_t *weights, const int32_t *bias, int8_t *output);
@@ -149,8 +151,7 @@ ea_status_t ea_pointwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *
 
 /* Fused conv + max pool: never materializes the conv output. Per pooled output row it computes
  * the conv rows under the pool window one at a time into scratch and max-reduces them into the
- * output. Scratch: conv_w * out_c bytes (one conv row) + 2 * kernel_h * kernel_w * in_c (the
- * patches, as ea_conv2d_s8).
+ * output. Scratch: conv_w * out_c bytes (one conv row, rounded up to 4) + ea_conv2d_s8's.
  * Output: pool_h x pool_w x out_c. Splits pooled output rows. */
 int32_t ea_conv2d_maxpool_s8_get_buffer_size(const ea_conv_maxpool_params_t *p);
 ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_params_t *p,

@@ -57,36 +57,43 @@ typedef struct {
 #define EA_SPLIT_COLS 2u
 #define EA_SPLIT_CHANNELS 4u
 
-/* The dimension, among `dims`, whose even split leaves the least core with the largest share of
- * the busiest one's work (floor(n / cores) / ceil(n / cores)); with fewer items than cores in
- * every dimension, the one keeping most cores busy. Ties go to rows, then columns (locality).
- * Returns 0 rows, 1 columns, 2 channels. Mirrored by edgeadapt.codegen.kernels.split_dim. */
-static inline int ea_split_dim(int32_t cores, int32_t h, int32_t w, int32_t c, unsigned dims)
+/* The dimension, among `dims`, to split a layer's h x w x c output over `cores`: first, one that
+ * leaves no core with less than half the items of the busiest (an extent of at least `cores`);
+ * among those (or among all if none), the one whose busiest core has the least work, a box of
+ * h' x w' x c' outputs costing h' * w' * (c' + pixel_cost): pixel_cost is what a kernel spends
+ * per output pixel whatever its channels (an im2col gather), in units of one output channel's
+ * work. Ties go to rows, then columns (locality). Returns 0 rows, 1 columns, 2 channels.
+ * Mirrored by edgeadapt.codegen.kernels.split_dim. */
+static inline int ea_split_dim(int32_t cores, int32_t h, int32_t w, int32_t c, unsigned dims, int32_t pixel_cost)
 {
     const int32_t n[3] = {h, w, c};
+    const int64_t hi_h = (h + cores - 1) / cores, hi_w = (w + cores - 1) / cores, hi_c = (c + cores - 1) / cores;
+    const int64_t cost[3] = {hi_h * w * (c + pixel_cost), h * hi_w * (c + pixel_cost), (int64_t)h * w * (hi_c + pixel_cost)};
     int best = -1, d;
     for (d = 0; d < 3; d++) {
+        int better;
         if (!(dims & (1u << d)))
             continue;
         if (best < 0) {
             best = d;
-        } else {
-            /* compare lo_d / hi_d with lo_b / hi_b by cross-multiplying */
-            const int64_t lo_d = n[d] / cores, hi_d = (n[d] + cores - 1) / cores;
-            const int64_t lo_b = n[best] / cores, hi_b = (n[best] + cores - 1) / cores;
-            const int64_t a = lo_d * hi_b, b = lo_b * hi_d;
-            if (a > b || (a == b && lo_d == 0 && lo_b == 0 && n[d] > n[best]))
-                best = d;
+            continue;
         }
+        if ((n[d] >= cores) != (n[best] >= cores))
+            better = n[d] >= cores;
+        else
+            better = cost[d] < cost[best];
+        if (better)
+            best = d;
     }
     return best < 0 ? 0 : best;
 }
 
 /* This core's box of an h x w x c output split along ea_split_dim's choice. */
-static inline ea_box_t ea_split_box(const ea_ctx_t *ctx, int32_t h, int32_t w, int32_t c, unsigned dims)
+static inline ea_box_t ea_split_box(const ea_ctx_t *ctx, int32_t h, int32_t w, int32_t c, unsigned dims,
+                                    int32_t pixel_cost)
 {
     ea_box_t b;
-    const int d = ea_split_dim(ctx ? ctx->num_cores : 1, h, w, c, dims);
+    const int d = ea_split_dim(ctx ? ctx->num_cores : 1, h, w, c, dims, pixel_cost);
     b.y0 = 0, b.y1 = h, b.x0 = 0, b.x1 = w, b.c0 = 0, b.c1 = c;
     if (d == 0)
         ea_split(h, ctx, &b.y0, &b.y1);

@@ -39,7 +39,7 @@ ea_status_t ea_avg_pool_s8(const ea_ctx_t *ctx, const ea_avg_pool_params_t *p, c
         const int32_t out_w = ea_out_dim(in_w, win->kernel_w, win->stride_w, win->pad_left, win->pad_right);
         const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
         const ea_dtype_t in_type = p->in_type;
-        b = ea_split_box(ctx, out_h, out_w, ch, EA_SPLIT_ROWS | EA_SPLIT_COLS | EA_SPLIT_CHANNELS);
+        b = ea_split_box(ctx, out_h, out_w, ch, EA_SPLIT_ROWS | EA_SPLIT_COLS | EA_SPLIT_CHANNELS, 0);
         for (y = b.y0; y < b.y1; y++) {
             const int32_t iy0 = y * win->stride_h - win->pad_top;
             const int32_t ky_lo = iy0 < 0 ? -iy0 : 0;

@@ -12,19 +12,14 @@
  *   bias    int32 [out_c], or NULL
  *   output  int8 or uint8 (conv.out_type) [pool_h][pool_w][out_c]; pooled rows or channels
  *           split by ea_split_box
- *   scratch conv_w * out_c bytes (one conv row) + 2 * kh * kw * in_c bytes (im2col patches, as
- *           ea_conv2d_s8: this kernel uses one, the Cortex-M4 drop-in two)
+ *   scratch one conv row (conv_w * out_c bytes, rounded up to 4) + ea_conv2d_s8's scratch (two
+ *           im2col patches)
  */
 #include "ea_conv_core.h"
 
-static int32_t ea_conv_row_bytes(const ea_conv_params_t *p)
-{
-    return ea_conv_out_w(p) * p->out_c;
-}
-
 int32_t ea_conv2d_maxpool_s8_get_buffer_size(const ea_conv_maxpool_params_t *p)
 {
-    return ea_conv_row_bytes(&p->conv) + 2 * ea_conv_patch_bytes(&p->conv);
+    return ea_conv_pool_row_bytes(&p->conv) + ea_conv_scratch_bytes(&p->conv);
 }
 
 static ea_status_t ea_conv_maxpool_check(const ea_conv_maxpool_params_t *p)
@@ -68,10 +63,10 @@ ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_para
         const int32_t pool_w = ea_out_dim(conv_w, pool->kernel_w, pool->stride_w, pool->pad_left, pool->pad_right);
         const int32_t out_c = conv->out_c;
         int8_t *row = (int8_t *)ctx->buf; /* ctx is non-NULL: the scratch check passed with > 0 bytes */
-        int8_t *patch = row + ea_conv_row_bytes(conv);
+        int8_t *patch = row + ea_conv_pool_row_bytes(conv);
 
         /* pooled rows or channels: a column split would recompute the conv columns pools share */
-        b = ea_split_box(ctx, pool_h, pool_w, out_c, EA_SPLIT_ROWS | EA_SPLIT_CHANNELS);
+        b = ea_split_box(ctx, pool_h, pool_w, out_c, EA_SPLIT_ROWS | EA_SPLIT_CHANNELS, EA_IM2COL_PIXEL_COST);
         for (py = b.y0; py < b.y1; py++) {
             int8_t *out_row = output + py * pool_w * out_c;
             const int32_t cy0 = py * pool->stride_h - pool->pad_top;

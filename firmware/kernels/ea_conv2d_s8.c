@@ -8,15 +8,14 @@
  *   bias    int32 [out_c] (FL_in + FL_w[c]), or NULL
  *   output  int8 or uint8 (out_type) [out_h][out_w][out_c]; this core writes the box ea_conv_split
  *           gives it (rows, columns or channels, whichever splits most evenly)
- *   scratch 2 * kh * kw * in_c bytes: room for the im2col patches of two output pixels (this
- *           kernel uses the first; the Cortex-M4 drop-in computes pixel pairs and the size is one
- *           contract for both)
+ *   scratch 2 * kh * kw * in_c bytes: the im2col patches of two output pixels (8-bit weights run
+ *           2 pixels x 2 channels per dot product, ea_dot2x2_<t>)
  */
 #include "ea_conv_core.h"
 
 int32_t ea_conv2d_s8_get_buffer_size(const ea_conv_params_t *p)
 {
-    return 2 * ea_conv_patch_bytes(p);
+    return ea_conv_scratch_bytes(p);
 }
 
 ea_status_t ea_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const int8_t *input,
@@ -27,7 +26,7 @@ ea_status_t ea_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const i
     if (!ea_scratch_ok(ctx, ea_conv2d_s8_get_buffer_size(p)))
         return EA_ERR_BUFFER;
 
-    b = ea_conv_split(p, ctx);
+    b = ea_conv_split(p, ctx, EA_IM2COL_PIXEL_COST);
     if (!ea_box_empty(&b)) /* ctx is non-NULL here: the patch needs scratch */
         ea_conv_box(p, input, weights, bias, &b, output + b.y0 * ea_conv_out_w(p) * p->out_c, (int8_t *)ctx->buf);
     return EA_OK;

@@ -32,6 +32,20 @@ static inline int32_t ea_conv_patch_bytes(const ea_conv_params_t *p)
     return ea_conv_row_len(p) * p->groups;
 }
 
+/* The scratch of ea_conv2d_s8: the im2col patches of two output pixels (8-bit weights compute
+ * output pixels in pairs), 2 * kh * kw * in_c bytes. */
+static inline int32_t ea_conv_scratch_bytes(const ea_conv_params_t *p)
+{
+    return 2 * ea_conv_patch_bytes(p);
+}
+
+/* The conv row buffer of ea_conv2d_maxpool_s8: conv_w * out_c bytes, rounded up to 4 so that the
+ * patches after it stay aligned. */
+static inline int32_t ea_conv_pool_row_bytes(const ea_conv_params_t *p)
+{
+    return (ea_conv_out_w(p) * p->out_c + 3) & ~3;
+}
+
 static inline ea_status_t ea_conv_check(const ea_conv_params_t *p)
 {
     ea_status_t st;
@@ -61,6 +75,16 @@ static inline void ea_conv_gather(const ea_conv_params_t *p, const int8_t *input
     const int32_t kh = p->win.kernel_h, kw = p->win.kernel_w, in_c = p->in_c, groups = p->groups;
     const int32_t cin_g = in_c / groups, row_len = ea_conv_row_len(p);
     int32_t ky, kx, g;
+    if (groups == 1 && ix0 >= 0 && ix0 + kw <= p->in_w) { /* whole window rows: one run each */
+        for (ky = 0; ky < kh; ky++, patch += kw * in_c) {
+            const int32_t iy = iy0 + ky;
+            if (iy < 0 || iy >= p->in_h)
+                ea_fill_s8(patch, 0, kw * in_c);
+            else
+                ea_copy_s8(patch, input + (iy * p->in_w + ix0) * in_c, kw * in_c);
+        }
+        return;
+    }
     for (ky = 0; ky < kh; ky++) {
         const int32_t iy = iy0 + ky;
         for (kx = 0; kx < kw; kx++) {
@@ -85,6 +109,41 @@ static inline void ea_conv_gather(const ea_conv_params_t *p, const int8_t *input
 }
 
 /*
+ * Output pixels oa and ob (ob NULL: only oa, and xb may be xa) for channels [c0, c1): activations
+ * xa, xb of n values of type t, 8-bit weight rows of n bytes, blocked 2 pixels x 2 channels
+ * (ea_dot2x2_<t>); an odd last channel runs its row twice.
+ */
+static inline void ea_pixels2(const int8_t *xa, const int8_t *xb, ea_dtype_t t, const int8_t *weights,
+                              const int32_t *bias, const int8_t *shift, ea_clamp_t clamp, int32_t n, int32_t c0,
+                              int32_t c1, int8_t *oa, int8_t *ob)
+{
+    int32_t c, acc[4];
+    for (c = c0; c < c1; c += 2) {
+        const int32_t d = c + 1 < c1 ? c + 1 : c;
+        acc[0] = acc[2] = bias != NULL ? bias[c] : 0;
+        acc[1] = acc[3] = bias != NULL ? bias[d] : 0;
+        if (t == EA_UINT8)
+            ea_dot2x2_u8((const uint8_t *)xa, (const uint8_t *)xb, weights + c * n, weights + d * n, n, acc);
+        else
+            ea_dot2x2_s8(xa, xb, weights + c * n, weights + d * n, n, acc);
+        ea_put(oa + c, ea_requant(acc[0], shift[c], clamp));
+        ea_put(oa + d, ea_requant(acc[1], shift[d], clamp));
+        if (ob != NULL) {
+            ea_put(ob + c, ea_requant(acc[2], shift[c], clamp));
+            ea_put(ob + d, ea_requant(acc[3], shift[d], clamp));
+        }
+    }
+}
+
+/* Pixel q of box b in row-major order within the box: its row y (absolute) and column x. */
+static inline void ea_box_pixel(const ea_box_t *b, int32_t q, int32_t *y, int32_t *x)
+{
+    const int32_t bw = b->x1 - b->x0;
+    *y = b->y0 + q / bw;
+    *x = b->x0 + q % bw;
+}
+
+/*
  * The outputs of box b (rows, columns, channels) of the convolution, written HWC into `out`, which
  * holds output rows b->y0 onwards (pixel (y, x) at ((y - b->y0) * out_w + x) * out_c). Per output
  * pixel the window is gathered once into `patch` (ea_conv_patch_bytes), then every output channel
@@ -101,15 +160,38 @@ static inline void ea_conv_box_typed(const ea_conv_params_t *p, ea_dtype_t in_ty
     const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
     int32_t y, x, c;
 
+    if (bits == 8 && p->groups == 1) { /* pixel pairs, both patches in scratch (2 * row_len bytes) */
+        const int32_t end = (b->y1 - b->y0) * (b->x1 - b->x0);
+        int32_t q, y2, x2;
+        for (q = 0; q < end; q += 2) {
+            int8_t *ob = NULL;
+            ea_box_pixel(b, q, &y, &x);
+            ea_conv_gather(p, input, y * p->win.stride_h - p->win.pad_top, x * p->win.stride_w - p->win.pad_left,
+                           patch);
+            if (q + 1 < end) {
+                ea_box_pixel(b, q + 1, &y2, &x2);
+                ea_conv_gather(p, input, y2 * p->win.stride_h - p->win.pad_top,
+                               x2 * p->win.stride_w - p->win.pad_left, patch + row_len);
+                ob = out + ((y2 - b->y0) * out_w + x2) * out_c;
+            }
+            ea_pixels2(patch, ob != NULL ? patch + row_len : patch, in_type, weights, bias, p->shift, clamp, row_len,
+                       b->c0, b->c1, out + ((y - b->y0) * out_w + x) * out_c, ob);
+        }
+        return;
+    }
     for (y = b->y0; y < b->y1; y++) {
         for (x = b->x0; x < b->x1; x++) {
             int8_t *o = out + ((y - b->y0) * out_w + x) * out_c;
             ea_conv_gather(p, input, y * p->win.stride_h - p->win.pad_top, x * p->win.stride_w - p->win.pad_left,
                            patch);
+            const int8_t *x_g = patch + (b->c0 / cout_g) * row_len; /* the group of channel c */
+            int32_t left = cout_g - b->c0 % cout_g;                  /* channels left in it */
             for (c = b->c0; c < b->c1; c++) {
-                const int32_t acc = ea_dot_weights(patch + (c / cout_g) * row_len, in_type, weights + c * row_bytes,
-                                                   bits, row_len, bias != NULL ? bias[c] : 0);
+                const int32_t acc = ea_dot_weights(x_g, in_type, weights + c * row_bytes, bits, row_len,
+                                                   bias != NULL ? bias[c] : 0);
                 ea_put(o + c, ea_requant(acc, p->shift[c], clamp));
+                if (--left == 0)
+                    x_g += row_len, left = cout_g;
             }
         }
     }
@@ -126,11 +208,16 @@ static inline void ea_conv_box(const ea_conv_params_t *p, const int8_t *input, c
         ea_conv_box_typed(p, EA_INT8, input, weights, bias, b, out, patch);
 }
 
-/* This core's box of a convolution's output (every dimension may be cut). */
-static inline ea_box_t ea_conv_split(const ea_conv_params_t *p, const ea_ctx_t *ctx)
+/* Work an im2col kernel spends per output pixel on its gather, in units of one output channel's
+ * dot product (a few instructions per patch byte against a multiply-accumulate per byte and
+ * channel): a channel split repeats the gather on every core. */
+#define EA_IM2COL_PIXEL_COST 2
+
+/* This core's box of a convolution's output (every dimension may be cut; ea_split_box). */
+static inline ea_box_t ea_conv_split(const ea_conv_params_t *p, const ea_ctx_t *ctx, int32_t pixel_cost)
 {
     return ea_split_box(ctx, ea_conv_out_h(p), ea_conv_out_w(p), p->out_c,
-                        EA_SPLIT_ROWS | EA_SPLIT_COLS | EA_SPLIT_CHANNELS);
+                        EA_SPLIT_ROWS | EA_SPLIT_COLS | EA_SPLIT_CHANNELS, pixel_cost);
 }
 
 /* The outputs of box b of a 1x1 convolution (no padding, groups 1, any stride), written into
@@ -143,6 +230,24 @@ static inline void ea_pointwise_box(const ea_conv_params_t *p, const int8_t *inp
     const int32_t bits = p->weight_bits, row_bytes = ea_packed_row_bytes(in_c, bits);
     const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
     int32_t y, x, c;
+    if (bits == 8) { /* pixel pairs, read in place */
+        const int32_t end = (b->y1 - b->y0) * (b->x1 - b->x0);
+        int32_t q, y2, x2;
+        for (q = 0; q < end; q += 2) {
+            const int8_t *xa, *xb;
+            int8_t *ob = NULL;
+            ea_box_pixel(b, q, &y, &x);
+            xa = xb = input + (y * p->win.stride_h * p->in_w + x * p->win.stride_w) * in_c;
+            if (q + 1 < end) {
+                ea_box_pixel(b, q + 1, &y2, &x2);
+                xb = input + (y2 * p->win.stride_h * p->in_w + x2 * p->win.stride_w) * in_c;
+                ob = out + ((y2 - b->y0) * out_w + x2) * out_c;
+            }
+            ea_pixels2(xa, xb, p->in_type, weights, bias, p->shift, clamp, in_c, b->c0, b->c1,
+                       out + ((y - b->y0) * out_w + x) * out_c, ob);
+        }
+        return;
+    }
     for (y = b->y0; y < b->y1; y++) {
         for (x = b->x0; x < b->x1; x++) {
             const int8_t *xp = input + (y * p->win.stride_h * p->in_w + x * p->win.stride_w) * in_c;

@@ -24,7 +24,7 @@ ea_status_t ea_depthwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *
     EA_CHECK_ARGS(ea_depthwise_check(p));
     if (!ea_scratch_ok(ctx, ea_depthwise_conv2d_s8_get_buffer_size(p)) || ((uintptr_t)ctx->buf & 3u) != 0)
         return EA_ERR_BUFFER;
-    b = ea_conv_split(p, ctx);
+    b = ea_conv_split(p, ctx, 0);
     if (!ea_box_empty(&b))
         ea_depthwise_box(p, input, weights, bias, &b, output + b.y0 * ea_conv_out_w(p) * p->out_c,
                          (int32_t *)ctx->buf);

@@ -35,7 +35,7 @@ ea_status_t ea_pointwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *
     ea_box_t b;
     EA_CHECK_ARGS(ea_pointwise_check(p));
 
-    b = ea_conv_split(p, ctx);
+    b = ea_conv_split(p, ctx, 0);
     if (!ea_box_empty(&b))
         ea_pointwise_box(p, input, weights, bias, &b, output + b.y0 * ea_conv_out_w(p) * p->out_c);
     return EA_OK;

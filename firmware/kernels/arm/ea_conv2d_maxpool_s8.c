@@ -4,18 +4,13 @@
  * window are computed one at a time into scratch (with 8-bit weights and one group by the SIMD
  * pixel-pair loop of ea_m4_core.h, which also serves the one-channel first layer: a window row
  * of the frame is one contiguous run) and max-reduced into the output row 4 bytes at a time.
- *   scratch conv_w * out_c bytes (one conv row) + 2 * kh * kw * in_c bytes (two im2col patches)
+ *   scratch one conv row (conv_w * out_c bytes, rounded up to 4) + the drop-in ea_conv2d_s8's scratch
  */
 #include "ea_m4_core.h"
 
-static int32_t ea_conv_row_bytes(const ea_conv_params_t *p)
-{
-    return ea_conv_out_w(p) * p->out_c;
-}
-
 int32_t ea_conv2d_maxpool_s8_get_buffer_size(const ea_conv_maxpool_params_t *p)
 {
-    return ea_conv_row_bytes(&p->conv) + 2 * ea_conv_patch_bytes(&p->conv);
+    return ea_conv_pool_row_bytes(&p->conv) + ea_m4_conv_scratch_bytes(&p->conv);
 }
 
 static ea_status_t ea_conv_maxpool_check(const ea_conv_maxpool_params_t *p)
@@ -48,12 +43,14 @@ ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_para
         const ea_dtype_t t = conv->out_type;
         const int simd = ea_m4_dense_ok(conv);
         int8_t *row = (int8_t *)ctx->buf; /* ctx is non-NULL: the scratch check passed with > 0 bytes */
-        int8_t *patches = row + ea_conv_row_bytes(conv);
+        int8_t *patches = row + ea_conv_pool_row_bytes(conv);
 
         int32_t nc;
         /* pooled rows or channels: a column split would recompute the conv columns pools share */
-        b = ea_split_box(ctx, pool_h, pool_w, out_c, EA_SPLIT_ROWS | EA_SPLIT_CHANNELS);
+        b = ea_split_box(ctx, pool_h, pool_w, out_c, EA_SPLIT_ROWS | EA_SPLIT_CHANNELS, EA_IM2COL_PIXEL_COST);
         nc = b.c1 - b.c0;
+        if (simd && ea_m4_cin1(conv)) /* the q15 weights once per call, not per conv row */
+            ea_m4_cin1_weights(conv, weights, patches + 4 * ea_m4_cin1_taps(conv));
         for (py = b.y0; py < b.y1; py++) {
             int8_t *out_row = output + py * pool_w * out_c + b.c0;
             const int32_t cy0 = py * pool->stride_h - pool->pad_top;
@@ -71,7 +68,7 @@ ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_para
                 conv_row.y0 = cy, conv_row.y1 = cy + 1, conv_row.x0 = 0, conv_row.x1 = conv_w;
                 conv_row.c0 = b.c0, conv_row.c1 = b.c1;
                 if (simd)
-                    ea_m4_conv_box(conv, input, weights, bias, &conv_row, row, patches);
+                    ea_m4_conv_box(conv, input, weights, bias, &conv_row, row, patches, 1);
                 else
                     ea_conv_box(conv, input, weights, bias, &conv_row, row, patches);
                 for (px = 0; px < pool_w; px++) {

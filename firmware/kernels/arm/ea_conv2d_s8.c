@@ -2,14 +2,15 @@
  * ea_conv2d_s8 (Cortex-M4 drop-in) - same name, arguments, results and scratch as the reference
  * kernel firmware/kernels/ea_conv2d_s8.c. Dense convolutions with 8-bit weights run the SIMD
  * pixel-pair path of ea_m4_core.h; grouped convolutions and 4/2-bit weights run the reference
- * row loop.
- *   scratch 2 * kh * kw * in_c bytes: the im2col patches of two output pixels
+ *  row loop; a one-channel input (the first layer) keeps its short windows and weights widened to q15.
+ *   scratch ea_conv_scratch_bytes: the im2col patches of two output pixels (for in_c = 1 widened to
+ *           q15, with the q15 weights)
  */
 #include "ea_m4_core.h"
 
 int32_t ea_conv2d_s8_get_buffer_size(const ea_conv_params_t *p)
 {
-    return 2 * ea_conv_patch_bytes(p);
+    return ea_m4_conv_scratch_bytes(p);
 }
 
 ea_status_t ea_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const int8_t *input,
@@ -20,11 +21,11 @@ ea_status_t ea_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *p, const i
     if (!ea_scratch_ok(ctx, ea_conv2d_s8_get_buffer_size(p)))
         return EA_ERR_BUFFER;
 
-    b = ea_conv_split(p, ctx);
+    b = ea_conv_split(p, ctx, EA_IM2COL_PIXEL_COST);
     if (!ea_box_empty(&b)) {
         int8_t *out = output + b.y0 * ea_conv_out_w(p) * p->out_c;
         if (ea_m4_dense_ok(p))
-            ea_m4_conv_box(p, input, weights, bias, &b, out, (int8_t *)ctx->buf);
+            ea_m4_conv_box(p, input, weights, bias, &b, out, (int8_t *)ctx->buf, 0);
         else
             ea_conv_box(p, input, weights, bias, &b, out, (int8_t *)ctx->buf);
     }

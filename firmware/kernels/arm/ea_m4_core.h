@@ -20,18 +20,48 @@
 #include "../ea_conv_core.h"
 #include "ea_simd.h"
 
-/* act(sat(rshift_round(acc, s))) stored as one byte: add + asr + clamp for s >= 0. */
+/* How an output is saturated: ea_act_clamp's [lo, hi] is one of [-128, 127] (int8, no
+ * activation), [0, 255], [0, 127] or [0, R6 < 255]: ssat / usat (+ a min for relu6). Every
+ * kernel picks its kind once per call and runs the instantiation for it. */
+typedef enum { EA_M4_S8, EA_M4_U8, EA_M4_U7, EA_M4_HI } ea_m4_sat_t;
+
+static inline ea_m4_sat_t ea_m4_sat_kind(ea_clamp_t c)
+{
+    if (c.lo < 0)
+        return EA_M4_S8; /* lo = -128 only for int8 output without activation: hi = 127 */
+    return c.hi == 255 ? EA_M4_U8 : (c.hi == 127 ? EA_M4_U7 : EA_M4_HI);
+}
+
+#define EA_M4_SAT_S8(v, hi) EA_SSAT8(v)
+#define EA_M4_SAT_U8(v, hi) EA_USAT8(v)
+#define EA_M4_SAT_U7(v, hi) EA_USAT7(v)
+#define EA_M4_SAT_HI(v, hi) ea_m4_min(EA_USAT8(v), (hi))
+
+static inline int32_t ea_m4_min(int32_t a, int32_t b)
+{
+    return a < b ? a : b;
+}
+
+/* act(sat(rshift_round(acc, s))) stored as one byte: add + asr + ssat/usat for s >= 0 (every
+ * exported layer); a negative shift takes ea_requant's exact path. */
+#define EA_M4_STORE(K, o, acc, s, clamp)                                                                  \
+    do {                                                                                                  \
+        const int32_t s_ = (s);                                                                           \
+        if (s_ >= 0)                                                                                      \
+            ea_put((o), EA_M4_SAT_##K(((acc) + ((int32_t)(1u << s_) >> 1)) >> s_, (clamp).hi));            \
+        else                                                                                              \
+            ea_put((o), ea_requant((acc), s_, (clamp)));                                                  \
+    } while (0)
+
+/* The general form, for the few stores outside the instantiated loops. */
 static inline void ea_m4_store(int8_t *o, int32_t acc, int32_t s, ea_clamp_t c)
 {
-    int32_t v;
     if (s >= 0) {
-        v = (acc + ((int32_t)(1u << s) >> 1)) >> s;
-        v = v < c.lo ? c.lo : v;
-        v = v > c.hi ? c.hi : v;
+        const int32_t v = (acc + ((int32_t)(1u << s) >> 1)) >> s;
+        ea_put(o, v < c.lo ? c.lo : (v > c.hi ? c.hi : v));
     } else {
-        v = ea_requant(acc, s, c);
+        ea_put(o, ea_requant(acc, s, c));
     }
-    ea_put(o, v);
 }
 
 #define EA_M4_EXT_s8(x) ea_sxtb16(x)
@@ -99,38 +129,83 @@ static inline void ea_m4_store(int8_t *o, int32_t acc, int32_t s, ea_clamp_t c)
 EA_M4_DEFINE_DOTS(s8, int8_t)
 EA_M4_DEFINE_DOTS(u8, uint8_t)
 
+/* q15 dot products of the Cin = 1 path: n (even) halfwords, 2 MACs per SMLAD with no widening
+ * (both operands are stored widened). Same block as ea_m4_dot2x2_<t>. */
+static inline void ea_m4_dot2x2_q15(const int8_t *xa, const int8_t *xb, const int8_t *wa, const int8_t *wb,
+                                    int32_t n, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3];
+    const int8_t *end = xa + 2 * n;
+    while (xa < end) {
+        const uint32_t x = ea_rd32(xa), y = ea_rd32(xb), u = ea_rd32(wa), v = ea_rd32(wb);
+        a0 = ea_smlad(x, u, a0);
+        a1 = ea_smlad(x, v, a1);
+        b0 = ea_smlad(y, u, b0);
+        b1 = ea_smlad(y, v, b1);
+        xa += 4, xb += 4, wa += 4, wb += 4;
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = b0, acc[3] = b1;
+}
+
 /*
- * Output pixels oa and ob (ob NULL: only oa) for the output channels [c0, c1): pixel activations
- * xa, xb of n values each (an im2col patch, or an input pixel for 1x1), 8-bit weight rows of n
- * bytes. Channels go in pairs; an odd last channel repeats its row.
+ * Output pixels oa and ob (ob NULL: only oa; then xb must still be readable, e.g. xb = xa) for the
+ * output channels [c_lo, c_hi): pixel activations xa, xb and weight rows of n values each,
+ * `row` bytes from one weight row to the next. Channel pairs share one blocked dot product; an odd
+ * last channel runs its row twice. One instantiation per dot product family and saturation kind.
  */
-#define EA_M4_DEFINE_PIXELS(T)                                                                            \
-    static inline void ea_m4_pixels2_##T(const int8_t *xa, const int8_t *xb, const int8_t *weights,       \
-                                         const int32_t *bias, const int8_t *shift, ea_clamp_t clamp,       \
-                                         int32_t n, int32_t c_lo, int32_t c_hi, int8_t *oa, int8_t *ob)    \
+typedef void (*ea_m4_pixels_fn)(const int8_t *xa, const int8_t *xb, const int8_t *weights, int32_t row,
+                                const int32_t *bias, const int8_t *shift, ea_clamp_t clamp, int32_t n,
+                                int32_t c_lo, int32_t c_hi, int8_t *oa, int8_t *ob);
+
+#define EA_M4_DEFINE_PIXELS(T, K)                                                                         \
+    static inline void ea_m4_pixels2_##T##_##K(const int8_t *xa, const int8_t *xb, const int8_t *weights,  \
+                                               int32_t row, const int32_t *bias, const int8_t *shift,      \
+                                               ea_clamp_t clamp, int32_t n, int32_t c_lo, int32_t c_hi,    \
+                                               int8_t *oa, int8_t *ob)                                     \
     {                                                                                                     \
-        int32_t c;                                                                                        \
-        for (c = c_lo; c < c_hi; c += 2) {                                                                \
-            const int32_t c1 = c + 1 < c_hi ? c + 1 : c;                                                  \
-            const int32_t b0 = bias != NULL ? bias[c] : 0, b1 = bias != NULL ? bias[c1] : 0;              \
-            int32_t acc[4];                                                                               \
-            acc[0] = b0, acc[1] = b1, acc[2] = b0, acc[3] = b1;                                           \
+        int32_t c, acc[4];                                                                                \
+        const int8_t *w = weights + c_lo * row;                                                           \
+        for (c = c_lo; c + 2 <= c_hi; c += 2, w += 2 * row) {                                             \
+            acc[0] = acc[2] = bias != NULL ? bias[c] : 0;                                                 \
+            acc[1] = acc[3] = bias != NULL ? bias[c + 1] : 0;                                             \
+            ea_m4_dot2x2_##T(xa, xb, w, w + row, n, acc);                                                 \
+            EA_M4_STORE(K, oa + c, acc[0], shift[c], clamp);                                              \
+            EA_M4_STORE(K, oa + c + 1, acc[1], shift[c + 1], clamp);                                      \
             if (ob != NULL) {                                                                             \
-                ea_m4_dot2x2_##T(xa, xb, weights + c * n, weights + c1 * n, n, acc);                      \
-                ea_m4_store(ob + c, acc[2], shift[c], clamp);                                             \
-                if (c1 != c)                                                                              \
-                    ea_m4_store(ob + c1, acc[3], shift[c1], clamp);                                       \
-            } else {                                                                                      \
-                ea_m4_dot1x2_##T(xa, weights + c * n, weights + c1 * n, n, acc);                          \
+                EA_M4_STORE(K, ob + c, acc[2], shift[c], clamp);                                          \
+                EA_M4_STORE(K, ob + c + 1, acc[3], shift[c + 1], clamp);                                  \
             }                                                                                             \
-            ea_m4_store(oa + c, acc[0], shift[c], clamp);                                                 \
-            if (c1 != c)                                                                                  \
-                ea_m4_store(oa + c1, acc[1], shift[c1], clamp);                                           \
+        }                                                                                                 \
+        if (c < c_hi) {                                                                                   \
+            acc[0] = acc[1] = acc[2] = acc[3] = bias != NULL ? bias[c] : 0;                               \
+            ea_m4_dot2x2_##T(xa, xb, w, w, n, acc);                                                       \
+            EA_M4_STORE(K, oa + c, acc[0], shift[c], clamp);                                              \
+            if (ob != NULL)                                                                               \
+                EA_M4_STORE(K, ob + c, acc[2], shift[c], clamp);                                          \
         }                                                                                                 \
     }
 
-EA_M4_DEFINE_PIXELS(s8)
-EA_M4_DEFINE_PIXELS(u8)
+#define EA_M4_DEFINE_PIXELS_ALL(T)                                                                        \
+    EA_M4_DEFINE_PIXELS(T, S8)                                                                            \
+    EA_M4_DEFINE_PIXELS(T, U8)                                                                            \
+    EA_M4_DEFINE_PIXELS(T, U7)                                                                            \
+    EA_M4_DEFINE_PIXELS(T, HI)                                                                            \
+    static inline ea_m4_pixels_fn ea_m4_pixels_##T(ea_m4_sat_t k)                                         \
+    {                                                                                                     \
+        return k == EA_M4_S8 ? ea_m4_pixels2_##T##_S8                                                     \
+                             : (k == EA_M4_U8 ? ea_m4_pixels2_##T##_U8                                    \
+                                              : (k == EA_M4_U7 ? ea_m4_pixels2_##T##_U7 : ea_m4_pixels2_##T##_HI)); \
+    }
+
+EA_M4_DEFINE_PIXELS_ALL(s8)
+EA_M4_DEFINE_PIXELS_ALL(u8)
+EA_M4_DEFINE_PIXELS_ALL(q15)
+
+/* The pixel-pair function for 8-bit activations of type t and the clamp of this call. */
+static inline ea_m4_pixels_fn ea_m4_pick(ea_dtype_t t, ea_clamp_t clamp)
+{
+    return t == EA_UINT8 ? ea_m4_pixels_u8(ea_m4_sat_kind(clamp)) : ea_m4_pixels_s8(ea_m4_sat_kind(clamp));
+}
 
 /* Word-at-a-time byte copy and zero fill (patches are short: no libc call). */
 static inline void ea_m4_copy(int8_t *dst, const int8_t *src, int32_t n)
@@ -182,35 +257,124 @@ static inline int ea_m4_dense_ok(const ea_conv_params_t *p)
     return p->weight_bits == 8 && p->groups == 1;
 }
 
+/* ---- the one-channel first layer: the window is short (kh * kw taps), so weights and patches
+ * are kept widened to q15, padded to an even count n1 with a zero (SMLAD takes pairs). */
+
+static inline int ea_m4_cin1(const ea_conv_params_t *p)
+{
+    return p->in_c == 1 && p->groups == 1;
+}
+
+static inline int32_t ea_m4_cin1_taps(const ea_conv_params_t *p)
+{
+    return (p->win.kernel_h * p->win.kernel_w + 1) & ~1;
+}
+
+/* Scratch of the Cin = 1 path: two q15 patches and the q15 weights. */
+static inline int32_t ea_m4_cin1_bytes(const ea_conv_params_t *p)
+{
+    return (4 + 2 * p->out_c) * ea_m4_cin1_taps(p);
+}
+
+/* The drop-ins' ea_conv2d_s8 scratch: the reference's two patches, or the Cin = 1 path's. */
+static inline int32_t ea_m4_conv_scratch_bytes(const ea_conv_params_t *p)
+{
+    return ea_m4_dense_ok(p) && ea_m4_cin1(p) ? ea_m4_cin1_bytes(p) : ea_conv_scratch_bytes(p);
+}
+
+static inline void ea_m4_put16(int8_t *dst, int32_t v)
+{
+    const int16_t h = (int16_t)v;
+    __builtin_memcpy(dst, &h, 2);
+}
+
+/* The 8-bit weight rows widened to q15 rows of n1 halfwords (the pad is 0), at wq. */
+static inline void ea_m4_cin1_weights(const ea_conv_params_t *p, const int8_t *weights, int8_t *wq)
+{
+    const int32_t k = p->win.kernel_h * p->win.kernel_w, n1 = ea_m4_cin1_taps(p);
+    int32_t c, i;
+    for (c = 0; c < p->out_c; c++, weights += k, wq += 2 * n1) {
+        for (i = 0; i < k; i++)
+            ea_m4_put16(wq + 2 * i, weights[i]);
+        if (k < n1)
+            ea_m4_put16(wq + 2 * k, 0);
+    }
+}
+
+/* The q15 patch of the output pixel whose window starts at (iy0, ix0): n1 halfwords. */
+static inline void ea_m4_cin1_gather(const ea_conv_params_t *p, const int8_t *input, int32_t iy0, int32_t ix0,
+                                     int8_t *patch)
+{
+    const int32_t kh = p->win.kernel_h, kw = p->win.kernel_w, in_w = p->in_w;
+    const int unsigned_in = p->in_type == EA_UINT8;
+    int32_t ky, kx;
+    for (ky = 0; ky < kh; ky++, patch += 2 * kw) {
+        const int32_t iy = iy0 + ky;
+        const int8_t *row = input + iy * in_w + ix0;
+        if (iy < 0 || iy >= p->in_h) {
+            for (kx = 0; kx < kw; kx++)
+                ea_m4_put16(patch + 2 * kx, 0);
+        } else if (ix0 >= 0 && ix0 + kw <= in_w) {
+            if (unsigned_in)
+                for (kx = 0; kx < kw; kx++)
+                    ea_m4_put16(patch + 2 * kx, ((const uint8_t *)row)[kx]);
+            else
+                for (kx = 0; kx < kw; kx++)
+                    ea_m4_put16(patch + 2 * kx, row[kx]);
+        } else {
+            for (kx = 0; kx < kw; kx++) {
+                const int32_t ix = ix0 + kx;
+                ea_m4_put16(patch + 2 * kx, ix < 0 || ix >= in_w ? 0 : ea_get(row + kx, p->in_type));
+            }
+        }
+    }
+    if ((kh * kw) & 1)
+        ea_m4_put16(patch, 0);
+}
+
 /*
  * The outputs of box b of a dense convolution with 8-bit weights, written into `out` (rows b->y0
  * onwards, as ea_conv_box): the box's pixels in pairs (a pair may span two rows), each gathered
- * into its own patch (patches: 2 * kh * kw * in_c bytes), then every channel pair of the pixel
- * pair in one blocked dot product.
+ * into its own patch, then every channel pair of the pixel pair in one blocked dot product.
+ * scratch: ea_conv2d_s8's: two int8 patches (kh * kw * in_c bytes each), or for Cin = 1 two q15
+ * patches and the q15 weights, which wq_ready says are already there (ea_m4_cin1_weights).
  */
 static inline void ea_m4_conv_box(const ea_conv_params_t *p, const int8_t *input, const int8_t *weights,
-                                  const int32_t *bias, const ea_box_t *b, int8_t *out, int8_t *patches)
+                                  const int32_t *bias, const ea_box_t *b, int8_t *out, int8_t *scratch,
+                                  int wq_ready)
 {
-    const int32_t out_w = ea_conv_out_w(p), out_c = p->out_c, n = ea_conv_row_len(p);
+    const int32_t out_w = ea_conv_out_w(p), out_c = p->out_c;
     const int32_t bw = b->x1 - b->x0, end = (b->y1 - b->y0) * bw;
     const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
-    int8_t *pb = patches + n;
+    const int cin1 = ea_m4_cin1(p);
+    const int32_t n = cin1 ? ea_m4_cin1_taps(p) : ea_conv_row_len(p);
+    const int32_t patch_bytes = cin1 ? 2 * n : n;
+    const ea_m4_pixels_fn pixels = cin1 ? ea_m4_pixels_q15(ea_m4_sat_kind(clamp)) : ea_m4_pick(p->in_type, clamp);
+    int8_t *pa = scratch, *pb = scratch + patch_bytes;
+    const int8_t *w = cin1 ? scratch + 2 * patch_bytes : weights;
     int32_t q;
+    if (cin1 && !wq_ready)
+        ea_m4_cin1_weights(p, weights, scratch + 2 * patch_bytes);
     for (q = 0; q < end; q += 2) {
         const int32_t ya = q / bw, xa = b->x0 + q - ya * bw;
+        const int32_t iya = (b->y0 + ya) * p->win.stride_h - p->win.pad_top, ixa = xa * p->win.stride_w - p->win.pad_left;
         int8_t *oa = out + (ya * out_w + xa) * out_c, *ob = NULL;
-        ea_m4_gather(p, input, (b->y0 + ya) * p->win.stride_h - p->win.pad_top,
-                     xa * p->win.stride_w - p->win.pad_left, patches);
-        if (q + 1 < end) {
-            const int32_t yb = xa + 1 < b->x1 ? ya : ya + 1, xb = xa + 1 < b->x1 ? xa + 1 : b->x0;
-            ea_m4_gather(p, input, (b->y0 + yb) * p->win.stride_h - p->win.pad_top,
-                         xb * p->win.stride_w - p->win.pad_left, pb);
-            ob = out + (yb * out_w + xb) * out_c;
-        }
-        if (p->in_type == EA_UINT8)
-            ea_m4_pixels2_u8(patches, pb, weights, bias, p->shift, clamp, n, b->c0, b->c1, oa, ob);
+        const int8_t *xb = pa;
+        if (cin1)
+            ea_m4_cin1_gather(p, input, iya, ixa, pa);
         else
-            ea_m4_pixels2_s8(patches, pb, weights, bias, p->shift, clamp, n, b->c0, b->c1, oa, ob);
+            ea_m4_gather(p, input, iya, ixa, pa);
+        if (q + 1 < end) {
+            const int32_t yb = xa + 1 < b->x1 ? ya : ya + 1, xbx = xa + 1 < b->x1 ? xa + 1 : b->x0;
+            const int32_t iyb = (b->y0 + yb) * p->win.stride_h - p->win.pad_top, ixb = xbx * p->win.stride_w - p->win.pad_left;
+            if (cin1)
+                ea_m4_cin1_gather(p, input, iyb, ixb, pb);
+            else
+                ea_m4_gather(p, input, iyb, ixb, pb);
+            ob = out + (yb * out_w + xbx) * out_c;
+            xb = pb;
+        }
+        pixels(pa, xb, w, patch_bytes, bias, p->shift, clamp, n, b->c0, b->c1, oa, ob);
     }
 }
 

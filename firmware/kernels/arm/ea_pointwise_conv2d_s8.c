@@ -29,12 +29,13 @@ ea_status_t ea_pointwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *
     ea_box_t b;
     EA_CHECK_ARGS(ea_pointwise_check(p));
 
-    b = ea_conv_split(p, ctx);
+    b = ea_conv_split(p, ctx, 0);
     if (!ea_box_empty(&b)) {
         const int32_t in_c = p->in_c, out_c = p->out_c, out_w = ea_conv_out_w(p);
         const int32_t bw = b.x1 - b.x0, end = (b.y1 - b.y0) * bw;
         const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
         int8_t *out = output + b.y0 * out_w * out_c;
+        const ea_m4_pixels_fn pixels = ea_m4_pick(p->in_type, clamp);
         int32_t q;
         if (p->weight_bits != 8) {
             ea_pointwise_box(p, input, weights, bias, &b, out);
@@ -50,10 +51,7 @@ ea_status_t ea_pointwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *
                 pb = input + ((b.y0 + yb) * p->win.stride_h * p->in_w + xb * p->win.stride_w) * in_c;
                 ob = out + (yb * out_w + xb) * out_c;
             }
-            if (p->in_type == EA_UINT8)
-                ea_m4_pixels2_u8(pa, pb, weights, bias, p->shift, clamp, in_c, b.c0, b.c1, oa, ob);
-            else
-                ea_m4_pixels2_s8(pa, pb, weights, bias, p->shift, clamp, in_c, b.c0, b.c1, oa, ob);
+            pixels(pa, pb, weights, in_c, bias, p->shift, clamp, in_c, b.c0, b.c1, oa, ob);
         }
     }
     return EA_OK;

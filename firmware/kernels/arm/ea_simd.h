@@ -85,6 +85,11 @@ static inline int32_t ea_smlatt(uint32_t a, uint32_t b, int32_t acc)
     return __smlatt((int32_t)a, (int32_t)b, acc);
 }
 
+/* Saturation to [-128, 127], [0, 255] and [0, 127]: one ssat / usat each. */
+#define EA_SSAT8(v) __ssat((v), 8)
+#define EA_USAT8(v) ((int32_t)__usat((v), 8))
+#define EA_USAT7(v) ((int32_t)__usat((v), 7))
+
 /* Bytewise max of 4 uint8 (usub8 sets the GE flags, sel picks) and of 4 int8 (ssub8). */
 static inline uint32_t ea_max4_u8(uint32_t a, uint32_t b)
 {
@@ -147,6 +152,15 @@ static inline int32_t ea_smlatt(uint32_t a, uint32_t b, int32_t acc)
 {
     return (int32_t)((uint32_t)acc + (uint32_t)(ea_h1(a) * ea_h1(b)));
 }
+
+static inline int32_t ea_clamp_to(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+#define EA_SSAT8(v) ea_clamp_to((v), -128, 127)
+#define EA_USAT8(v) ea_clamp_to((v), 0, 255)
+#define EA_USAT7(v) ea_clamp_to((v), 0, 127)
 
 static inline uint32_t ea_max4_u8(uint32_t a, uint32_t b)
 {

@@ -26,7 +26,7 @@ static int8_t dst[OUT_BYTES];
 static int8_t weights[W_BYTES];
 static int32_t bias[64];
 static int8_t shift[64];
-static int32_t scratch_words[1024]; /* int32 storage: the depthwise accumulators need alignment */
+static int32_t scratch_words[2048]; /* int32 storage: the depthwise accumulators need alignment */
 
 static void fill_act(int8_t *x, uint32_t n, uint32_t seed)
 {
