@@ -1,5 +1,7 @@
 """`edgeadapt export`: a quantized big/small pair, or one model, -> C for a target, with manifest.json."""
 
+from pathlib import Path
+
 import click
 
 from edgeadapt.errors import EdgeadaptError
@@ -14,7 +16,8 @@ from edgeadapt.textio import format_table, write_json
 @click.option("--big", "big_path", type=click.Path(dir_okay=False), help="The big model of a pair (.eaq).")
 @click.option("--small", "small_path", type=click.Path(dir_okay=False), help="The small model of a pair (.eaq).")
 @click.option("--policy", default=None, help="Policy config (policy.json or a name) baked in as ea_policy_default; default always-small.")
-@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help="Output folder [default: export/<target>].")
+@click.option("--out", "out_dir", default=None, type=click.Path(),
+              help="Output folder [default: export/<target>]; with --target tflite the .tflite file (or a folder for it).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary table's figures to this JSON file ('-': stdout).")
 @click.option("--tflite-mode", type=click.Choice(["int8", "exact"]), default="int8", show_default=True,
               help="--target tflite: TFLite's int8 scheme, or a float32 graph that reproduces the integer arithmetic exactly.")
@@ -36,6 +39,8 @@ def command(target, model_path, big_path, small_path, policy, out_dir, json_path
         return _export_tflite(model_path, out_dir, tflite_mode, json_path)
     desc = load_target(target)
     out_dir = out_dir or f"export/{target}"
+    if Path(out_dir).is_file():
+        raise EdgeadaptError(f"--out {out_dir} is a file, a bundle is a folder")
     if model_path is not None:
         model = load_eaq(model_path)
         manifest = export_single(model, desc, out_dir, source=model_path)
@@ -54,8 +59,6 @@ def command(target, model_path, big_path, small_path, policy, out_dir, json_path
 
 
 def _export_tflite(model_path, out_path, mode, json_path):
-    from pathlib import Path
-
     from edgeadapt.quant.artifact import load_eaq
     from edgeadapt.textio import atomic_write_bytes
     from edgeadapt.tflite.export import export_tflite

@@ -82,8 +82,9 @@ def _validate_tflite(tflite_path, model_path, kernels, data_dir, frames, split, 
     result = compare_tflite(graph, model, images, chosen)
     result.update({"tflite": str(tflite_path), "model": str(model_path)})
     rows = [[k, result["frames"], e["exact_frames"], f"{e['exact_outputs']}/{result['frames'] * result['outputs']}",
-             e["max_abs_diff_lsb"]] for k, e in result["kernels"].items()]
-    click.echo(format_table(["kernels", "frames", "exact frames", "exact outputs", "max |diff| LSB"], rows))
+             e["max_abs_diff_lsb"], f"{100 * max(e['mean_abs_diff_per_std']):.3f}"] for k, e in result["kernels"].items()]
+    click.echo(format_table(["kernels", "frames", "exact frames", "exact outputs", "max |diff| LSB",
+                             "mean |diff| / std %"], rows))
     exact = all(e["exact_frames"] == result["frames"] for e in result["kernels"].values())
     for k, e in result["kernels"].items():
         if e["layers"]:

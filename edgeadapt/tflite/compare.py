@@ -38,6 +38,9 @@ def compare_tflite(graph, model: bytes, images, kernels=KERNELS) -> dict:
             "exact_frames": int(exact.sum()),
             "exact_outputs": int((diff == 0).sum()),
             "max_abs_diff_lsb": int(diff.max()),
+            # the same in the outputs' real units (LSB * 2^-FL), and per output against its spread
+            "max_abs_diff_real": [float(v) for v in diff.max(axis=0) * np.exp2(-fls)],
+            "mean_abs_diff_per_std": [float(v) for v in diff.mean(axis=0) / np.maximum(ours.std(axis=0), 1e-12)],
             "per_output_exact_frames": [int(v) for v in (diff == 0).sum(axis=0)],
             "per_output_max_diff_lsb": [int(v) for v in diff.max(axis=0)],
             "first_mismatch": None,
