@@ -64,6 +64,8 @@ def note(text: str) -> None:
 
 
 def detail(text: str) -> None:
-    """Extra information printed only with --verbose."""
+    """Extra information printed only with --verbose (through tqdm, so an open bar stays intact)."""
     if _state["level"] >= VERBOSE:
-        print(text, file=sys.stderr, flush=True)
+        from tqdm import tqdm
+
+        tqdm.write(text, file=sys.stderr)

@@ -67,7 +67,7 @@ def run_pass(graph, float_acts, bits, options: PassOptions, keep=None, input_val
     input is exact at FL 8 otherwise); fixed_fls: tensor name -> FL imposed instead of searched.
     progress_label: show a per-layer progress bar under this name.
     """
-    from edgeadapt.console import progress
+    from edgeadapt.console import detail, progress
 
     result = PassResult()
     fixed_fls = fixed_fls or {}
@@ -127,6 +127,10 @@ def run_pass(graph, float_acts, bits, options: PassOptions, keep=None, input_val
             if remaining[t] == 0 and t not in wanted:
                 del values[t]
         result.seconds[node.name] = time.perf_counter() - start
+        if progress_label is not None:
+            bits_text = f", {node.weight_bits}-bit weights" if node.has_weights else ""
+            detail(f"{node.name} ({node.op}){bits_text}: output FL {graph.tensors[node.output].fl}, "
+                   f"QSNR {result.qsnr_db[node.name]:.1f} dB, {result.seconds[node.name]:.1f} s")
     return result
 
 
