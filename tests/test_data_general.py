@@ -11,7 +11,7 @@ from edgeadapt.cli import main
 from edgeadapt.data import dataset_kind, dataset_task, load_split, output_fidelity, task_metrics, train_label_mean
 from edgeadapt.data.importers import assign_splits, import_dataset
 from edgeadapt.errors import EdgeadaptError
-from tests.test_data import frontnet_folder
+from test_data import frontnet_folder
 
 
 def run_cli(args, capsys):
