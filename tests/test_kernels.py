@@ -652,6 +652,7 @@ def test_kernels_compile_warning_free(compiler, flags, tmp_path):
 # ------------------------------------------------------------------ emulated targets
 
 BENCH_TOOLS = {"cm4": ("arm-none-eabi-gcc", "qemu-system-arm"), "cm4-arm": ("arm-none-eabi-gcc", "qemu-system-arm"),
+               "cm4-arm-c": ("arm-none-eabi-gcc", "qemu-system-arm"),
                "rv32": ("riscv64-unknown-elf-gcc", "qemu-system-riscv32")}
 
 
@@ -733,14 +734,16 @@ def bench_expected_outputs():
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("target", ["cm4", "cm4-arm", "rv32"])
+@pytest.mark.parametrize("target", ["cm4", "cm4-arm", "cm4-arm-c", "rv32"])
 def test_kernels_bit_exact_on_emulated_targets(target, tmp_path):
-    """The kernels cross-compiled for Cortex-M4 (reference and the SIMD drop-ins, real DSP
-    instructions) and RV32IMC, run under QEMU, give intops' bytes."""
+    """The kernels cross-compiled for Cortex-M4 (reference, the SIMD drop-ins with real DSP
+    instructions, and the drop-ins with the C twin of their inline-assembly loop) and RV32IMC, run
+    under QEMU, give intops' bytes."""
     missing = [tool for tool in BENCH_TOOLS[target] if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed: cannot run the {target} kernel benchmark")
-    done = subprocess.run(["make", "-s", "-C", str(RUNNER_SOURCE.parent), f"run-bench-{target}",
+    goal, extra = ("cm4-arm", ["M4_DEFS=-DEA_M4_NO_ASM"]) if target == "cm4-arm-c" else (target, [])
+    done = subprocess.run(["make", "-s", "-C", str(RUNNER_SOURCE.parent), f"run-bench-{goal}", *extra,
                            f"BUILD={tmp_path}"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line.split() for line in (done.stdout + done.stderr).splitlines() if line.startswith("layer ")]
