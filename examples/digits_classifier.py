@@ -1,10 +1,12 @@
 """Train a small CNN on scikit-learn's bundled digits and export it to ONNX (no download).
 
-    python examples/digits_classifier.py --data build/digits --out build/digits.onnx
+    python examples/digits_classifier.py npz --out build/digits.npz
+    edgeadapt dataset import build/digits.npz --out build/digits
+    python examples/digits_classifier.py train --data build/digits --out build/digits.onnx
 
-Writes the dataset as a general edgeadapt folder (`edgeadapt dataset import` of a .npz), trains
-on its train split for a fixed number of epochs with a fixed seed, prints the float top-1 on the
-test split and exports the model. The network takes the raw 8x8 pixels as the data folder stores
+`npz` writes scikit-learn's 1797 digits as a .npz of uint8 images and class ids; `train` trains on
+the imported folder's train split for a fixed number of epochs with a fixed seed (one thread, so
+every machine gets the same model), prints the float top-1 on the test split and exports ONNX. The network takes the raw 8x8 pixels as the data folder stores
 them (uint8 0..255) and starts with its own normalization, x / 255 - 0.5, as an exported model
 trained in torchvision style would: `edgeadapt quantize` reads it from the graph and folds it into
 the first convolution.
@@ -42,15 +44,26 @@ def digits_net(classes=10) -> nn.Module:
     )
 
 
-def write_digits(data_dir, seed=0) -> None:
-    """scikit-learn's 1797 digits (pixel values 0..16) scaled to uint8 0..255, as a general folder."""
+def digits_arrays():
+    """scikit-learn's 1797 digits (pixel values 0..16) scaled to uint8 0..255, and their class ids."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     images = np.clip(np.rint(digits.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)
+    return images, digits.target.astype(np.int64)
+
+
+def write_npz(path) -> None:
+    images, labels = digits_arrays()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, images=images, labels=labels)
+
+
+def write_digits(data_dir, seed=0) -> None:
+    """The same folder as `edgeadapt dataset import` of write_npz's file gives (--seed 0)."""
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "digits.npz"
-        np.savez(src, images=images, labels=digits.target.astype(np.int64))
+        write_npz(src)
         import_dataset(src, data_dir, seed=seed)
 
 
@@ -105,17 +118,23 @@ def export(net, path) -> None:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="build/digits", help="general dataset folder to write")
-    ap.add_argument("--out", default="build/digits.onnx", help="ONNX model to write")
-    ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--seed", type=int, default=0)
+    sub = ap.add_subparsers(dest="step", required=True)
+    npz = sub.add_parser("npz", help="write the digits as a .npz for `edgeadapt dataset import`")
+    npz.add_argument("--out", default="build/digits.npz")
+    tr = sub.add_parser("train", help="train on an imported folder and export ONNX")
+    tr.add_argument("--data", default="build/digits", help="the imported dataset folder")
+    tr.add_argument("--out", default="build/digits.onnx", help="ONNX model to write")
+    tr.add_argument("--epochs", type=int, default=60)
+    tr.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
-    write_digits(args.data, args.seed)
+    if args.step == "npz":
+        write_npz(args.out)
+        print(f"wrote {args.out}")
+        return
     net = train(args.data, args.epochs, args.seed)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     export(net, args.out)
-    print(f"wrote {args.data} and {args.out}: float top-1 on test {100 * top1(net, args.data):.2f} %")
+    print(f"wrote {args.out}: float top-1 on the test split {100 * top1(net, args.data):.2f} %")
 
 
 if __name__ == "__main__":
