@@ -185,7 +185,8 @@ def test_auto_pad_ceil_mode_clip_and_matmul_bias():
 
 def test_every_unsupported_node_is_listed_at_once():
     nodes = [
-        helper.make_node("Conv", ["x", "w"], ["c"], name="strided_dilation", dilations=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["x", "w"], ["c0"], name="conv"),
+        helper.make_node("MaxPool", ["c0"], ["c"], name="dilated_pool", kernel_shape=[2, 2], dilations=[2, 2]),
         helper.make_node("LRN", ["c"], ["s"], name="lrn", size=3),
         helper.make_node("Resize", ["s", "", "scales"], ["u"], name="bilinear", mode="linear"),
         helper.make_node("Clip", ["u", "lo", "hi"], ["y"], name="clip_bad", ),
@@ -197,7 +198,7 @@ def test_every_unsupported_node_is_listed_at_once():
         import_onnx(proto)
     msg = str(err.value)
     assert "\n" not in msg
-    assert "strided_dilation (Conv): dilation [2, 2]" in msg
+    assert "dilated_pool (MaxPool): dilation [2, 2] (only 1)" in msg
     assert "lrn (LRN): operator not supported" in msg
     assert "bilinear (Resize): mode 'linear' (only nearest)" in msg
     assert "clip_bad (Clip): clip bounds (2.0, 1.0) (min above max)" in msg

@@ -161,17 +161,17 @@ def rand_shifts(rng, acc):
 
 
 def conv_case(rng, *, h, w, cin, cout, k, stride, pads, groups, bits, act, cores, amplitude=128,
-              bias=True, op="conv2d", fl_out=None, in_u=False, out_u=False):
+              bias=True, op="conv2d", fl_out=None, in_u=False, out_u=False, dilation=(1, 1)):
     """Records for one convolution and the intops expectation (HWC; int8, or uint8 input / output
     with in_u / out_u)."""
     kh, kw = (k, k) if np.isscalar(k) else k
     x = rand_act(rng, (1, h, w, cin), in_u, amplitude)
     wt = rand_weights(rng, (cout, kh, kw, cin // groups), bits)
     b = rand_bias(rng, wt, intops.input_peak(in_u)) if bias else None
-    acc = intops.conv2d_acc(x, wt, b, stride, pads, groups)
+    acc = intops.conv2d_acc(x, wt, b, stride, pads, groups, dilation)
     shift = rand_shifts(rng, acc)
     fl_out = int(rng.integers(-4, 9)) if fl_out is None else fl_out
-    expected = intops.conv2d(x, wt, b, shift, stride, pads, groups, act, fl_out, out_u)[0]
+    expected = intops.conv2d(x, wt, b, shift, stride, pads, groups, act, fl_out, out_u, dilation)[0]
     records = {
         "in_h": h, "in_w": w, "in_c": cin, "out_c": cout, "kernel": (kh, kw), "stride": stride,
         "pads": pads, "groups": groups, "weight_bits": bits, "act": ACT_CODES[act],
@@ -180,6 +180,8 @@ def conv_case(rng, *, h, w, cin, cout, k, stride, pads, groups, bits, act, cores
     }
     if b is not None:
         records["bias"] = b
+    if tuple(dilation) != (1, 1):
+        records["dilation"] = dilation
     types = "" if not (in_u or out_u) else f" {'u8' if in_u else 's8'}->{'u8' if out_u else 's8'}"
     label = (f"{op} {h}x{w}x{cin}->{cout} k{kh}x{kw} s{stride} p{pads} g{groups} w{bits} {act} "
              f"cores {cores}{types}")
@@ -788,4 +790,24 @@ def test_resize_nearest(runner, tmp_path):
         cases.append((("resize_nearest", {"in_h": h, "in_w": w, "channels": c, "scale": scale, "input": x,
                                           "num_cores": CORE_COUNTS[i % 3]}),
                       expected, f"resize {h}x{w}x{c} x{scale}"))
+    run_and_check(runner, cases, tmp_path)
+
+
+def test_dilated_conv2d_random_shapes(runner, tmp_path):
+    """ea_dilated_conv2d_s8 against intops.conv2d with dilation: dense, grouped, depthwise, every
+    weight width and type, padded and strided."""
+    rng = np.random.default_rng(1001)
+    cases = []
+    for i in range(30):
+        dilation = [(2, 2), (3, 1), (1, 2), (2, 3)][i % 4]
+        k = [(3, 3), (2, 3), (3, 1)][i % 3]
+        groups, cin = [(1, 3), (2, 4), (4, 4)][i % 3]
+        extent = ((k[0] - 1) * dilation[0] + 1, (k[1] - 1) * dilation[1] + 1)
+        pads = tuple(int(p) for p in rng.integers(0, 3, 4))
+        h = int(rng.integers(max(1, extent[0] - pads[0] - pads[2]), 12))
+        w = int(rng.integers(max(1, extent[1] - pads[1] - pads[3]), 12))
+        cases.append(conv_case(rng, h=h, w=w, cin=cin, cout=groups * int(rng.integers(1, 3)), k=k,
+                               stride=(int(rng.integers(1, 3)), int(rng.integers(1, 3))), pads=pads, groups=groups,
+                               bits=(8, 4, 2)[i % 3], act=("none", "relu", "relu6")[i % 3], cores=CORE_COUNTS[i % 3],
+                               op="dilated_conv2d", in_u=bool(i % 2), out_u=bool(i % 4 == 1), dilation=dilation))
     run_and_check(runner, cases, tmp_path)

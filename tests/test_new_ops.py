@@ -1,6 +1,7 @@
 """The ops real tiny models use: Sigmoid, Tanh, HardSwish, HardSigmoid, LeakyReLU and Clip with any
 bounds as 256-entry tables on the integer grid, nearest Resize by integer factors, standalone
-BatchNormalization; import, quantize, reference vs qsim, C on the host and on QEMU."""
+BatchNormalization, dilated convolution; import, quantize, reference vs qsim, C on the host and on
+QEMU."""
 
 import numpy as np
 import pytest
@@ -19,13 +20,14 @@ H, W = 12, 16
 
 
 class OpsNet(nn.Module):
-    """Every new op once: sigmoid, standalone BN, leaky ReLU, tanh, x2 upsampling, hard-swish,
+    """Every new op once: sigmoid, standalone BN, leaky ReLU, a dilated conv, tanh, x2 upsampling, hard-swish,
     hard-sigmoid, Clip(-0.5, 1.5), a ReLU after a max pool (no producer to fuse into)."""
 
     def __init__(self):
         super().__init__()
         self.c1, self.bn = nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8)
-        self.c2, self.c3 = nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 8, 3, stride=2, padding=1)
+        self.c2 = nn.Conv2d(8, 8, 3, padding=2, dilation=2)
+        self.c3 = nn.Conv2d(8, 8, 3, stride=2, padding=1)
         self.fc = nn.Linear(8 * 6 * 8, 5)
         with torch.no_grad():
             self.bn.running_mean.uniform_(-1, 1)
@@ -62,6 +64,7 @@ def test_import_maps_every_op(quantized):
     assert ("lut", "hardsigmoid") in ops and ("lut", "leakyrelu") in ops and ("resize", None) in ops
     assert [n.attrs for n in graph.nodes if n.attrs.get("fn") == "clip"] == [
         {"fn": "clip", "min": 0.0, "max": float("inf")}, {"fn": "clip", "min": -0.5, "max": 1.5}]
+    assert graph.node("c2_conv").attrs["dilation"] == (2, 2) and "dilation" not in graph.node("c1_conv").attrs
     bn = graph.node("bn_batchnormalization")
     assert bn.op == "conv" and bn.attrs["groups"] == 8 and bn.weight.shape == (8, 1, 1, 1)
 
@@ -100,6 +103,9 @@ def test_c_on_the_host_matches_every_layer(quantized, tmp_path):
     kinds = {layer["kind"] for layer in __import__("json").loads((tmp_path / "host" / "manifest.json").read_text())
              ["models"]["model"]["layers"]}
     assert {"lut", "resize"} <= kinds
+    kernels = {layer.get("kernel") for layer in __import__("json").loads((tmp_path / "host" / "manifest.json").read_text())
+               ["models"]["model"]["layers"]}
+    assert {"ea_dilated_conv2d_s8", "ea_lut_s8", "ea_resize_nearest_s8"} <= kernels
 
 
 @pytest.mark.qemu

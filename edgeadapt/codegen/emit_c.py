@@ -177,6 +177,10 @@ class ModelEmitter:
             pa = layer.nodes[1].attrs
             pool = _window(pa["kernel"], pa["stride"], pa.get("pads", (0, 0, 0, 0)))
             text += c_struct("ea_conv_maxpool_params_t", f"{p}_params", {"conv": conv, "pool": pool})
+        elif kernel == "ea_dilated_conv2d_s8":
+            dh, dw = a["dilation"]
+            text += c_struct("ea_dilated_conv_params_t", f"{p}_params",
+                             {"conv": conv, "dilation_h": int(dh), "dilation_w": int(dw)})
         else:
             text += c_struct("ea_conv_params_t", f"{p}_params", conv)
         return text, f"{kernel}(&c, &{p}_params, {args})"

@@ -103,7 +103,7 @@ def output_alias(graph, name: str) -> str:
 
 
 def _fusable_pool(graph, node):
-    if node.op != "conv" or node.output in graph.outputs:
+    if node.op != "conv" or node.output in graph.outputs or tuple(node.attrs.get("dilation", (1, 1))) != (1, 1):
         return None
     consumers = graph.consumers(node.output)
     if len(consumers) == 1 and consumers[0].op == "maxpool":

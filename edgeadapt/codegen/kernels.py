@@ -21,6 +21,8 @@ from edgeadapt.errors import EdgeadaptError
 
 def conv_output_hw(in_hw, attrs) -> tuple:
     kh, kw = attrs["kernel"]
+    dh, dw = attrs.get("dilation", (1, 1))
+    kh, kw = (kh - 1) * dh + 1, (kw - 1) * dw + 1
     sh, sw = attrs["stride"]
     top, left, bottom, right = attrs.get("pads", (0, 0, 0, 0))
     return (in_hw[0] + top + bottom - kh) // sh + 1, (in_hw[1] + left + right - kw) // sw + 1
@@ -30,6 +32,12 @@ def is_pointwise(node) -> bool:
     """The 1x1 fast path of ea_pointwise_conv2d_s8: kernel 1x1, no padding, one group."""
     a = node.attrs
     return tuple(a["kernel"]) == (1, 1) and not any(a.get("pads", (0, 0, 0, 0))) and a.get("groups", 1) == 1
+
+
+def is_dilated(node) -> bool:
+    """ea_dilated_conv2d_s8: kernel taps spaced more than one pixel apart (the only kernel that reads
+    a dilation; the fast paths and their drop-ins assume dense taps)."""
+    return tuple(node.attrs.get("dilation", (1, 1))) != (1, 1)
 
 
 def is_depthwise(graph, node) -> bool:
@@ -95,6 +103,8 @@ def _always(graph, layer) -> bool:
 # First match per kind wins: fast paths before the general kernel of their kind.
 ROUTES = (
     Route("ea_conv2d_maxpool_s8", "conv_maxpool", _always, _conv_maxpool_scratch, "ea_conv_maxpool_params_t"),
+    Route("ea_dilated_conv2d_s8", "conv", lambda g, layer: is_dilated(layer.main), _conv_scratch,
+          "ea_dilated_conv_params_t"),
     Route("ea_pointwise_conv2d_s8", "conv", lambda g, layer: is_pointwise(layer.main), _none, "ea_conv_params_t"),
     Route("ea_depthwise_conv2d_s8", "conv", lambda g, layer: is_depthwise(g, layer.main), _depthwise_scratch,
           "ea_conv_params_t"),

@@ -275,8 +275,12 @@ class _Converter:
         stride = tuple(int(s) for s in a.get("strides", [1, 1]))
         in_shape = self.tensors[self._src(node.input[0])].shape
         pads = _pads(a, in_shape[:2], (kh, kw), stride)
+        dilation = tuple(int(d) for d in a.get("dilations", [1, 1]))
+        pads = _pads(a, in_shape[:2], ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1), stride)
         attrs = {"kernel": (int(kh), int(kw)), "stride": stride, "pads": pads,
                  "groups": int(a.get("group", 1)), "act": "none"}
+        if dilation != (1, 1):  # only when used, so models without it keep their files as they were
+            attrs["dilation"] = dilation
         self._emit(node, i, "conv", [self._src(node.input[0])], attrs,
                   w.transpose(0, 2, 3, 1).astype(np.float32), bias.astype(np.float32))
 

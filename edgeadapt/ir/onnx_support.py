@@ -18,7 +18,7 @@ ACT_PRODUCERS = ("Conv", "Gemm", "MatMul", "Add", "AveragePool", "GlobalAverageP
 # operator table is generated from this (python -m edgeadapt.ir.onnx_support), and a test keeps
 # the two equal.
 OP_RULES = {
-    "Conv": "2-D, dilation 1, constant weights; any kernel, stride, padding and groups (depthwise too)",
+    "Conv": "2-D, constant weights; any kernel, stride, dilation, padding and groups (depthwise too)",
     "Gemm": "constant weights, transA=0 (a fully-connected layer)",
     "MatMul": "(N, K) x constant (K, C) weight; a following Add of a constant is its bias",
     "BatchNormalization": "inference mode, constant statistics; folded into the conv/Gemm/MatMul it follows, "
@@ -197,8 +197,8 @@ def _node_problem(view, shapes, node):
     if op not in SUPPORTED:
         return "operator not supported"
     if op == "Conv":
-        if any(d != 1 for d in a.get("dilations", [1, 1])):
-            return f"dilation {list(a['dilations'])} (only 1)"
+        if any(int(d) < 1 for d in a.get("dilations", [1, 1])):
+            return f"dilation {list(a['dilations'])} (at least 1)"
         if not all(view.is_const(n) for n in node.input[1:] if n):
             return "weights are not constant"
         if len(view.constants[node.input[1]].shape) != 4:

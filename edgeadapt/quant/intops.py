@@ -123,8 +123,9 @@ def conv_output_hw(h, w, kernel, stride, pads):
     return (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
 
 
-def conv2d_acc(x, w_int, bias_int32, stride=(1, 1), pads=(0, 0, 0, 0), groups=1):
-    """The int accumulators of section 4.1 as int64 (N, Ho, Wo, Co), before requantization."""
+def conv2d_acc(x, w_int, bias_int32, stride=(1, 1), pads=(0, 0, 0, 0), groups=1, dilation=(1, 1)):
+    """The int accumulators of section 4.1 as int64 (N, Ho, Wo, Co), before requantization; a
+    dilation (dh, dw) spaces the kernel taps dh rows / dw columns apart (extent (k - 1) d + 1)."""
     x = np.asarray(x)
     w_int = np.asarray(w_int)
     n, h, w, c_in = x.shape
@@ -133,15 +134,16 @@ def conv2d_acc(x, w_int, bias_int32, stride=(1, 1), pads=(0, 0, 0, 0), groups=1)
         raise EdgeadaptError(
             f"conv shapes disagree: input {c_in} channels, weight {w_int.shape}, groups {groups}"
         )
-    ho, wo = conv_output_hw(h, w, (kh, kw), stride, pads)
+    dh, dw = (int(d) for d in dilation)
+    ho, wo = conv_output_hw(h, w, ((kh - 1) * dh + 1, (kw - 1) * dw + 1), stride, pads)
     if ho <= 0 or wo <= 0:
-        raise EdgeadaptError(f"conv window {kh}x{kw} larger than padded input {h}x{w}")
+        raise EdgeadaptError(f"conv window {kh}x{kw} (dilation {dh}x{dw}) larger than padded input {h}x{w}")
     top, left, bottom, right = pads
     xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))  # padding is 0 in both types
     if c_per_group == 1 and groups > 1:
-        acc = _depthwise_acc(xp, w_int, stride, ho, wo, groups)
+        acc = _depthwise_acc(xp, w_int, stride, ho, wo, groups, (dh, dw))
     else:
-        acc = _grouped_acc(xp, w_int, stride, ho, wo, groups)
+        acc = _grouped_acc(xp, w_int, stride, ho, wo, groups, (dh, dw))
     if bias_int32 is not None:
         acc += np.asarray(bias_int32, dtype=np.int64)
     return acc
@@ -152,7 +154,7 @@ def _window(xp, ky, kx, stride, ho, wo):
     return xp[:, ky : ky + sh * (ho - 1) + 1 : sh, kx : kx + sw * (wo - 1) + 1 : sw, :]
 
 
-def _grouped_acc(xp, w_int, stride, ho, wo, groups):
+def _grouped_acc(xp, w_int, stride, ho, wo, groups, dilation=(1, 1)):
     n = xp.shape[0]
     c_out, kh, kw, cpg = w_int.shape
     opg = c_out // groups
@@ -168,13 +170,13 @@ def _grouped_acc(xp, w_int, stride, ho, wo, groups):
             cols = np.empty((xs.shape[0], ho, wo, kh, kw, cpg), dtype=dtype)
             for ky in range(kh):
                 for kx in range(kw):
-                    cols[:, :, :, ky, kx, :] = _window(xs, ky, kx, stride, ho, wo)
+                    cols[:, :, :, ky, kx, :] = _window(xs, ky * dilation[0], kx * dilation[1], stride, ho, wo)
             prod = _matmul_exact(cols.reshape(-1, k), wg)
             acc[n0 : n0 + chunk, ..., g * opg : (g + 1) * opg] = prod.reshape(-1, ho, wo, opg)
     return acc
 
 
-def _depthwise_acc(xp, w_int, stride, ho, wo, groups):
+def _depthwise_acc(xp, w_int, stride, ho, wo, groups, dilation=(1, 1)):
     c_out, kh, kw, _ = w_int.shape
     mult = c_out // groups
     # output channel c reads input channel c // mult
@@ -184,7 +186,7 @@ def _depthwise_acc(xp, w_int, stride, ho, wo, groups):
     w64 = w_int.astype(np.int32)
     for ky in range(kh):
         for kx in range(kw):
-            acc += _window(src, ky, kx, stride, ho, wo) * w64[:, ky, kx, 0]
+            acc += _window(src, ky * dilation[0], kx * dilation[1], stride, ho, wo) * w64[:, ky, kx, 0]
     return acc
 
 
@@ -201,10 +203,10 @@ def _matmul_exact(a, b):
 
 
 def conv2d(x, w_int, bias_int32, shift, stride=(1, 1), pads=(0, 0, 0, 0), groups=1, act="none",
-           fl_out=0, out_unsigned=False):
+           fl_out=0, out_unsigned=False, dilation=(1, 1)):
     """Section 4.1: int8/uint8 (N, H, W, Ci) -> int8/uint8 (N, Ho, Wo, Co); `shift` scalar or per
     channel [Co]."""
-    acc = conv2d_acc(x, w_int, bias_int32, stride, pads, groups)
+    acc = conv2d_acc(x, w_int, bias_int32, stride, pads, groups, dilation)
     return requantize(acc, np.asarray(shift, dtype=np.int64), act, fl_out, out_unsigned)
 
 

@@ -51,7 +51,8 @@ def linear_op(node, x, weight, bias):
         top, left, bottom, right = a.get("pads", (0, 0, 0, 0))
         x = F.pad(x, (left, right, top, bottom)) if any((top, left, bottom, right)) else x
         w = weight.permute(0, 3, 1, 2) if weight.dim() == 4 else weight
-        return F.conv2d(x, w, bias, stride=tuple(a.get("stride", (1, 1))), groups=a.get("groups", 1))
+        return F.conv2d(x, w, bias, stride=tuple(a.get("stride", (1, 1))), groups=a.get("groups", 1),
+                        dilation=tuple(a.get("dilation", (1, 1))))
     if node.op == "fc":
         return F.linear(hwc_flat(x), weight.reshape(weight.shape[0], -1), bias)
     raise EdgeadaptError(f"node {node.name}: op {node.op} has no weights")

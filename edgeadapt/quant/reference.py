@@ -101,7 +101,7 @@ def run_node(graph, node, inputs) -> np.ndarray:
     if node.op == "conv":
         shift = accumulator_fls(graph, node) - int(fl_out)
         return intops.conv2d(x, node.qweight, node.qbias, shift, a.get("stride", (1, 1)), a.get("pads", (0, 0, 0, 0)),
-                             a.get("groups", 1), node.act, fl_out, out_u)
+                             a.get("groups", 1), node.act, fl_out, out_u, a.get("dilation", (1, 1)))
     if node.op == "fc":
         raw = a.get("out_dtype", "int8") == "int32"
         shift = None if raw else accumulator_fls(graph, node) - int(fl_out)

@@ -190,6 +190,20 @@ ea_status_t ea_add_s8(const ea_ctx_t *ctx, const ea_add_params_t *p, const int8_
 ea_status_t ea_concat_s8(const ea_ctx_t *ctx, const ea_concat_params_t *p, const int8_t *const *inputs,
                          int8_t *output);
 
+/* Dilated convolution, section 4.1 with taps spaced dilation_h rows / dilation_w columns apart:
+ * the window of output (y, x) reads input (y * stride_h - pad_top + ky * dilation_h, ...), so the
+ * kernel's extent is (kernel_h - 1) * dilation_h + 1 (which out_h and the window check use). Any
+ * groups, weight bits and types as ea_conv2d_s8. Scratch: the patch, kernel_h * kernel_w * in_c
+ * bytes. Splits output rows. */
+typedef struct {
+    ea_conv_params_t conv;
+    int32_t dilation_h, dilation_w; /* >= 1 */
+} ea_dilated_conv_params_t;
+
+int32_t ea_dilated_conv2d_s8_get_buffer_size(const ea_dilated_conv_params_t *p);
+ea_status_t ea_dilated_conv2d_s8(const ea_ctx_t *ctx, const ea_dilated_conv_params_t *p, const int8_t *input,
+                                 const int8_t *weights, const int32_t *bias, int8_t *output);
+
 /* Elementwise lookup table, section 4.8: output[i] = table[(uint8_t)input[i]] for size elements;
  * the table holds the 256 output codes (int8 or uint8 bytes) the quantizer computed. No scratch.
  * Splits elements. */

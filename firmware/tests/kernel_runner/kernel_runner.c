@@ -15,6 +15,7 @@
  *   avg_pool:           as max_pool plus multiplier shift act fl_out
  *   add:                h w c fl_a fl_b fl_out act a b
  *   concat:             h w channels[n] fl_in[n] fl_out input0 .. input<n-1>
+ *   dilated_conv2d:     as conv2d plus dilation[2]
  *   lut:                size table[256] input
  *   resize_nearest:     in_h in_w channels scale[2] input
  *   optional for all:   num_cores (default 1)
@@ -208,6 +209,7 @@ typedef struct {
     ea_add_params_t add;
     ea_concat_params_t concat;
     ea_lut_params_t lut;
+    ea_dilated_conv_params_t dilated;
     ea_resize_params_t resize;
     int32_t scratch;
     long out_bytes;
@@ -342,6 +344,18 @@ static void prepare(case_t *cs, call_t *call)
             total += p->channels[i];
         }
         call->out_bytes = (long)p->h * p->w * total;
+    } else if (strcmp(op, "dilated_conv2d") == 0) {
+        ea_dilated_conv_params_t *p = &call->dilated;
+        int32_t kh_e, kw_e;
+        p->conv = conv_params(cs);
+        p->dilation_h = get(cs, "dilation", 0);
+        p->dilation_w = get(cs, "dilation", 1);
+        call->scratch = ea_dilated_conv2d_s8_get_buffer_size(p);
+        kh_e = (p->conv.win.kernel_h - 1) * p->dilation_h + 1;
+        kw_e = (p->conv.win.kernel_w - 1) * p->dilation_w + 1;
+        call->out_bytes = (long)ea_out_dim(p->conv.in_h, kh_e, p->conv.win.stride_h, p->conv.win.pad_top, p->conv.win.pad_bottom) *
+                          ea_out_dim(p->conv.in_w, kw_e, p->conv.win.stride_w, p->conv.win.pad_left, p->conv.win.pad_right) *
+                          p->conv.out_c;
     } else if (strcmp(op, "lut") == 0) {
         call->lut.size = get(cs, "size", 0);
         if (need(cs, "table")->count != 256)
@@ -383,6 +397,8 @@ static ea_status_t call_kernel(case_t *cs, const call_t *call, const ea_ctx_t *c
         return ea_avg_pool_s8(ctx, &call->avg_pool, tensor(cs, "input"), out);
     if (strcmp(op, "add") == 0)
         return ea_add_s8(ctx, &call->add, tensor(cs, "a"), tensor(cs, "b"), out);
+    if (strcmp(op, "dilated_conv2d") == 0)
+        return ea_dilated_conv2d_s8(ctx, &call->dilated, tensor(cs, "input"), tensor(cs, "weights"), cs->bias, out);
     if (strcmp(op, "lut") == 0)
         return ea_lut_s8(ctx, &call->lut, tensor(cs, "input"), out);
     if (strcmp(op, "resize_nearest") == 0)
