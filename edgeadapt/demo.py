@@ -3,8 +3,8 @@
 data -> shipped pair (float MAE) -> quantize (int8 and mixed) -> export host + validate ->
 export stm32 and gap8 + firmware build -> HIL on QEMU for always-small and always-big ->
 policy sweep on held-out validation frames with the cycles measured on the device -> its prediction on
-the test frames -> the selected policy baked in and measured on QEMU ->
-one table and a report.
+the test frames -> the selected policy baked in and measured on QEMU -> the same policies on frames
+of never-seen environments (test-unseen) -> one table and a report.
 
 Each stage is the public CLI, run as a subprocess, so what the demo prints is exactly what a user
 would see. Independent runs of one stage (the two models' quantization, the two targets' QEMU runs)
@@ -43,13 +43,13 @@ def main():
     WORK.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
 
-    stage("1/8 data: synthetic test sequences")
+    stage("1/9 data: synthetic test sequences")
     from edgeadapt.data import ensure_synth
 
     ensure_synth(DATA, DATA_FRAMES, DATA_SEED)
     print(f"dataset: {DATA.relative_to(ROOT)} ({DATA_FRAMES} frames, seed {DATA_SEED})")
 
-    stage("2/8 the shipped pair, float")
+    stage("2/9 the shipped pair, float")
     float_mae = {}
     for role in ("big", "small"):
         out = WORK / f"eval-float-{role}.json"
@@ -57,7 +57,7 @@ def main():
         float_mae[role] = load(out)
     print_pair_summary(float_mae)
 
-    stage("3/8 quantize: int8 and mixed precision (integer reference on the test split)")
+    stage("3/9 quantize: int8 and mixed precision (integer reference on the test split)")
     reports = {}
     side_by_side([cli("quantize", f"zoo:{role}", "--calib", DATA, "--out", WORK / f"{role}.eaq", "--weight-bits", "8",
                       "--report", WORK / f"quant-{role}-int8.json") for role in ("big", "small")])
@@ -73,24 +73,24 @@ def main():
         reports[(role, "mixed")] = load(WORK / f"quant-{role}-mixed.json")
     print_quant_summary(reports)
 
-    stage("4/8 export for the host and validate the C code against the integer reference")
+    stage("4/9 export for the host and validate the C code against the integer reference")
     host_dir = WORK / "export-host"
     edgeadapt("export", "--target", "host", "--big", WORK / "big.eaq", "--small", WORK / "small.eaq",
               "--out", host_dir, "--json", WORK / "export-host.json")
     edgeadapt("validate", "--export", host_dir, "--data", DATA, "--frames", "200",
               "--json", WORK / "validate-host.json")
 
-    stage("5/8 export the pair for stm32 and gap8 and build the firmware")
+    stage("5/9 export the pair for stm32 and gap8 and build the firmware")
     for target in TARGETS:
         export_and_build(target, policy=None)
 
-    stage(f"6/8 hardware-in-the-loop on QEMU, single models: {HIL_FRAMES} test frames from {HIL_SEQUENCES} "
+    stage(f"6/9 hardware-in-the-loop on QEMU, single models: {HIL_FRAMES} test frames from {HIL_SEQUENCES} "
           "sequences per run")
     summaries = {}
     for name in ("always-small", "always-big"):
         summaries.update(hil_runs(name, {target: name for target in TARGETS}))
 
-    stage("7/8 policy sweep per target on validation frames (held out), with the cycles measured on the device")
+    stage("7/9 policy sweep per target on validation frames (held out), with the cycles measured on the device")
     predictions = {}
     for target in TARGETS:
         runs = [arg for name in ("always-small", "always-big") for arg in ("--runs", RESULTS / f"{target}-{name}")]
@@ -115,14 +115,20 @@ def main():
                       "--json", WORK / f"predict-{target}-{name}.json")
             predictions[(target, name)] = load(WORK / f"predict-{target}-{name}.json")
 
-    stage("8/8 the adaptive system: iso-MAE policy baked into the firmware, the other set over the link; QEMU")
+    stage("8/9 the adaptive system: iso-MAE policy baked into the firmware, the other set over the link; QEMU")
     for target in TARGETS:
         export_and_build(target, policy=WORK / f"policy-{target}-adaptive.json")
     for name in ("adaptive", "adaptive-cut"):
         summaries.update(hil_runs(name, {target: WORK / f"policy-{target}-{name}.json" for target in TARGETS}))
+    stage("9/9 never-seen environments: always-big and the same two policies on test-unseen frames; QEMU")
+    unseen = {}
+    for name in ("always-big", "adaptive", "adaptive-cut"):
+        unseen.update(hil_runs(name, {target: name if name == "always-big" else WORK / f"policy-{target}-{name}.json"
+                                      for target in TARGETS}, split="test-unseen"))
     print_hil_summary(summaries)
     print_prediction_check(summaries, predictions)
     print_verdicts(summaries)
+    print_verdicts(unseen, "test-unseen")
     print(f"\nreports: {', '.join(str((RESULTS / f'{t}-adaptive' / 'report.md').relative_to(ROOT)) for t in TARGETS)}")
     print(f"demo finished in {time.monotonic() - started:.0f} s")
 
@@ -136,14 +142,15 @@ def export_and_build(target, policy):
     run(["make", "-s", "-C", ROOT / "firmware", f"TARGET={target}", f"EXPORT={bundle}", "size"])
 
 
-def hil_runs(name, policies):
+def hil_runs(name, policies, split="test"):
     """One HIL run of system `name` per target (policies: target -> policy), side by side."""
+    suffix = "" if split == "test" else f"-{split}"
     side_by_side([cli("hil", "run", "--target", target, "--emulator", "qemu", "--export", ROOT / "export" / target,
-                      "--data", DATA, "--frames", str(HIL_FRAMES), "--sequences", str(HIL_SEQUENCES),
-                      "--policy", policy, "--out", RESULTS / f"{target}-{name}", "--overwrite",
+                      "--data", DATA, "--split", split, "--frames", str(HIL_FRAMES), "--sequences", str(HIL_SEQUENCES),
+                      "--policy", policy, "--out", RESULTS / f"{target}-{name}{suffix}", "--overwrite",
                       "--timeout", HIL_TIMEOUT_S)
                   for target, policy in policies.items()])
-    return {(target, name): load(RESULTS / f"{target}-{name}" / "summary.json") for target in policies}
+    return {(target, name): load(RESULTS / f"{target}-{name}{suffix}" / "summary.json") for target in policies}
 
 
 def describe_selection(sweep):
@@ -204,12 +211,13 @@ def print_prediction_check(summaries, predictions):
                         "cycles d", "MAE pred", "MAE meas"], rows))
 
 
-def print_verdicts(summaries):
+def print_verdicts(summaries, split="test"):
     """One sentence per target: is the adaptive system better than always-big, held out, on QEMU?
 
     Better means faster at an MAE no higher than always-big's; faster at a higher MAE is a trade,
     and is said as such."""
-    print(f"\nverdict (policies chosen on validation, measured on {HIL_FRAMES} held-out test frames from "
+    where = "held-out test frames" if split == "test" else "frames of never-seen environments (test-unseen)"
+    print(f"\nverdict (policies chosen on validation, measured on {HIL_FRAMES} {where} from "
           f"{HIL_SEQUENCES} sequences on QEMU):")
     for target in TARGETS:
         big = summaries[(target, "always-big")]
