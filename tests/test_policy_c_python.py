@@ -189,16 +189,29 @@ def test_device_steps_match_the_python_simulation(host_exe, tmp_path):
         assert fw.close() == 0
 
 
+@pytest.fixture(scope="module")
+def shipped_host_exe(tmp_path_factory, shipped_pair_int8):
+    from edgeadapt.codegen import export_pair
+    from edgeadapt.quant.artifact import load_eaq
+
+    export = tmp_path_factory.mktemp("shipped-export") / "host"
+    export_pair(load_eaq(shipped_pair_int8["big"]), load_eaq(shipped_pair_int8["small"]), "host", export,
+                sources=shipped_pair_int8)
+    return build_host_firmware(tmp_path_factory.mktemp("fw-shipped"), name="test-fw-host-shipped", export=export,
+                               kernels=True)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("split", ["test", "test-unseen"])
-def test_shipped_pair_on_both_test_splits_same_decisions_in_c_and_python(host_exe, shipped_data, shipped_pair_int8,
-                                                                          split):
+def test_shipped_pair_on_both_test_splits_same_decisions_in_c_and_python(shipped_host_exe, shipped_data,
+                                                                          shipped_pair_int8, split):
     """The integer reference outputs of the shipped int8 pair on every frame of a test split (known
     and never-seen environments), replayed sequence by sequence through the C policy and the Python
     one, for every policy family: the single models, random, temporal, both aux heads and the
     output-based partition. The C side only sees integers, so the fixture firmware serves (the
-    configs are quantized with the shipped models' output FLs)."""
+    configs are quantized with the shipped models' output FLs). The host firmware is built from
+    the shipped pair's export, so it checks the configs against the real output counts (6 small)."""
     from edgeadapt.data import load_split
     from edgeadapt.harness.reference import reference_outputs
     from edgeadapt.quant.artifact import load_eaq
@@ -221,7 +234,7 @@ def test_shipped_pair_on_both_test_splits_same_decisions_in_c_and_python(host_ex
         {"policy": "partition", "channels": [0, 1, 3], "absolute": [False, True, True],
          "cuts": [[1.2, 2.0], [0.5], [0.3, 0.7]], "big_cells": [1, 2, 5, 6, 18, 21, 22, 37, 38]},
     ]
-    fw = FirmwareHost(host_exe)
+    fw = FirmwareHost(shipped_host_exe)
     try:
         for cfg in configs:
             used_all = []
