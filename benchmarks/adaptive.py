@@ -188,12 +188,15 @@ def bench_target(target, big, small, args, work, log, cache) -> dict:
     paths = {"big": big, "small": small}
     fls = {r: [int(f) for f in output_fls(g)] for r, g in graphs.items()}
     hil_frames = {split: pick_frames(args.data, args.frames, args.chunk, split) for split in SPLITS}
-    # the cycles of each model, measured on the device (QEMU instruction counts) on the test frames
-    n = len(hil_frames["test"][0])
-    calib_runs = {name: tdir / "test" / name for name in ("always-small", "always-big")}
-    for name, run in calib_runs.items():
-        hil(target, export_dir, hil_frames["test"], run, name, log)
-    per_frame = measured_cycle_model(calib_runs, n, clock)
+    run_policies = target in args.hil_targets
+    # the cycles of each model, measured on the device (QEMU instruction counts) on test frames;
+    # a target whose policies are not run on QEMU is calibrated on fewer frames (a model's cycles
+    # hardly vary from frame to frame: the p99 / mean of these runs is printed)
+    calib = hil_frames["test"] if run_policies else pick_frames(args.data, args.calib_frames, args.chunk, "test")
+    cdir = tdir / ("test" if run_policies else "calib")
+    calib_runs = {name: cdir / name for name in ("always-small", "always-big")}
+    calib_summaries = {name: hil(target, export_dir, calib, run, name, log) for name, run in calib_runs.items()}
+    per_frame = measured_cycle_model(calib_runs, len(calib[0]), clock)
     cycles = CycleModel(float(np.mean(per_frame.small)), float(np.mean(per_frame.big)), per_frame.overhead,
                         "mean cycles of the measured always-small / always-big runs", clock)
     log(f"{target}: sweep on the validation split")
@@ -201,6 +204,9 @@ def bench_target(target, big, small, args, work, log, cache) -> dict:
     chosen = selection["chosen"]
     result = {"target": target, "clock_mhz": clock / 1e6, "cycles": {"small": cycles.small, "big": cycles.big,
                                                                        "overhead": cycles.overhead},
+              "calibration_frames": len(calib[0]), "policies_on_qemu": run_policies,
+              "calibration_p99_over_mean": {name: s["latency_ms"]["p99"] / s["latency_ms"]["mean"]
+                                            for name, s in calib_summaries.items()},
               "evaluated": selection["evaluated"],
               "chosen": {rule: p.to_dict(clock) for rule, p in chosen.items()},
               "val": {rule: {"latency_vs_big": p.cycles_mean / selection["val"].big.cycles_mean - 1.0,
@@ -208,6 +214,10 @@ def bench_target(target, big, small, args, work, log, cache) -> dict:
               "splits": {}}
     for split in SPLITS:
         whole = measure_split(split_data(args.data, split, graphs, paths, fls, cycles, cache), chosen)
+        if not run_policies:
+            result["splits"][split] = {"whole": _whole_dict(whole, clock), "hil": {}, "hil_frames": 0,
+                                       "hil_sequences": 0}
+            continue
         runs = hil_split(target, export_dir, hil_frames[split], tdir / split, chosen, log)
         big_run = runs["always-big"]
         measured = {}
@@ -298,14 +308,18 @@ def markdown(results, args, models_desc) -> str:
              "accurate adaptive policy (best MAE). The chosen policies are then measured, never re-chosen, "
              "on test (unseen subjects, known environments) and test-unseen (unseen subjects in never-seen "
              "environments): replayed on every frame of the split (MAE exact from the integer reference, "
-             "cycles from the measured means) and run on QEMU on the first "
+             f"cycles from the measured means) and, on {', '.join(args.hil_targets)}, run on QEMU on the first "
              f"{args.chunk} frames of successive sequences ({args.frames} frames). Oracle and random are "
              "the baselines at the chosen policy's big share on the same split.", ""]
     for r in results:
         lines += [f"## {r['target']} ({r['clock_mhz']:g} MHz)", "",
                   f"Cycles per frame (measured): small {r['cycles']['small']:,.0f}, big {r['cycles']['big']:,.0f} "
                   f"(ratio {r['cycles']['small'] / r['cycles']['big']:.3f}), policy decision "
-                  f"{r['cycles']['overhead']:,.0f}. Sweep: {r['evaluated']} policies on the validation split.", "",
+                  f"{r['cycles']['overhead']:,.0f} (always-small / always-big on {r['calibration_frames']} test frames; "
+                  f"p99 / mean latency {r['calibration_p99_over_mean']['always-small']:.3f} / "
+                  f"{r['calibration_p99_over_mean']['always-big']:.3f}). Sweep: {r['evaluated']} policies on the "
+                  f"validation split." + ("" if r["policies_on_qemu"] else " The chosen policies are replayed with "
+                                          "these measured cycles, not run on QEMU for this target."), "",
                   "| operating point | chosen on val | val: latency / MAE vs big |", "|---|---|---|"]
         for rule in RULES:
             v = r["val"][rule]
@@ -326,6 +340,8 @@ def markdown(results, args, models_desc) -> str:
                 lines.append(f"| {rule} | {v['point']['big_share']:.3f} | {v['point']['mae_sum']:.4f} | "
                              f"{_pct(v['mae_vs_big'])} | {_pct(v['latency_vs_big'])} | {_pct(v['oracle_vs_big'])} | "
                              f"{_pct(v['random_vs_big'])} |")
+            if not sp["hil"]:
+                continue
             lines += ["", f"QEMU runs ({sp['hil_frames']} frames of {sp['hil_sequences']} sequences):", "",
                       "| system | big share | MAE sum | MAE vs big | latency ms (mean / p99) | latency vs big | energy mJ | bit-exact |",
                       "|---|---|---|---|---|---|---|---|"]
@@ -359,7 +375,7 @@ def markdown(results, args, models_desc) -> str:
                   f"{k}: {v['cycles'] / 1e6:.1f} M cycles, {v['cycles'] / 170e3:.1f} ms, MAE {v['mae_sum']:.2f}, "
                   f"{v['power_mw']} mW" for k, v in PAPER_MODELS.items()) + ".", "",
               f"Reproduce: `python benchmarks/adaptive.py --data {args.data} --big {args.big} --small {args.small} "
-              f"--frames {args.frames} --chunk {args.chunk}`.", ""]
+              f"--frames {args.frames} --chunk {args.chunk} --hil-targets {' '.join(args.hil_targets)}`.", ""]
     return "\n".join(lines)
 
 
@@ -371,10 +387,15 @@ def main(argv=None):
     ap.add_argument("--targets", nargs="+", default=["stm32", "gap8"])
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--chunk", type=int, default=20)
+    ap.add_argument("--hil-targets", nargs="+", default=None,
+                    help="targets whose chosen policies also run on QEMU (default: all)")
+    ap.add_argument("--calib-frames", type=int, default=10,
+                    help="frames of the always-small / always-big cycle runs of the other targets")
     ap.add_argument("--work", default=str(ROOT / "build" / "bench-adaptive"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "adaptive.md"))
     ap.add_argument("--json", dest="json_path")
     args = ap.parse_args(argv)
+    args.hil_targets = [load_target(t)["name"] for t in (args.hil_targets or args.targets)]
 
     def log(text):
         print(text, file=sys.stderr, flush=True)
