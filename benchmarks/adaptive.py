@@ -368,7 +368,7 @@ def markdown(results, args, models_desc) -> str:
             and r["splits"][split]["whole"]["points"]["iso-mae"]["mae_vs_big"] <= 0.0]
     lines += ["", "Goal (the paper's): at least 28 % lower mean latency than always-big at an MAE no worse than "
               "always-big's, on at least one split: " + (f"met on {', '.join(goal)}." if goal else
-                                                          "NOT met on any split (see benchmarks/gap_structure.md "
+                                                          "NOT met on any split (see benchmarks/results/gap_structure.md "
                                                           "and benchmarks/results/data_realism.md for why)."),
               "",
               "The paper's single models (ICRA'23, GAP8 at 170 MHz): " + "; ".join(
