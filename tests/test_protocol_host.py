@@ -484,7 +484,7 @@ def test_chunked_load_acknowledges_good_chunks_and_refuses_damaged_ones(fw):
 
 def test_policy_show_set_and_refuse(fw):
     baked = fw.command("ea-policy")
-    part = ",pn=0,pc=0:0:0,pa=0,pk=0:0:0,ps=0:0:0:0:0:0:0:0:0,pb=0:0:0:0:0:0:0:0:0,ml=0,mh=0"  # the partition fields (unused by these kinds)
+    part = ""  # the partition fields are shown for a partition policy only
     assert baked == ["m-policy-[kind=temporal,n=4,w=512:512:256:512,t=8388608,k=2,rerun=0,"
                      "aux=4,at=0,seed=1,p=0" + part + "]"]
     assert fw.command("ea-policy aux aux=4 at=-300 k=3 rerun=1") == [

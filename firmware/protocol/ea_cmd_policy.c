@@ -41,6 +41,11 @@ static void put_policy(const ea_policy_config_t *c)
     ea_put_u64(c->seed);
     ea_put(",p=");
     ea_put_u64(c->p_big);
+    if (c->kind != EA_POLICY_PARTITION) { /* keep the line short: it crosses a lossy link */
+        ea_put_char(']');
+        ea_put_eol();
+        return;
+    }
     ea_put(",pn=");
     ea_put_u64(c->part_n);
     ea_put(",pc=");
