@@ -1,4 +1,4 @@
-"""`edgeadapt eval`: the per-output MAE table of a model (.pt, zoo:, .onnx or .eaq) on one split."""
+"""`edgeadapt eval`: a model's (.pt, zoo:, .onnx or .eaq) task figures on one split."""
 
 import click
 
@@ -12,7 +12,9 @@ from edgeadapt.textio import write_json
 @click.option("--split", default="test", show_default=True, type=click.Choice(list(SPLITS)))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the figures to this JSON file ('-': stdout).")
 def command(model_spec, data_dir, split, json_path):
-    """Print MAE, R2 and the mean predictor's MAE for x, y, z, phi and their sum."""
+    """Print the data's task figures: pose MAE / R2 / the mean predictor's MAE for x, y, z, phi and
+    their sum, per-output MAE and R2 for a regression folder, top-1 for a classifier; for an .eaq
+    also its output deviation from the float weights it holds."""
     from edgeadapt.evaluate import evaluate, metrics_table
 
     result = evaluate(model_spec, data_dir, split)
