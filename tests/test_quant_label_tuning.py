@@ -84,6 +84,9 @@ def test_the_pipeline_tunes_only_with_labels_held_out_frames_and_when_asked():
     info = with_labels.meta["quantizer"]["label_tuning"]
     assert info["outputs"] == [0, 1] and info["heldout"]["frames"] == 32
     assert all(a < b for a, b in zip(info["heldout"]["mae_after"], info["heldout"]["mae_before"]))
+    # the held-out MAE after the move (computed as the plain outputs plus the shift) is the tuned model's
+    measured = np.abs(held_labels - run_quantized(with_labels, held)[:, :2]).mean(axis=0)
+    np.testing.assert_allclose(info["heldout"]["mae_after"], measured, atol=1e-6)
     moved = with_labels.node("fc").qbias - plain.node("fc").qbias
     assert moved[0] > 0 > moved[1] and moved[2] == 0
 

@@ -57,6 +57,10 @@ def tune_output_bias(graph, predict, images, labels, heldout=None) -> dict:
         return {"outputs": [], "shifts": []}
     before = np.asarray(predict(graph, images), dtype=np.float64)
     n_labelled = min(labels.shape[1], before.shape[1])
+    # the held-out outputs before any move; after a move they are these plus the shift exactly (a raw
+    # int32 output is the accumulator itself: no activation, no saturation), so one pass suffices
+    held_plain = (np.asarray(predict(graph, held_images), dtype=np.float64)[:, :n_labelled]
+                  if heldout is not None and len(held_images) else None)
     scale = np.exp2(accumulator_fls(graph, node).astype(np.float64))
     old_bias = node.qbias.astype(np.int64).copy()
     residual = labels[:, :n_labelled] - before[:, :n_labelled]
@@ -71,17 +75,12 @@ def tune_output_bias(graph, predict, images, labels, heldout=None) -> dict:
     loss_after = np.abs(labels[:, :n_labelled] - after[:, :n_labelled]).mean(axis=0)
     keep = (loss_after < loss_before) & fits
     held = None
-    if heldout is not None and len(held_images):
-        # the outputs are independent (one bias each), so one run with every candidate shift and one
-        # without measure each output's held-out change
-        tuned_out = np.asarray(predict(graph, held_images), dtype=np.float64)[:, :n_labelled]
-        new_bias[:n_labelled] = old_bias[:n_labelled]
-        plain_out = np.asarray(predict(graph, held_images), dtype=np.float64)[:, :n_labelled]
+    if held_plain is not None:
         y = held_labels[:, :n_labelled]
-        held_before = np.abs(y - plain_out).mean(axis=0)
-        held_after = np.abs(y - tuned_out).mean(axis=0)
+        moved = (new_bias[:n_labelled] - old_bias[:n_labelled]) / scale[:n_labelled]
+        held_before = np.abs(y - held_plain).mean(axis=0)
+        held_after = np.abs(y - (held_plain + moved)).mean(axis=0)
         keep &= held_after < held_before
-        new_bias[:n_labelled][keep] = old_bias[:n_labelled][keep] + codes[keep]
         held = {"frames": int(len(held_images)), "mae_before": [round(float(v), 6) for v in held_before],
                 "mae_after": [round(float(v), 6) for v in np.where(keep, held_after, held_before)]}
     new_bias[:n_labelled][~keep] = old_bias[:n_labelled][~keep]
