@@ -1,0 +1,40 @@
+"""The demo's presentation: one verdict sentence per target, side-by-side runs printed in order."""
+
+import sys
+
+import pytest
+
+from edgeadapt import demo
+
+
+def summary(latency, mae, share):
+    return {"latency_ms": {"mean": latency}, "mae": {"sum": mae}, "big_share": share}
+
+
+def test_verdict_says_better_only_when_faster_at_no_higher_mae(capsys):
+    summaries = {}
+    for target, (iso, cut) in {"stm32": ((9.9, 1.01, 0.94), (7.0, 1.05, 0.5)),
+                               "gap8": ((8.0, 0.99, 0.6), (7.0, 1.02, 0.5))}.items():
+        summaries[(target, "always-big")] = summary(10.0, 1.0, 1.0)
+        summaries[(target, "adaptive")] = summary(*iso)
+        summaries[(target, "adaptive-cut")] = summary(*cut)
+    demo.print_verdicts(summaries)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("verdict (policies chosen on validation, measured on")
+    stm32, gap8 = (next(line for line in lines if line.strip().startswith(t + ":")) for t in ("stm32", "gap8"))
+    # stm32: 1 % faster at +1 % MAE, 30 % faster at +5 %: trades, not better
+    assert "adaptive is not better than always-big" in stm32 and "(-1.0%)" in stm32 and "+1.00%" in stm32
+    # gap8: 20 % faster at 1 % lower MAE: better
+    assert "adaptive is better than always-big" in gap8 and "(-20.0%)" in gap8 and "-1.00%" in gap8
+    assert len([line for line in lines if line.strip()]) == 1 + len(demo.TARGETS)
+
+
+def test_side_by_side_prints_each_output_in_order_and_stops_on_failure(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(demo, "WORK", tmp_path)
+    slow = [sys.executable, "-c", "import time, sys; time.sleep(0.5); print('first'); sys.stderr.write('a\\rb\\n')"]
+    fast = [sys.executable, "-c", "print('second')"]
+    demo.side_by_side([slow, fast])
+    out = capsys.readouterr().out
+    assert out.index("first") < out.index("second") and "a\rb" not in out and "b" in out
+    with pytest.raises(SystemExit):
+        demo.side_by_side([fast, [sys.executable, "-c", "raise SystemExit(4)"]])
