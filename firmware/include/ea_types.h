@@ -34,19 +34,19 @@ typedef enum { EA_ACT_NONE = 0, EA_ACT_RELU = 1, EA_ACT_RELU6 = 2 } ea_act_t;
 typedef enum { EA_INT8 = 0, EA_UINT8 = 1 } ea_dtype_t;
 
 /* Split n items into num_cores contiguous chunks as even as possible (sizes differ by at most
- * one: the first n % cores cores get one item more); this core gets [*start, *end). */
+ * one); this core gets [*start, *end) = [n * id / cores, n * (id + 1) / cores). The same
+ * instructions on every core (no branch on the id), in int32: n * cores stays far below 2^31
+ * for any tensor (n <= 2^27 items with up to 16 cores). */
 static inline void ea_split(int32_t n, const ea_ctx_t *ctx, int32_t *start, int32_t *end)
 {
     int32_t cores = ctx ? ctx->num_cores : 1;
     int32_t id = ctx ? ctx->core_id : 0;
-    int32_t q, r;
     if (cores < 1 || id < 0 || id >= cores) { /* not a valid core: no share */
         *start = *end = 0;
         return;
     }
-    q = n / cores, r = n % cores;
-    *start = id * q + (id < r ? id : r);
-    *end = *start + q + (id < r ? 1 : 0);
+    *start = n * id / cores;
+    *end = n * (id + 1) / cores;
 }
 
 /* This core's share of an h x w x c output: rows [y0, y1), columns [x0, x1), channels [c0, c1). */
