@@ -194,7 +194,13 @@ def shipped_host_exe(tmp_path_factory, shipped_pair_int8):
     from edgeadapt.codegen import export_pair
     from edgeadapt.quant.artifact import load_eaq
 
+    import shutil
+
+    from test_protocol_host import ROOT
+
     export = tmp_path_factory.mktemp("shipped-export") / "host"
+    # the export lives in a fresh temporary folder: stale dependency files of an earlier one must go
+    shutil.rmtree(ROOT / "build" / "test-fw-host-shipped", ignore_errors=True)
     export_pair(load_eaq(shipped_pair_int8["big"]), load_eaq(shipped_pair_int8["small"]), "host", export,
                 sources=shipped_pair_int8)
     return build_host_firmware(tmp_path_factory.mktemp("fw-shipped"), name="test-fw-host-shipped", export=export,
