@@ -258,7 +258,17 @@ def print_verdicts(summaries, split="test"):
                          f"{ada['mae']['sum']:.4f} ({d_mae:+.2%}, big on {ada['big_share']:.0%} of frames)")
         word = "better than" if any(better) else "not better than"
         print(f"  {target}: adaptive is {word} always-big ({big['latency_ms']['mean']:.3f} ms, MAE "
-              f"{big['mae']['sum']:.4f}): {'; '.join(parts)}.")
+              f"{big['mae']['sum']:.4f}): {'; '.join(parts)}.{small_caveat(summaries, target, big)}")
+
+
+def small_caveat(summaries, target, big):
+    """Where always-small is no less accurate than always-big on the measured frames, those frames
+    cannot show the big model's advantage, so a gain over always-big there says little: say so."""
+    small = summaries.get((target, "always-small"))
+    if small is None or small["mae"]["sum"] > big["mae"]["sum"]:
+        return ""
+    return (f" Caution: on these frames always-small is as accurate (MAE {small['mae']['sum']:.4f}), so they "
+            f"cannot show the big model's advantage; benchmarks/results/adaptive.md has the whole split.")
 
 
 def pct(value, ref):

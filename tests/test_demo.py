@@ -27,6 +27,20 @@ def test_verdict_says_better_only_when_faster_at_no_higher_mae(capsys):
     # gap8: 20 % faster at 1 % lower MAE: better
     assert "adaptive is better than always-big" in gap8 and "(-20.0%)" in gap8 and "-1.00%" in gap8
     assert len([line for line in lines if line.strip()]) == 1 + len(demo.TARGETS)
+    assert "Caution" not in stm32 + gap8
+
+
+def test_verdict_warns_when_always_small_is_as_accurate_on_the_measured_frames(capsys):
+    summaries = {}
+    for target in demo.TARGETS:
+        summaries[(target, "always-big")] = summary(10.0, 1.0, 1.0)
+        summaries[(target, "always-small")] = summary(2.0, 0.98 if target == "gap8" else 1.10, 0.0)
+        summaries[(target, "adaptive")] = summary(5.0, 0.99, 0.3)
+    demo.print_verdicts(summaries)
+    lines = capsys.readouterr().out.strip().splitlines()
+    stm32, gap8 = (next(line for line in lines if line.strip().startswith(t + ":")) for t in ("stm32", "gap8"))
+    assert "Caution" not in stm32
+    assert "Caution: on these frames always-small is as accurate (MAE 0.9800)" in gap8
 
 
 def test_side_by_side_prints_each_output_in_order_and_stops_on_failure(tmp_path, monkeypatch, capsys):
