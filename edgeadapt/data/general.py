@@ -36,16 +36,7 @@ def is_general(data_dir) -> bool:
 
 def read_meta(data_dir) -> dict:
     path = store.meta_path(data_dir)
-    try:
-        meta = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise EdgeadaptError(f"{path}: missing (not a dataset folder)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EdgeadaptError(f"{path}: corrupt metadata ({type(exc).__name__})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise EdgeadaptError(f"{path}: not an {FORMAT_NAME} metadata file")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise EdgeadaptError(f"{path}: format version {meta.get('format_version')} is not supported (expected {FORMAT_VERSION})")
+    meta = store.read_meta_file(path, FORMAT_NAME, FORMAT_VERSION, "a dataset folder")
     problems = _meta_problems(meta)
     if problems:
         raise EdgeadaptError(f"{path}: {problems[0]}")

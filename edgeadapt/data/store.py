@@ -34,18 +34,22 @@ def is_synthetic(data_dir) -> bool:
 
 
 def read_meta(data_dir) -> dict:
-    path = meta_path(data_dir)
+    return read_meta_file(meta_path(data_dir), FORMAT_NAME, FORMAT_VERSION, "a synthetic dataset folder")
+
+
+def read_meta_file(path, format_name: str, format_version: int, folder_kind: str) -> dict:
+    """A dataset folder's meta.json of the given format and version, or a one-line error naming the file."""
     try:
         meta = json.loads(path.read_text())
     except FileNotFoundError:
-        raise EdgeadaptError(f"{path}: missing (not a synthetic dataset folder)") from None
+        raise EdgeadaptError(f"{path}: missing (not {folder_kind})") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EdgeadaptError(f"{path}: corrupt metadata ({type(exc).__name__})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise EdgeadaptError(f"{path}: not an {FORMAT_NAME} metadata file")
-    if meta.get("format_version") != FORMAT_VERSION:
+    if not isinstance(meta, dict) or meta.get("format") != format_name:
+        raise EdgeadaptError(f"{path}: not an {format_name} metadata file")
+    if meta.get("format_version") != format_version:
         raise EdgeadaptError(
-            f"{path}: format version {meta.get('format_version')} is not supported (expected {FORMAT_VERSION})"
+            f"{path}: format version {meta.get('format_version')} is not supported (expected {format_version})"
         )
     return meta
 
