@@ -161,15 +161,17 @@ def rand_shifts(rng, acc):
 
 
 def conv_case(rng, *, h, w, cin, cout, k, stride, pads, groups, bits, act, cores, amplitude=128,
-              bias=True, op="conv2d", fl_out=None, in_u=False, out_u=False, dilation=(1, 1)):
+              bias=True, op="conv2d", fl_out=None, in_u=False, out_u=False, dilation=(1, 1), min_shift=None):
     """Records for one convolution and the intops expectation (HWC; int8, or uint8 input / output
-    with in_u / out_u)."""
+    with in_u / out_u; shifts clipped at min_shift when given)."""
     kh, kw = (k, k) if np.isscalar(k) else k
     x = rand_act(rng, (1, h, w, cin), in_u, amplitude)
     wt = rand_weights(rng, (cout, kh, kw, cin // groups), bits)
     b = rand_bias(rng, wt, intops.input_peak(in_u)) if bias else None
     acc = intops.conv2d_acc(x, wt, b, stride, pads, groups, dilation)
     shift = rand_shifts(rng, acc)
+    if min_shift is not None:
+        shift = np.maximum(shift, min_shift).astype(np.int8)
     fl_out = int(rng.integers(-4, 9)) if fl_out is None else fl_out
     expected = intops.conv2d(x, wt, b, shift, stride, pads, groups, act, fl_out, out_u, dilation)[0]
     records = {
@@ -501,6 +503,39 @@ def test_conv_kernels_unsigned_inputs_and_outputs(runner, tmp_path):
     assert relu6_u8 and max(int(e.max()) for e in relu6_u8) == 192
 
 
+def test_pixel_pair_path_odd_shapes(runner, tmp_path):
+    """The Cortex-M4 pixel-pair path (activations widened once per pixel pair, shifts >= 0) on the
+    shapes its blocking does not divide: channels one to three past a group of 4, odd output
+    channel counts, odd pixel counts, width 1, stride 2, padding on every side, int8 and uint8
+    activations, every clamp kind (relu6 at R6 = 96 needs usat + min)."""
+    rng = np.random.default_rng(1313)
+    cases = []
+    for i in range(30):
+        in_u, out_u = TYPE_COMBOS[i % 3]
+        act = ("relu6", "none", "relu")[(i // 3) % 3]
+        kind = ("pointwise", "dense", "fused")[i % 3]
+        cin = int(rng.choice([4, 5, 6, 7, 32, 33, 34, 35] if kind == "pointwise" else [2, 4, 5, 7, 9]))
+        cout = int(rng.choice([2, 3, 9, 16, 17]))
+        h, w = int(rng.integers(1, 9)), int(rng.choice([1, 2, 3, 5, 8]))
+        common = dict(cin=cin, cout=cout, bits=8, act=act, cores=CORE_COUNTS[i % 3], in_u=in_u, out_u=out_u,
+                      min_shift=0, stride=(int(rng.integers(1, 3)), int(rng.integers(1, 3))))
+        if kind == "pointwise":
+            cases.append(conv_case(rng, h=h, w=w, k=1, pads=(0, 0, 0, 0), groups=1, op="pointwise_conv2d",
+                                   fl_out=int(rng.choice([4, 5])) if act == "relu6" else None, **common))
+        elif kind == "dense":
+            pads = tuple(int(p) for p in rng.integers(0, 3, 4))
+            cases.append(conv_case(rng, h=max(h, 3 - pads[0] - pads[2]), w=max(w, 3 - pads[1] - pads[3]), k=3,
+                                   pads=pads, groups=1, fl_out=4 if act == "relu6" else None, **common))
+        else:
+            case, conv_out, label = conv_case(rng, h=h + 4, w=w + 4, k=3, pads=(1, 1, 1, 1), groups=1,
+                                              op="conv2d_maxpool", **common)
+            records = dict(case[1], pool_kernel=(2, 2), pool_stride=(2, 2), pool_pads=(0, 1, 1, 0))
+            expected = intops.maxpool2d(conv_out[None], (2, 2), (2, 2), (0, 1, 1, 0))[0]
+            cases.append((("conv2d_maxpool", records), expected, label + " pool"))
+    run_and_check(runner, cases, tmp_path)
+    assert any(c[1]["in_w"] == 1 for c, _, _ in cases)
+
+
 def test_fully_connected_unsigned(runner, tmp_path):
     rng = np.random.default_rng(1212)
     cases = []
@@ -714,6 +749,10 @@ def bench_expected_outputs():
     x = _bench_act(11 * 13 * 30, 10).reshape(1, 11, 13, 30)
     bias, shift = _bench_bias_shift(7, 9)
     out["pointwise_odd_w8"] = intops.conv2d(x, _bench_weights((7, 1, 1, 30), 8, 10), bias, shift)
+    x = _bench_act(9 * 13 * 33, 12, unsigned=True).reshape(1, 9, 13, 33)
+    bias, shift = _bench_bias_shift(9, 6)
+    out["pointwise_relu6_s2_w8"] = intops.conv2d(x, _bench_weights((9, 1, 1, 33), 8, 12), bias, shift, (2, 2),
+                                                 act="relu6", fl_out=4, out_unsigned=True)
     x = _bench_act(11 * 13 * 30, 11).reshape(1, 11, 13, 30)
     bias, shift = _bench_bias_shift(30, 5)
     taps = _bench_weights((9, 30), 8, 11).T.reshape(30, 3, 3, 1)  # tap-major bytes

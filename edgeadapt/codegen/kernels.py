@@ -62,9 +62,27 @@ def _conv_scratch(graph, layer, kernels="reference") -> int:
     node = layer.main
     kh, kw = node.attrs["kernel"]
     one_channel = _in_shape(graph, layer)[2] == 1 and node.attrs.get("groups", 1) == 1
-    if kernels == "arm" and one_channel and node.weight_bits == 8:
-        return (4 + 2 * node.qweight.shape[0]) * ((kh * kw + 1) & ~1)
+    if kernels == "arm" and node.weight_bits == 8 and node.attrs.get("groups", 1) == 1:
+        if one_channel:
+            return (4 + 2 * node.qweight.shape[0]) * ((kh * kw + 1) & ~1)
+        return 2 * _patch_bytes(graph, layer) + _pair_scratch(_patch_bytes(graph, layer), node.qweight.shape[0])
     return 2 * _patch_bytes(graph, layer)
+
+
+def _pair_scratch(k, out_c) -> int:
+    """The arm set's pixel-pair path (ea_m4_pair_scratch_bytes): a table of 4 words per output
+    channel pair, the pair buffer of k widened values (4 words per 4 values + 6 tail words),
+    3 bytes to align."""
+    return 4 * (4 * (out_c // 2) + 4 * (k // 4) + 6) + 3
+
+
+def _pointwise_scratch(graph, layer, kernels="reference") -> int:
+    """ea_pointwise_conv2d_s8: none in the reference set; the arm set's pixel-pair path (8-bit
+    weights) as for ea_conv2d_s8, without the patches (a pixel's channels are read in place)."""
+    node = layer.main
+    if kernels == "arm" and node.weight_bits == 8:
+        return _pair_scratch(_in_shape(graph, layer)[2], node.qweight.shape[0])
+    return 0
 
 
 def _conv_maxpool_scratch(graph, layer, kernels="reference") -> int:
@@ -103,9 +121,11 @@ def _always(graph, layer) -> bool:
 # First match per kind wins: fast paths before the general kernel of their kind.
 ROUTES = (
     Route("ea_conv2d_maxpool_s8", "conv_maxpool", _always, _conv_maxpool_scratch, "ea_conv_maxpool_params_t"),
-    Route("ea_dilated_conv2d_s8", "conv", lambda g, layer: is_dilated(layer.main), _conv_scratch,
+    Route("ea_dilated_conv2d_s8", "conv", lambda g, layer: is_dilated(layer.main),
+          lambda g, layer, kernels="reference": _conv_scratch(g, layer),  # no drop-in
           "ea_dilated_conv_params_t"),
-    Route("ea_pointwise_conv2d_s8", "conv", lambda g, layer: is_pointwise(layer.main), _none, "ea_conv_params_t"),
+    Route("ea_pointwise_conv2d_s8", "conv", lambda g, layer: is_pointwise(layer.main), _pointwise_scratch,
+          "ea_conv_params_t"),
     Route("ea_depthwise_conv2d_s8", "conv", lambda g, layer: is_depthwise(g, layer.main), _depthwise_scratch,
           "ea_conv_params_t"),
     Route("ea_conv2d_s8", "conv", _always, _conv_scratch, "ea_conv_params_t"),

@@ -182,6 +182,8 @@ static inline void ea_m4_store(int8_t *o, int32_t acc, int32_t s, ea_clamp_t c)
 EA_M4_DEFINE_DOTS(s8, int8_t)
 EA_M4_DEFINE_DOTS(u8, uint8_t)
 
+#include "ea_m4_pair.h"
+
 /* q15 dot products of the Cin = 1 path: n (even) halfwords, 2 MACs per SMLAD with no widening
  * (both operands are stored widened). Same block as ea_m4_dot2x2_<t>. */
 static inline void ea_m4_dot2x2_q15(const int8_t *xa, const int8_t *xb, const int8_t *wa, const int8_t *wb,
@@ -310,6 +312,56 @@ static inline int ea_m4_dense_ok(const ea_conv_params_t *p)
     return p->weight_bits == 8 && p->groups == 1;
 }
 
+/* ---- the pixel-pair path of ea_m4_pair.h for one call's channel range */
+
+typedef struct {
+    int32_t *tab;   /* ea_m4_pair_table of the range's channel pairs */
+    uint32_t *q;    /* the pair buffer */
+    int32_t pairs;  /* channel pairs of the range (an odd last channel runs `pixels`) */
+    int unsigned_in;
+    ea_m4_pair_fn two, one;
+    ea_m4_pixels_fn pixels;
+} ea_m4_pair_plan_t;
+
+/* The plan for k 8-bit activations of type t and the output channels [c_lo, c_hi) in scratch
+ * (ea_m4_pair_scratch_bytes); 0 when a shift rules the path out. */
+static inline int ea_m4_pair_plan(ea_m4_pair_plan_t *pl, int8_t *scratch, int32_t k, const int32_t *bias,
+                                  const int8_t *shift, ea_clamp_t clamp, ea_dtype_t t, int32_t c_lo, int32_t c_hi)
+{
+    const ea_m4_sat_t kind = ea_m4_sat_kind(clamp);
+    pl->tab = (int32_t *)(void *)ea_m4_align4(scratch);
+    pl->pairs = (c_hi - c_lo) >> 1;
+    pl->q = (uint32_t *)(void *)(pl->tab + 4 * pl->pairs);
+    pl->unsigned_in = t == EA_UINT8;
+    pl->two = ea_m4_pair_pick(kind, 1);
+    pl->one = ea_m4_pair_pick(kind, 0);
+    pl->pixels = ea_m4_pick(t, clamp);
+    (void)k;
+    return ea_m4_pair_table(bias, shift, c_lo, pl->pairs, pl->tab);
+}
+
+/* Output pixels oa, ob (ob NULL: only oa) of the channels [c_lo, c_hi) from the k activations
+ * at xa, xb: widened once into the pair buffer, then every channel pair from it. */
+static inline void ea_m4_pair_run(const ea_m4_pair_plan_t *pl, const int8_t *xa, const int8_t *xb, int32_t k,
+                                  const int8_t *weights, const int32_t *bias, const int8_t *shift,
+                                  ea_clamp_t clamp, int32_t c_lo, int32_t c_hi, int8_t *oa, int8_t *ob)
+{
+    if (ob == NULL)
+        xb = xa;
+    if (pl->unsigned_in)
+        ea_m4_widen2_u8(xa, xb, k, pl->q);
+    else
+        ea_m4_widen2_s8(xa, xb, k, pl->q);
+    if (pl->pairs > 0) {
+        if (ob != NULL)
+            pl->two(pl->q, k, weights + c_lo * k, pl->tab, pl->pairs, clamp.hi, oa + c_lo, ob + c_lo);
+        else
+            pl->one(pl->q, k, weights + c_lo * k, pl->tab, pl->pairs, clamp.hi, oa + c_lo, NULL);
+    }
+    if ((c_hi - c_lo) & 1)
+        pl->pixels(xa, xb, weights, k, bias, shift, clamp, k, c_hi - 1, c_hi, oa, ob);
+}
+
 /* ---- the one-channel first layer: the window is short (kh * kw taps), so weights and patches
  * are kept widened to q15, padded to an even count n1 with a zero (SMLAD takes pairs). */
 
@@ -329,10 +381,15 @@ static inline int32_t ea_m4_cin1_bytes(const ea_conv_params_t *p)
     return (4 + 2 * p->out_c) * ea_m4_cin1_taps(p);
 }
 
-/* The drop-ins' ea_conv2d_s8 scratch: the reference's two patches, or the Cin = 1 path's. */
+/* The drop-ins' ea_conv2d_s8 scratch: the Cin = 1 path's, or the reference's two patches and
+ * (8-bit weights) the pair path's table and pair buffer (ea_m4_pair.h). */
 static inline int32_t ea_m4_conv_scratch_bytes(const ea_conv_params_t *p)
 {
-    return ea_m4_dense_ok(p) && ea_m4_cin1(p) ? ea_m4_cin1_bytes(p) : ea_conv_scratch_bytes(p);
+    if (!ea_m4_dense_ok(p))
+        return ea_conv_scratch_bytes(p);
+    if (ea_m4_cin1(p))
+        return ea_m4_cin1_bytes(p);
+    return ea_conv_scratch_bytes(p) + ea_m4_pair_scratch_bytes(ea_conv_row_len(p), p->out_c);
 }
 
 static inline void ea_m4_put16(int8_t *dst, int32_t v)
@@ -405,6 +462,9 @@ static inline void ea_m4_conv_box(const ea_conv_params_t *p, const int8_t *input
     const ea_m4_pixels_fn pixels = cin1 ? ea_m4_pixels_q15(ea_m4_sat_kind(clamp)) : ea_m4_pick(p->in_type, clamp);
     int8_t *pa = scratch, *pb = scratch + patch_bytes;
     const int8_t *w = cin1 ? scratch + 2 * patch_bytes : weights;
+    ea_m4_pair_plan_t plan = {NULL, NULL, 0, 0, NULL, NULL, NULL};
+    const int pair = !cin1 && ea_m4_pair_plan(&plan, scratch + 2 * patch_bytes, n, bias, p->shift, clamp,
+                                              p->in_type, b->c0, b->c1);
     int32_t q;
     if (cin1 && !wq_ready)
         ea_m4_cin1_weights(p, weights, scratch + 2 * patch_bytes);
@@ -427,7 +487,11 @@ static inline void ea_m4_conv_box(const ea_conv_params_t *p, const int8_t *input
             ob = out + (yb * out_w + xbx) * out_c;
             xb = pb;
         }
-        pixels(pa, xb, w, patch_bytes, bias, p->shift, clamp, n, b->c0, b->c1, oa, ob);
+        if (pair) {
+            ea_m4_pair_run(&plan, pa, xb, n, weights, bias, p->shift, clamp, b->c0, b->c1, oa, ob);
+        } else {
+            pixels(pa, xb, w, patch_bytes, bias, p->shift, clamp, n, b->c0, b->c1, oa, ob);
+        }
     }
 }
 

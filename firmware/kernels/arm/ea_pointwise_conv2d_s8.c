@@ -8,8 +8,7 @@
 
 int32_t ea_pointwise_conv2d_s8_get_buffer_size(const ea_conv_params_t *p)
 {
-    (void)p;
-    return 0;
+    return p->weight_bits == 8 ? ea_m4_pair_scratch_bytes(p->in_c, p->out_c) : 0;
 }
 
 static ea_status_t ea_pointwise_check(const ea_conv_params_t *p)
@@ -28,6 +27,8 @@ ea_status_t ea_pointwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *
 {
     ea_box_t b;
     EA_CHECK_ARGS(ea_pointwise_check(p));
+    if (!ea_scratch_ok(ctx, ea_pointwise_conv2d_s8_get_buffer_size(p)))
+        return EA_ERR_BUFFER;
 
     b = ea_conv_split(p, ctx, 0);
     if (!ea_box_empty(&b)) {
@@ -36,11 +37,15 @@ ea_status_t ea_pointwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *
         const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
         int8_t *out = output + b.y0 * out_w * out_c;
         const ea_m4_pixels_fn pixels = ea_m4_pick(p->in_type, clamp);
+        ea_m4_pair_plan_t plan;
         int32_t q;
+        int pair;
         if (p->weight_bits != 8) {
             ea_pointwise_box(p, input, weights, bias, &b, out);
             return EA_OK;
         }
+        /* ctx is non-NULL: the scratch check passed with > 0 bytes */
+        pair = ea_m4_pair_plan(&plan, (int8_t *)ctx->buf, in_c, bias, p->shift, clamp, p->in_type, b.c0, b.c1);
         for (q = 0; q < end; q += 2) {
             const int32_t ya = q / bw, xa = b.x0 + q - ya * bw;
             const int32_t yb = xa + 1 < b.x1 ? ya : ya + 1, xb = xa + 1 < b.x1 ? xa + 1 : b.x0;
@@ -51,7 +56,11 @@ ea_status_t ea_pointwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *
                 pb = input + ((b.y0 + yb) * p->win.stride_h * p->in_w + xb * p->win.stride_w) * in_c;
                 ob = out + (yb * out_w + xb) * out_c;
             }
-            pixels(pa, pb, weights, in_c, bias, p->shift, clamp, in_c, b.c0, b.c1, oa, ob);
+            if (!pair) {
+                pixels(pa, pb, weights, in_c, bias, p->shift, clamp, in_c, b.c0, b.c1, oa, ob);
+                continue;
+            }
+            ea_m4_pair_run(&plan, pa, pb, in_c, weights, bias, p->shift, clamp, b.c0, b.c1, oa, ob);
         }
     }
     return EA_OK;

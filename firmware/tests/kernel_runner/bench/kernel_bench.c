@@ -144,6 +144,15 @@ void bench_main(void)
         fill_params(10, 9);
         RUN("pointwise_odd_w8", 11u * 13u * 7u * 30u, dst, 11u * 13u * 7u,
             ea_pointwise_conv2d_s8(&ctx, &pw, src_a, weights, bias, dst));
+        { /* the pair path's odd corners: 33 channels (one past a group of 4), 9 outputs (one
+           * past a channel pair), 5 x 7 pixels (one past a pixel pair), relu6 at 96 (usat + min) */
+            ea_conv_params_t pw6 = {9, 13, 33, 9, {1, 1, 2, 2, 0, 0, 0, 0}, 1, 8, EA_ACT_RELU6, 4, shift,
+                                    EA_UINT8, EA_UINT8};
+            fill_act(src_a, 9 * 13 * 33, 12);
+            fill_params(12, 6);
+            RUN("pointwise_relu6_s2_w8", 5u * 7u * 9u * 33u, dst, 5u * 7u * 9u,
+                ea_pointwise_conv2d_s8(&ctx, &pw6, src_a, weights, bias, dst));
+        }
         fill_act(src_a, 11 * 13 * 30, 11);
         fill_params(11, 5);
         RUN("depthwise_odd_s2_w8", 6u * 7u * 30u * 9u, dst, 6u * 7u * 30u,
