@@ -51,7 +51,7 @@ def runner(request):
     out_dir.mkdir(parents=True, exist_ok=True)
     exe = out_dir / f"kernel_runner-{request.param}-{os.getpid()}"  # private per process: runs may overlap
     base = ["gcc", *STRICT, "-O1", "-g", f"-I{FIRMWARE / 'include'}", str(RUNNER_SOURCE),
-            *map(str, kernel_sources(request.param)), "-o", str(exe)]
+            *map(str, kernel_sources(request.param)), "-pthread", "-o", str(exe)]
     built = subprocess.run(base[:1] + SANITIZE + base[1:], capture_output=True, text=True)
     if built.returncode != 0 and "sanitize" in built.stderr:
         built = subprocess.run(base, capture_output=True, text=True)  # no sanitizer runtime here
@@ -110,6 +110,11 @@ def check(result, expected, label):
     assert result["null_ctx_ok"][0] == 1, f"{label}: wrong result with ctx == NULL"
     writes = result["writes"]
     assert np.all(writes == 1), f"{label}: bytes written by {sorted(set(writes.tolist()))} cores"
+    if "team_status" in result:  # the cores at once, sharing a barrier (a fully connected layer's K split)
+        assert result["team_status"][0] == EA_OK, f"{label}: team status {result['team_status'][0]}"
+        assert result["team_same"][0] == 1, f"{label}: the team's output differs from one core at a time"
+        assert result["team_canary_ok"][0] == 1, f"{label}: the team wrote past its scratch"
+        assert result["team_short_ok"][0] == 1, f"{label}: the team's short scratch wrote output or a wrong one"
     got = result["output"].astype(np.uint8)
     want = np.ascontiguousarray(expected).view(np.uint8).ravel()
     assert got.size == want.size, f"{label}: {got.size} output bytes, expected {want.size}"
@@ -371,6 +376,39 @@ def test_fully_connected_int8_and_int32(runner, tmp_path):
             expected = intops.fully_connected(x, wt, b, shift, act, fl_out)[0]
             cases.append((("fully_connected", records), expected, label))
     run_and_check(runner, cases, tmp_path)
+
+
+def test_fully_connected_splits_k_across_a_team(runner, tmp_path):
+    """Fewer outputs than cores: with a barrier the team splits K (partial sums per core, reduced
+    after the barrier), bit-exact with one core, for every weight width and both input types,
+    K from 1 (one core has the whole K) to an odd 131; a one-byte-short scratch is refused."""
+    rng = np.random.default_rng(2611)
+    cases = []
+    for i in range(24):
+        k = int((1, 3, 9, 31, 64, 131)[i % 6])
+        cores, cout = (8, 3)[i % 2], int(rng.integers(1, (8, 3)[i % 2]))
+        bits, in_u = (8, 4, 2)[i % 3], bool((i // 3) % 2)
+        x = rand_act(rng, (1, k), in_u)
+        wt = rand_weights(rng, (cout, k), bits)
+        b = rand_bias(rng, wt, intops.input_peak(in_u))
+        records = {"in_features": k, "out_features": cout, "weight_bits": bits, "act": ACT_CODES["relu"],
+                   "input": x, "weights": intops.pack_weights(wt, bits), "bias": b, "num_cores": cores,
+                   "in_type": int(in_u)}
+        label = f"fc {k}->{cout} w{bits} {'u8' if in_u else 's8'} cores {cores}"
+        if i % 4 < 2:
+            records["fl_out"] = 0
+            expected = intops.fully_connected(x, wt, b, None, out_dtype="int32")[0].astype("<i4")
+            cases.append((("fully_connected_s32", records), expected, label + " int32"))
+        else:
+            shift = rand_shifts(rng, intops.fully_connected_acc(x, wt, b))
+            records.update(fl_out=3, shift=shift)
+            cases.append((("fully_connected", records), intops.fully_connected(x, wt, b, shift, "relu", 3)[0], label))
+    results = runner.run([c for c, _, _ in cases], tmp_path)
+    for (case, expected, label), result in zip(cases, results):
+        check(result, expected, label)
+        if runner.kernel_set == "reference":  # the one-core Cortex-M4 drop-ins split outputs
+            assert result["team_scratch"][0] == 4 * case[1]["out_features"], label
+            assert result["team_short_status"][0] == EA_ERR_BUFFER, f"{label}: the team's short scratch not refused"
 
 
 # ------------------------------------------------------------------ pooling, add, concat

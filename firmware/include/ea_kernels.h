@@ -160,17 +160,27 @@ ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_para
 
 /* ---------------------------------------------------------------- fully connected */
 
-/* int8 output. No scratch (the twin returns 0; kept so faster drop-ins may ask for some).
- * Splits output channels. */
+/* int8 output. No scratch on one core (the twin returns 0; kept so faster drop-ins may ask for
+ * some). Splits output channels; a team with a barrier (ctx->barrier) and more cores than outputs
+ * splits the input dimension K instead and reduces the partial sums across cores, with the
+ * scratch of ea_fully_connected_team_buffer_size per core (a too small one is EA_ERR_BUFFER). */
 int32_t ea_fully_connected_s8_get_buffer_size(const ea_fc_params_t *p);
 ea_status_t ea_fully_connected_s8(const ea_ctx_t *ctx, const ea_fc_params_t *p, const int8_t *input,
                                   const int8_t *weights, const int32_t *bias, int8_t *output);
 
 /* Last layer: raw int32 accumulators out[c] = bias[c] + sum_i x[i] * w[c][i] (no shift, no act).
- * Scratch as ea_fully_connected_s8. Splits output channels. */
+ * Scratch and split as ea_fully_connected_s8. */
 int32_t ea_fully_connected_s8_s32_get_buffer_size(const ea_fc_params_t *p);
 ea_status_t ea_fully_connected_s8_s32(const ea_ctx_t *ctx, const ea_fc_params_t *p, const int8_t *input,
                                       const int8_t *weights, const int32_t *bias, int32_t *output);
+
+/* Per-core scratch of either fully connected kernel run by a team of num_cores cores that share a
+ * barrier: one int32 partial sum per output when it splits K (out_features < num_cores), else 0.
+ * Mirrored by edgeadapt.codegen.kernels (the planner reserves it for multi-core targets). */
+static inline int32_t ea_fully_connected_team_buffer_size(const ea_fc_params_t *p, int32_t num_cores)
+{
+    return p != NULL && p->out_features < num_cores ? 4 * p->out_features : 0;
+}
 
 /* ---------------------------------------------------------------- pooling, add, concat (no scratch) */
 

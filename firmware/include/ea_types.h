@@ -13,9 +13,21 @@
 typedef struct {
     int32_t core_id;   /* 0 .. num_cores-1 */
     int32_t num_cores; /* >= 1 */
-    void *buf;         /* scratch, sized by the kernel's *_get_buffer_size twin; may be NULL if 0 */
+    void *buf;         /* this core's scratch slice, sized by the kernel's *_get_buffer_size twin;
+                        * may be NULL if 0. The team's slices are consecutive, buf_size bytes apart
+                        * in core order (core i's at buf + (i - core_id) * buf_size: ea_team_slice) */
     int32_t buf_size;
+    /* Returns once every core of the team has called it (the port's team barrier, e.g.
+     * pi_cl_team_barrier); NULL when the cores do not run at the same time (one core, or a caller
+     * that runs them one after another). Only a kernel that reduces across cores calls it. */
+    void (*barrier)(void);
 } ea_ctx_t;
+
+/* Core i's scratch slice of the team (see ea_ctx_t.buf). */
+static inline void *ea_team_slice(const ea_ctx_t *ctx, int32_t i)
+{
+    return (uint8_t *)ctx->buf + (i - ctx->core_id) * ctx->buf_size;
+}
 
 /* Kernel status codes. */
 typedef enum {

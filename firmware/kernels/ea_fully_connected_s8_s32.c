@@ -6,8 +6,10 @@
  *   input   int8 or uint8 (in_type) [in_features]
  *   weights int8 [out_features][in_features] (8-bit), or packed rows (4-bit, 2-bit)
  *   bias    int32 [out_features], or NULL
- *   output  int32 [out_features], |out| < 2^30 by the accumulator bound; channels split by ea_split
- *   scratch none (weights, packed or not, are read in place)
+ *   output  int32 [out_features], |out| < 2^30 by the accumulator bound; channels split by ea_split,
+ *           or K with fewer outputs than cores and a barrier (ea_fc_core.h)
+ *   scratch none on one core (weights, packed or not, are read in place); the K split's
+ *           partial sums: ea_fully_connected_team_buffer_size
  */
 #include "ea_fc_core.h"
 
@@ -25,10 +27,18 @@ ea_status_t ea_fully_connected_s8_s32(const ea_ctx_t *ctx, const ea_fc_params_t 
     {
         const int32_t k = p->in_features;
         const int32_t row_bytes = ea_packed_row_bytes(k, p->weight_bits);
+        const int split_k = ea_fc_splits_k(ctx, p);
+        if (split_k) {
+            ea_status_t st = ea_fc_team_scratch_check(ctx, p);
+            if (st != EA_OK)
+                return st;
+            ea_fc_partials(ctx, p, input, weights);
+        }
         ea_split(p->out_features, ctx, &c0, &c1);
         for (c = c0; c < c1; c++) {
-            const int8_t *w = weights + c * row_bytes;
-            output[c] = ea_dot_weights(input, p->in_type, w, p->weight_bits, k, bias != NULL ? bias[c] : 0);
+            const int32_t b = bias != NULL ? bias[c] : 0;
+            output[c] = split_k ? ea_fc_team_sum(ctx, c, b)
+                                : ea_dot_weights(input, p->in_type, weights + c * row_bytes, p->weight_bits, k, b);
         }
     }
     return EA_OK;

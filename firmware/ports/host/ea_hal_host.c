@@ -43,8 +43,10 @@ void ea_hal_exit(int code)
 
 void ea_hal_fork(void (*fn)(const ea_ctx_t *ctx, void *arg), void *arg)
 {
+    /* The cores run one after another: no barrier (a kernel that would reduce across cores
+     * splits its outputs instead). */
     for (int32_t core = 0; core < EA_NUM_CORES; core++) {
-        ea_ctx_t ctx = {core, EA_NUM_CORES, 0, 0};
+        ea_ctx_t ctx = {.core_id = core, .num_cores = EA_NUM_CORES, .buf = 0, .buf_size = 0, .barrier = 0};
         uint64_t t0 = ea_hal_cycles();
         fn(&ctx, arg);
         core_cycles[core] = ea_hal_cycles() - t0;

@@ -7,7 +7,7 @@ static uint64_t last_fork_cycles;
 
 void ea_hal_fork(void (*fn)(const ea_ctx_t *ctx, void *arg), void *arg)
 {
-    const ea_ctx_t ctx = {.core_id = 0, .num_cores = 1, .buf = 0, .buf_size = 0};
+    const ea_ctx_t ctx = {.core_id = 0, .num_cores = 1, .buf = 0, .buf_size = 0, .barrier = 0};
     uint64_t start = ea_hal_cycles();
     fn(&ctx, arg);
     last_fork_cycles = ea_hal_cycles() - start;

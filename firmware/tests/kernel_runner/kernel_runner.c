@@ -29,10 +29,20 @@
  * different patterns: an output byte counts as written by a core when both runs agree on it. A
  * further call with one scratch byte too few must return EA_ERR_BUFFER and write nothing.
  * Last, a call with ctx == NULL must give the same output (or EA_ERR_BUFFER when scratch is needed).
+ * With num_cores > 1 the team also runs at once, one thread per core sharing a barrier
+ * (ctx.barrier), in one block of consecutive scratch slices of the kernel's scratch or its team
+ * scratch (ea_fully_connected_team_buffer_size), whichever is larger, rounded up to 4: twice (two
+ * fills, which must agree with each other and with the one-at-a-time output), and once with
+ * slices one byte shorter than that need, which every core must refuse with EA_ERR_BUFFER,
+ * writing nothing (or, for a kernel that needs no such scratch in a team, compute right).
  * CASE.out holds the records: status, short_buffer_status (1 when the kernel needs no scratch),
  * scratch, canary_ok, untouched_on_error, null_ctx_ok, output (bytes 0..255, merged over cores) and
- * writes (per output byte, how many cores wrote it).
+ * writes (per output byte, how many cores wrote it); for a team also team_status, team_same,
+ * team_canary_ok, team_short_status (1 when the team needs no scratch), team_short_ok and
+ * team_scratch (the team scratch the kernel set's reference asks for).
  */
+#define _POSIX_C_SOURCE 200809L /* pthread_barrier_t under -std=c99 */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +54,7 @@
 #define MAX_INPUTS 16
 #define CANARY_BYTES 32
 #define CANARY 0xCD
+#define MAX_TEAM 16
 
 typedef struct {
     char name[32];
@@ -212,6 +223,7 @@ typedef struct {
     ea_dilated_conv_params_t dilated;
     ea_resize_params_t resize;
     int32_t scratch;
+    int32_t team_need; /* extra per-core scratch of a team with a barrier (the FC K split), 0 if none */
     long out_bytes;
 } call_t;
 
@@ -277,6 +289,7 @@ static void prepare(case_t *cs, call_t *call)
         cs->bias = int32_array(cs, "bias");
         call->scratch = s32 ? ea_fully_connected_s8_s32_get_buffer_size(p) : ea_fully_connected_s8_get_buffer_size(p);
         call->out_bytes = (long)p->out_features * (s32 ? 4 : 1);
+        call->team_need = ea_fully_connected_team_buffer_size(p, opt(cs, "num_cores", 1));
     } else if (strcmp(op, "max_pool") == 0 || strcmp(op, "avg_pool") == 0) {
         ea_window_t w = window(cs, "kernel", "stride", "pads");
         int32_t in_h = get(cs, "in_h", 0), in_w = get(cs, "in_w", 0), ch = get(cs, "channels", 0);
@@ -424,9 +437,77 @@ static ea_status_t run_core(case_t *cs, const call_t *call, int32_t core, int32_
     ctx.num_cores = cores;
     ctx.buf = scratch > 0 ? buf : NULL;
     ctx.buf_size = scratch;
+    ctx.barrier = NULL; /* the cores run one after another */
     st = call_kernel(cs, call, &ctx, out);
     for (i = 0; i < CANARY_BYTES; i++)
         if (buf[scratch + i] != CANARY)
+            *canary_ok = 0;
+    free(buf);
+    return st;
+}
+
+
+/* The team run: all cores at once, one thread each, sharing a barrier, as on a multi-core chip.
+ * The scratch is one block of consecutive per-core slices (ea_ctx_t.buf) followed by a canary. */
+static pthread_barrier_t g_team_barrier;
+
+static void team_barrier(void) { pthread_barrier_wait(&g_team_barrier); }
+
+typedef struct {
+    case_t *cs;
+    const call_t *call;
+    ea_ctx_t ctx;
+    uint8_t *out;
+    ea_status_t status;
+} team_core_t;
+
+static void *team_core(void *arg)
+{
+    team_core_t *t = (team_core_t *)arg;
+    t->status = call_kernel(t->cs, t->call, &t->ctx, t->out);
+    return NULL;
+}
+
+/* Run the team with `slice` bytes of scratch per core into `out` pre-filled with `fill`; returns
+ * the first failing core's status (every core must agree). */
+static ea_status_t run_team(case_t *cs, const call_t *call, int32_t cores, int32_t slice, uint8_t fill,
+                            uint8_t *out, int *canary_ok)
+{
+    team_core_t team[MAX_TEAM];
+    pthread_t threads[MAX_TEAM];
+    const size_t total = (size_t)slice * (size_t)cores;
+    uint8_t *buf = malloc(total + CANARY_BYTES);
+    ea_status_t st = EA_OK;
+    int32_t core;
+    size_t i;
+    if (cores > MAX_TEAM)
+        die(g_path, "num_cores above", "MAX_TEAM");
+    memset(buf, 0x77, total);
+    memset(buf + total, CANARY, CANARY_BYTES);
+    memset(out, fill, (size_t)call->out_bytes);
+    pthread_barrier_init(&g_team_barrier, NULL, (unsigned)cores);
+    for (core = 0; core < cores; core++) {
+        team[core].cs = cs;
+        team[core].call = call;
+        team[core].out = out;
+        team[core].ctx.core_id = core;
+        team[core].ctx.num_cores = cores;
+        team[core].ctx.buf = slice > 0 ? buf + (size_t)core * (size_t)slice : NULL;
+        team[core].ctx.buf_size = slice;
+        team[core].ctx.barrier = team_barrier;
+        if (pthread_create(&threads[core], NULL, team_core, &team[core]) != 0)
+            die(g_path, "cannot start", "a core thread");
+    }
+    for (core = 0; core < cores; core++) {
+        pthread_join(threads[core], NULL);
+        if (team[core].status != EA_OK && st == EA_OK)
+            st = team[core].status;
+        if (team[core].status != team[0].status)
+            st = EA_ERR_ARG; /* cores disagreeing on a refusal would deadlock at a barrier */
+    }
+    pthread_barrier_destroy(&g_team_barrier);
+    for (i = 0; i < CANARY_BYTES; i++)
+        if (buf[total + i] != CANARY)
             *canary_ok = 0;
     free(buf);
     return st;
@@ -443,6 +524,7 @@ static void run_case(const char *path)
     int32_t cores, core;
     long i;
     int status = EA_OK, short_status = 1, canary_ok = 1, untouched = 1, null_ctx_ok = 0;
+    int team_run = 0, team_status = EA_OK, team_same = 0, team_canary_ok = 1, team_short = 1, team_short_ok = 1;
 
     g_path = path;
     read_case(path, &cs);
@@ -485,6 +567,29 @@ static void run_case(const char *path)
             null_ctx_ok = st == EA_OK && memcmp(pass_b, merged, (size_t)call.out_bytes) == 0;
     }
 
+    if (status == EA_OK && cores > 1) {
+        /* the team run: every byte written (both fills agree), equal to the one-at-a-time output */
+        const int32_t need = call.scratch > call.team_need ? call.scratch : call.team_need;
+        const int32_t slice = (need + 3) & ~3;
+        team_status = run_team(&cs, &call, cores, slice, 0x5A, pass_a, &team_canary_ok);
+        if (team_status == EA_OK)
+            team_status = run_team(&cs, &call, cores, slice, 0xA5, pass_b, &team_canary_ok);
+        team_same = team_status == EA_OK && memcmp(pass_a, pass_b, (size_t)call.out_bytes) == 0 &&
+                    memcmp(pass_a, merged, (size_t)call.out_bytes) == 0;
+        if (need > 0) {
+            /* refused without writing, or (a kernel that does not need that scratch in a team, like
+             * the one-core Cortex-M4 drop-ins) the right output */
+            team_short = run_team(&cs, &call, cores, need - 1, 0x5A, pass_a, &team_canary_ok);
+            if (team_short == EA_OK)
+                team_short_ok = memcmp(pass_a, merged, (size_t)call.out_bytes) == 0;
+            else
+                for (i = 0; i < call.out_bytes; i++)
+                    if (pass_a[i] != 0x5A)
+                        team_short_ok = 0;
+        }
+        team_run = 1;
+    }
+
     snprintf(out_path, sizeof(out_path), "%s.out", path);
     f = fopen(out_path, "w");
     if (f == NULL)
@@ -492,6 +597,9 @@ static void run_case(const char *path)
     fprintf(f, "status 1 %d\nshort_buffer_status 1 %d\nscratch 1 %ld\ncanary_ok 1 %d\nuntouched_on_error 1 %d\n",
             status, short_status, (long)call.scratch, canary_ok, untouched);
     fprintf(f, "null_ctx_ok 1 %d\n", null_ctx_ok);
+    if (team_run)
+        fprintf(f, "team_status 1 %d\nteam_same 1 %d\nteam_canary_ok 1 %d\nteam_short_status 1 %d\nteam_short_ok 1 %d\n"
+                "team_scratch 1 %ld\n", team_status, team_same, team_canary_ok, team_short, team_short_ok, (long)call.team_need);
     fprintf(f, "output %ld", call.out_bytes);
     for (i = 0; i < call.out_bytes; i++)
         fprintf(f, " %u", merged[i]);

@@ -92,6 +92,7 @@ void bench_main(void)
     ctx.num_cores = 1;
     ctx.buf = scratch_words;
     ctx.buf_size = (int32_t)sizeof(scratch_words);
+    ctx.barrier = NULL;
 
     { /* Frontnet's first layer, fused with its max pool */
         ea_conv_maxpool_params_t p = {{96, 160, 1, 32, {5, 5, 2, 2, 2, 2, 2, 2}, 1, 8, EA_ACT_RELU, 0, shift,
