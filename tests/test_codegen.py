@@ -326,3 +326,30 @@ def test_every_layer_is_routed_to_its_fastest_kernel(tmp_path):
     rows = [line.split() for line in out.output.splitlines() if line.startswith("big ")]
     assert sum("ea_depthwise_conv2d_s8" in r for r in rows) == 8
     assert sum("ea_conv2d_maxpool_s8" in r or "ea_conv2d_s8" in r for r in rows) >= 1
+
+
+def test_fully_connected_with_fewer_outputs_than_cores_splits_k_on_gap8():
+    """The small pose head (4-6 outputs) on GAP8's 8 cores: the planner reserves one int32 partial
+    sum per output and core (ea_fully_connected_team_buffer_size), the emitted layer hands each core
+    its slice, and split_plan reports the K split with no core under half the busiest's inputs;
+    on one core (or with as many outputs as cores) nothing changes."""
+    from edgeadapt.codegen.kernels import split_plan, team_scratch
+
+    graph = _frontnet16()
+    mp8 = plan_memory(graph, num_cores=8)
+    fc = [layer for layer in mp8.layers if layer.kind == "fc"]
+    assert len(fc) == 1
+    layer = fc[0]
+    outputs = int(np.prod(graph.tensors[layer.output].shape))
+    k = int(np.prod(graph.tensors[layer.inputs[0]].shape))
+    assert outputs < 8
+    assert team_scratch(graph, layer, 8) == 4 * outputs and team_scratch(graph, layer, outputs) == 0
+    assert mp8.scratch[layer.index] == -(-4 * outputs // 8) * 8  # aligned slice per core
+    assert plan_memory(graph, num_cores=1).scratch[layer.index] == 0
+    files, _ = generate(graph, graph, "gap8")
+    assert f"(uint32_t)ctx->core_id * {mp8.scratch[layer.index]}u" in files["ea_model_big.c"]
+    plan = split_plan(graph, layer, 8)
+    assert plan["dim"] == "inputs" and plan["extent"] == k
+    grains = [-(-k // 4) * (i + 1) // 8 - -(-k // 4) * i // 8 for i in range(8)]
+    assert plan["max_share"] == 4 * max(grains) and plan["balance"] >= 0.5
+    assert split_plan(graph, layer, outputs)["dim"] == "channels"

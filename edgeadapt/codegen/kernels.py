@@ -153,10 +153,22 @@ def kernel_name(graph, layer) -> str:
     return route(graph, layer).kernel
 
 
-def scratch_per_core(graph, layer, kernels: str = "reference") -> int:
-    """Bytes of scratch one core needs for `layer`: its kernel's *_get_buffer_size in the kernel
-    set `kernels` ("reference" or "arm")."""
-    return int(route(graph, layer).scratch(graph, layer, kernels))
+def fc_splits_k(graph, layer, cores: int) -> bool:
+    """ea_fc_splits_k: a fully connected layer with fewer outputs than the team's cores splits its
+    input dimension K across them (the ports that run cores at once give a barrier)."""
+    return layer.kind == "fc" and int(np.prod(graph.tensors[layer.output].shape)) < cores
+
+
+def team_scratch(graph, layer, cores: int) -> int:
+    """ea_fully_connected_team_buffer_size: a K-splitting team's per-core int32 partial sums."""
+    return 4 * int(np.prod(graph.tensors[layer.output].shape)) if fc_splits_k(graph, layer, cores) else 0
+
+
+def scratch_per_core(graph, layer, kernels: str = "reference", cores: int = 1) -> int:
+    """Bytes of scratch one core needs for `layer` in a team of `cores`: its kernel's
+    *_get_buffer_size in the kernel set `kernels` ("reference" or "arm"), or the team's K-split
+    scratch when that is larger."""
+    return max(int(route(graph, layer).scratch(graph, layer, kernels)), team_scratch(graph, layer, cores))
 
 
 def depthwise_weight_layout(qweight) -> np.ndarray:
@@ -166,9 +178,10 @@ def depthwise_weight_layout(qweight) -> np.ndarray:
     return np.ascontiguousarray(q.reshape(q.shape[0], -1).T)
 
 
-ROWS, COLS, CHANNELS = "rows", "columns", "channels"
+ROWS, COLS, CHANNELS, INPUTS = "rows", "columns", "channels", "inputs"
+FC_K_GRAIN = 4  # EA_FC_K_GRAIN (ea_fc_core.h): K slices start at multiples of 4 inputs
 # The dimensions each kernel lets ea_split_box cut (firmware/include/ea_types.h); fully connected
-# splits its output channels, add its elements, concat its rows.
+# splits its output channels (or K, fc_splits_k), add its elements, concat its rows.
 SPLIT_DIMS = {
     "ea_conv2d_s8": (ROWS, COLS, CHANNELS),
     "ea_pointwise_conv2d_s8": (ROWS, COLS, CHANNELS),
@@ -203,18 +216,31 @@ def split_dim(cores: int, extents: dict, dims, pixel_cost: int = 0) -> str:
     return min(dims, key=lambda d: (extent[d] < cores, cost[d], (ROWS, COLS, CHANNELS).index(d)))
 
 
+def _even_shares(n: int, cores: int) -> list:
+    """ea_split: core i gets [n * i / cores, n * (i + 1) / cores)."""
+    return [n * (i + 1) // cores - n * i // cores for i in range(cores)]
+
+
 def split_plan(graph, layer, cores: int) -> dict:
-    """How the cores share a layer's output: the dimension cut, its extent, the items of the
-    least and of the busiest core (each item is a whole slice of the other dimensions)."""
+    """How the cores share a layer's work: the dimension cut, its extent, the items of the least
+    and of the busiest core (each item is a whole slice of the other dimensions; for a K split,
+    inputs of every output's dot product, cut in grains of FC_K_GRAIN)."""
     kernel = kernel_name(graph, layer)
     shape = graph.tensors[layer.output].shape
-    if len(shape) == 3:
-        h, w, c = shape
+    if fc_splits_k(graph, layer, cores):
+        k = int(np.prod(graph.tensors[layer.inputs[0]].shape))
+        grains = _even_shares(-(-k // FC_K_GRAIN), cores)
+        starts = np.cumsum([0] + grains) * FC_K_GRAIN
+        shares = [int(min(b, k) - min(a, k)) for a, b in zip(starts[:-1], starts[1:])]
+        dim, n = INPUTS, k
     else:
-        h, w, c = 1, 1, int(np.prod(shape))
-    extents = {ROWS: h, COLS: w, CHANNELS: c, "elements": h * w * c}
-    dim = split_dim(cores, extents, SPLIT_DIMS[kernel], PIXEL_COST.get(kernel, 0))
-    n = extents[dim]
-    shares = [n * (i + 1) // cores - n * i // cores for i in range(cores)]
+        if len(shape) == 3:
+            h, w, c = shape
+        else:
+            h, w, c = 1, 1, int(np.prod(shape))
+        extents = {ROWS: h, COLS: w, CHANNELS: c, "elements": h * w * c}
+        dim = split_dim(cores, extents, SPLIT_DIMS[kernel], PIXEL_COST.get(kernel, 0))
+        n = extents[dim]
+        shares = _even_shares(n, cores)
     return {"dim": dim, "extent": n, "min_share": min(shares), "max_share": max(shares),
             "balance": min(shares) / max(shares) if max(shares) else 0.0}

@@ -79,7 +79,7 @@ def model_buffers(graph, layers, num_cores: int = 1, align: int = 8, kernels: st
     buffers = [Buffer(name, sizes[name], first[name], last[name]) for name in sizes]
     scratch = []
     for layer in layers:
-        per_core = align_up(scratch_per_core(graph, layer, kernels), align)  # each core's slice stays aligned
+        per_core = align_up(scratch_per_core(graph, layer, kernels, num_cores), align)  # each slice stays aligned
         scratch.append(per_core)
         if per_core:
             step = layer.index + 1

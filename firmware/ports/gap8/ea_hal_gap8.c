@@ -96,6 +96,7 @@ static void core_entry(void *arg)
         .num_cores = pi_cl_team_nb_cores(),
         .buf = 0,
         .buf_size = 0,
+        .barrier = pi_cl_team_barrier, /* the fully connected K split reduces across cores */
     };
     pi_perf_conf(1u << PI_PERF_ACTIVE_CYCLES);
     pi_perf_reset();

@@ -22,7 +22,7 @@ PORT_LDFLAGS    = $(GAP8_ARCH) -nostartfiles \
 PORT_SRCS      := $(GAP8_DIR)/ea_hal_gap8.c $(GAP8_DIR)/ea_main_gap8.c \
                   $(GAP8_DIR)/pmsis_emu/emu_start.S $(GAP8_DIR)/pmsis_emu/emu_system.c \
                   $(GAP8_DIR)/pmsis_emu/emu_uart.c $(GAP8_DIR)/pmsis_emu/emu_cluster.c \
-                  $(GAP8_DIR)/pmsis_emu/emu_perf.c
+                  $(GAP8_DIR)/pmsis_emu/emu_perf.c $(GAP8_DIR)/pmsis_emu/emu_switch.S
 PORT_NUM_CORES := 8
 # ea_hal_cycles() counts cluster-clock cycles (instructions at 1 IPC under the emulation);
 # 170 MHz is the cluster clock of the max-performance operating point (hil/targets/gap8.toml).

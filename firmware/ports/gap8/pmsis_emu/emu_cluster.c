@@ -1,17 +1,46 @@
 /*
  * emu_cluster.c - the GAP8 cluster, emulated on the one hart: a cluster task runs on core 0
- * (the master), and pi_cl_team_fork runs the entry once per core, one core after another, each
- * with its own core id. Every core keeps its own instruction clock, so its perf counters show
- * what it would have counted on the chip (at one instruction per cycle); the FC's clock is
- * advanced by the longest core of each fork only, as if the cores had run in parallel.
+ * (the master), and pi_cl_team_fork runs the entry on every core, one core after another, each
+ * with its own core id and its own stack (the task's stack sizes, in L1 as the SDK puts them).
+ * pi_cl_team_barrier switches to the next core (emu_switch.S); once every core has reached it,
+ * they all go on. Every core keeps its own instruction clock, so its perf counters show what it
+ * would have counted on the chip (at one instruction per cycle, a core waiting at a barrier
+ * counts nothing, as its clock is gated); the FC's clock is advanced by the longest core of each
+ * stretch between barriers only, as if the cores had run in parallel.
  */
 #include <stdint.h>
 
 #include "pmsis.h"
 #include "emu_virt.h"
 
+/* L1 kept for the cluster stacks: the master's and 7 slaves' (the task asks for the sizes). */
+#ifndef EMU_CLUSTER_STACK_POOL
+#define EMU_CLUSTER_STACK_POOL 16384u
+#endif
+#define EMU_DEFAULT_STACK 1024u /* a task that names no stack size */
+#define STACK_PAINT 0xA5A5A5A5u
+#define STACK_GUARD_WORDS 16u /* the bottom words of each stack: overwritten = an overflow */
+
+void emu_switch(void **save_sp, void *load_sp);
+
+enum { CORE_RUNNING, CORE_AT_BARRIER, CORE_DONE };
+
+typedef struct {
+    void *sp;         /* saved context while the core does not run */
+    uint32_t *bottom; /* lowest word of its stack */
+    uint32_t words;   /* stack size in words */
+    int state;
+} emu_core_t;
+
+static uint32_t stack_pool[EMU_CLUSTER_STACK_POOL / 4] __attribute__((section(".bss_l1"), aligned(16)));
+static emu_core_t cores[ARCHI_CLUSTER_NB_PE];
+static void *scheduler_sp;
+static void (*team_entry)(void *arg);
+static void *team_arg;
+static uint32_t master_stack = EMU_DEFAULT_STACK, slave_stack = EMU_DEFAULT_STACK, stacks_laid = 0;
+
 int emu_current_core = EMU_FC;
-uint64_t emu_parallel_savings;
+uint64_t emu_parallel_savings; /* + the emulation's own bookkeeping (stack painting and checks) */
 
 static uint64_t core_clock[ARCHI_CLUSTER_NB_PE]; /* own instructions, finished segments */
 static uint64_t segment_start;                   /* instret when the current core resumed */
@@ -69,10 +98,49 @@ int pi_cluster_send_task_to_cl(struct pi_device *device, struct pi_cluster_task 
     (void)device;
     if (emu_current_core != EMU_FC)
         emu_fatal("pi_cluster_send_task_to_cl called from the cluster");
+    master_stack = task->stack_size ? task->stack_size : EMU_DEFAULT_STACK;
+    slave_stack = task->slave_stack_size ? task->slave_stack_size : master_stack;
     switch_to(0);
     task->entry(task->arg);
     switch_to(EMU_FC);
     return 0;
+}
+
+/* Lay the n cores' stacks out in the pool (master first) and paint them, once per layout: the
+ * paint is what an overflow overwrites. */
+static void lay_stacks(int n)
+{
+    const uint32_t layout = master_stack ^ (slave_stack << 16) ^ ((uint32_t)n << 28);
+    uint32_t used = 0, i;
+    if (stacks_laid == layout)
+        return;
+    for (int core = 0; core < n; core++) {
+        uint32_t bytes = ((core == 0 ? master_stack : slave_stack) + 15u) & ~15u;
+        if (used + bytes > sizeof(stack_pool))
+            emu_fatal("cluster stacks larger than EMU_CLUSTER_STACK_POOL");
+        cores[core].bottom = stack_pool + used / 4;
+        cores[core].words = bytes / 4;
+        used += bytes;
+    }
+    for (i = 0; i < used / 4; i++)
+        stack_pool[i] = STACK_PAINT;
+    stacks_laid = layout;
+}
+
+static void check_stack(int core)
+{
+    for (uint32_t i = 0; i < STACK_GUARD_WORDS; i++)
+        if (cores[core].bottom[i] != STACK_PAINT)
+            emu_fatal("a cluster core overflowed its stack (task stack_size / slave_stack_size)");
+}
+
+/* Where a core's context starts: it runs the team's entry, then hands back for good. */
+static void core_start(void)
+{
+    team_entry(team_arg);
+    cores[emu_current_core].state = CORE_DONE;
+    emu_switch(&cores[emu_current_core].sp, scheduler_sp);
+    emu_fatal("a finished cluster core was resumed");
 }
 
 void pi_cl_team_fork(int nb_cores, void (*entry)(void *arg), void *arg)
@@ -80,26 +148,55 @@ void pi_cl_team_fork(int nb_cores, void (*entry)(void *arg), void *arg)
     if (emu_current_core != 0 || team_size)
         emu_fatal("pi_cl_team_fork called outside the cluster master");
     int n = nb_cores <= 0 || nb_cores > ARCHI_CLUSTER_NB_PE ? ARCHI_CLUSTER_NB_PE : nb_cores;
-    uint64_t longest = 0, total = 0;
-    team_size = n;
+    uint64_t bookkeeping = emu_instret();
+    lay_stacks(n);
     for (int core = 0; core < n; core++) {
-        switch_to(core);
-        uint64_t start = segment_start;
-        entry(arg);
-        uint64_t spent = emu_instret() - start;
-        total += spent;
-        if (spent > longest)
-            longest = spent;
+        /* a fresh context: emu_switch's frame (13 saved registers, 64 bytes) with ra = core_start */
+        uint32_t *frame = cores[core].bottom + cores[core].words - 16;
+        for (int i = 0; i < 16; i++)
+            frame[i] = 0;
+        frame[0] = (uint32_t)(uintptr_t)core_start;
+        cores[core].sp = frame;
+        cores[core].state = CORE_RUNNING;
+    }
+    team_size = n;
+    team_entry = entry;
+    team_arg = arg;
+    emu_parallel_savings += emu_instret() - bookkeeping;
+    for (;;) { /* one stretch between barriers: run every core up to its next barrier or its end */
+        uint64_t longest = 0, total = 0;
+        int waiting = 0;
+        for (int core = 0; core < n; core++) {
+            switch_to(core);
+            uint64_t start = segment_start;
+            emu_switch(&scheduler_sp, cores[core].sp);
+            uint64_t spent = emu_instret() - start;
+            total += spent;
+            if (spent > longest)
+                longest = spent;
+            bookkeeping = emu_instret();
+            check_stack(core);
+            waiting += cores[core].state == CORE_AT_BARRIER;
+            emu_parallel_savings += emu_instret() - bookkeeping;
+        }
+        emu_parallel_savings += total - longest;
+        if (waiting == 0)
+            break;
+        if (waiting != n) /* on the chip the waiting cores would hang */
+            emu_fatal("pi_cl_team_barrier reached by some cores of the fork only");
+        for (int core = 0; core < n; core++)
+            cores[core].state = CORE_RUNNING;
     }
     switch_to(0);
     team_size = 0;
-    emu_parallel_savings += total - longest;
 }
 
 void pi_cl_team_barrier(void)
 {
-    if (team_size > 1)
-        emu_fatal("pi_cl_team_barrier inside a multi-core fork (cores run one after another)");
+    if (team_size <= 1) /* outside a fork, or a team of one: nobody to wait for */
+        return;
+    cores[emu_current_core].state = CORE_AT_BARRIER;
+    emu_switch(&cores[emu_current_core].sp, scheduler_sp);
 }
 
 int pi_cl_team_nb_cores(void) { return team_size ? team_size : ARCHI_CLUSTER_NB_PE; }

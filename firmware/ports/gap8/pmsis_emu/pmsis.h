@@ -6,13 +6,16 @@
  * instead; this header keeps the SDK's names, types and calling conventions so the HAL source is
  * the same in both builds. What is emulated:
  *   - the fabric controller (FC) is hart 0; the cluster's 8 cores are run one after another on
- *     the same hart by pi_cl_team_fork, each with its own core id and its own perf counters;
+ *     the same hart by pi_cl_team_fork, each with its own core id, its own perf counters and its
+ *     own stack (the task's sizes, in L1); pi_cl_team_barrier switches to the next core until
+ *     every core has reached it;
  *   - pi_perf counters count retired instructions (minstret under -icount shift=0), not cycles;
  *     on the FC, PI_PERF_CYCLES advances as if the cores of every fork had run in parallel
- *     (each fork costs its longest core), PI_PERF_INSTR counts everything the hart retired;
+ *     (each stretch between barriers costs its longest core), PI_PERF_INSTR counts everything
+ *     the hart retired;
  *   - the UART is the virt machine's 16550; pmsis_exit ends QEMU through the test finisher.
- * Not emulated: L1/L2 access timing, DMA, Xpulp instructions, event unit, HW barriers
- * (pi_cl_team_barrier inside a multi-core fork stops the run with an error).
+ * Not emulated: L1/L2 access timing, DMA, Xpulp instructions, the event unit (a barrier costs the
+ * emulation's context switch, not the chip's hardware barrier).
  */
 #ifndef PMSIS_EMU_PMSIS_H
 #define PMSIS_EMU_PMSIS_H
