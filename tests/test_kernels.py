@@ -348,6 +348,64 @@ def test_conv2d_maxpool_frontnet_first_layer_scratch(runner, tmp_path):
     assert case[1].shape == (24, 40, 32)
 
 
+def test_conv_pixel_range_split(runner, tmp_path):
+    """Outputs with fewer rows and columns than cores (small's 6 x 10 x 16 layers on 8 cores, odd
+    ones, width 1) are split into pixel ranges that start and end inside rows: every output
+    written once and bit-exact, on the pixel-pair path (8-bit) and the one-pixel path (4/2-bit,
+    grouped); the C split rule agrees with its Python mirror on these shapes."""
+    from edgeadapt.codegen.kernels import IM2COL_PIXEL_COST, split_dim
+
+    rng = np.random.default_rng(6010)
+    shapes = [(12, 20, 16, 16, 2, (1, 1, 1, 1)), (6, 10, 16, 16, 1, (1, 1, 1, 1)), (5, 3, 6, 3, 1, (0, 1, 2, 1)),
+              (7, 1, 4, 5, 1, (1, 0, 1, 0)), (3, 7, 8, 9, 1, (1, 1, 1, 1))]
+    cases, picked = [], []
+    for i, (h, w, cin, cout, stride, pads) in enumerate(shapes * 3):
+        bits, groups = ((8, 1), (4, 1), (2, 1), (8, 2), (8, 1))[i % 5]
+        cin_g, cout_g = (cin, cout) if groups == 1 else (cin - cin % 2, cout - cout % 2)
+        case = conv_case(rng, h=h, w=w, cin=cin_g, cout=cout_g, k=(3, 3 if w > 1 else 1), stride=(stride, stride),
+                         pads=pads if w > 1 else (1, 0, 1, 0), groups=groups, bits=bits, act="relu", cores=8)
+        out_h, out_w, out_c = case[1].shape
+        picked.append(split_dim(8, {"rows": out_h, "columns": out_w, "channels": out_c},
+                                ("rows", "columns", "channels", "pixels"), IM2COL_PIXEL_COST))
+        cases.append(case)
+    assert picked.count("pixels") >= 6, picked  # the cases do exercise the pixel split
+    run_and_check(runner, cases, tmp_path)
+
+
+def test_split_rule_is_the_same_in_c_and_python(tmp_path):
+    """ea_split_dim (firmware/include/ea_types.h) and edgeadapt.codegen.kernels.split_dim pick the
+    same dimension for every shape of a grid, every dimension set and pixel cost."""
+    from edgeadapt.codegen.kernels import split_dim
+
+    if shutil.which("gcc") is None:
+        pytest.skip("host gcc not installed")
+    names = ("rows", "columns", "channels", "pixels")
+    sizes = (1, 2, 3, 5, 7, 8, 10, 12, 17, 24)
+    masks = (7, 15, 5, 9, 1 | 8, 4 | 8)
+    probe = tmp_path / "split_probe.c"
+    probe.write_text('#include <stdio.h>\n#include "ea_types.h"\nint main(void)\n{\n'
+                     f"    static const int s[] = {{{', '.join(map(str, sizes))}}};\n"
+                     f"    static const unsigned m[] = {{{', '.join(map(str, masks))}}};\n"
+                     "    for (int cores = 1; cores <= 8; cores += 7) for (int a = 0; a < %d; a++) for (int b = 0; b < %d; b++)\n"
+                     "        for (int c = 0; c < %d; c++) for (int k = 0; k < %d; k++) for (int pc = 0; pc <= 2; pc += 2)\n"
+                     "            printf(\"%%d\\n\", ea_split_dim(cores, s[a], s[b], s[c], m[k], pc));\n"
+                     "    return 0;\n}\n" % (len(sizes), len(sizes), len(sizes), len(masks)))
+    exe = tmp_path / "split_probe"
+    subprocess.run(["gcc", *STRICT, f"-I{FIRMWARE / 'include'}", str(probe), "-o", str(exe)], check=True)
+    got = [int(v) for v in subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()]
+    want = []
+    for cores in (1, 8):
+        for h in sizes:
+            for w in sizes:
+                for c in sizes:
+                    for m in masks:
+                        dims = tuple(n for i, n in enumerate(names) if m & (1 << i))
+                        for pc in (0, 2):
+                            d = split_dim(cores, {"rows": h, "columns": w, "channels": c}, dims, pc)
+                            want.append(names.index(d))
+    assert got == want
+
+
 # ------------------------------------------------------------------ fully connected
 
 

@@ -178,12 +178,12 @@ def depthwise_weight_layout(qweight) -> np.ndarray:
     return np.ascontiguousarray(q.reshape(q.shape[0], -1).T)
 
 
-ROWS, COLS, CHANNELS, INPUTS = "rows", "columns", "channels", "inputs"
+ROWS, COLS, CHANNELS, PIXELS, INPUTS = "rows", "columns", "channels", "pixels", "inputs"
 FC_K_GRAIN = 4  # EA_FC_K_GRAIN (ea_fc_core.h): K slices start at multiples of 4 inputs
 # The dimensions each kernel lets ea_split_box cut (firmware/include/ea_types.h); fully connected
 # splits its output channels (or K, fc_splits_k), add its elements, concat its rows.
 SPLIT_DIMS = {
-    "ea_conv2d_s8": (ROWS, COLS, CHANNELS),
+    "ea_conv2d_s8": (ROWS, COLS, CHANNELS, PIXELS),  # a pixel range: ea_split_box_pixels
     "ea_pointwise_conv2d_s8": (ROWS, COLS, CHANNELS),
     "ea_depthwise_conv2d_s8": (ROWS, COLS, CHANNELS),
     "ea_conv2d_maxpool_s8": (ROWS, CHANNELS),
@@ -203,17 +203,19 @@ PIXEL_COST = {"ea_conv2d_s8": IM2COL_PIXEL_COST, "ea_conv2d_maxpool_s8": IM2COL_
 def split_dim(cores: int, extents: dict, dims, pixel_cost: int = 0) -> str:
     """ea_split_dim: first a dimension with at least `cores` items (no core under half the busiest's
     share), then the one whose even split gives the busiest core the least work, a box of h x w x c
-    outputs costing h * w * (c + pixel_cost); ties go to the earlier of rows, columns, channels.
-    Single-dimension kernels (fully connected, add, concat) have nothing to choose."""
+    outputs (or p pixels of c) costing h * w * (c + pixel_cost); ties go to the earlier of rows,
+    columns, channels, pixels. Single-dimension kernels (fully connected, add, concat) have nothing
+    to choose."""
     if len(dims) == 1:
         return dims[0]
     h, w, c = extents[ROWS], extents[COLS], extents[CHANNELS]
     ceil = lambda n: -(-n // cores)  # noqa: E731
     cost = {ROWS: ceil(h) * w * (c + pixel_cost), COLS: h * ceil(w) * (c + pixel_cost),
-            CHANNELS: h * w * (ceil(c) + pixel_cost)}
-    extent = {ROWS: h, COLS: w, CHANNELS: c}
+            CHANNELS: h * w * (ceil(c) + pixel_cost), PIXELS: ceil(h * w) * (c + pixel_cost)}
+    extent = {ROWS: h, COLS: w, CHANNELS: c, PIXELS: h * w}
+    order = (ROWS, COLS, CHANNELS, PIXELS)
     # first no core under half the busiest's items (extent >= cores), then the least work
-    return min(dims, key=lambda d: (extent[d] < cores, cost[d], (ROWS, COLS, CHANNELS).index(d)))
+    return min(dims, key=lambda d: (extent[d] < cores, cost[d], order.index(d)))
 
 
 def _even_shares(n: int, cores: int) -> list:
@@ -238,7 +240,7 @@ def split_plan(graph, layer, cores: int) -> dict:
             h, w, c = shape
         else:
             h, w, c = 1, 1, int(np.prod(shape))
-        extents = {ROWS: h, COLS: w, CHANNELS: c, "elements": h * w * c}
+        extents = {ROWS: h, COLS: w, CHANNELS: c, PIXELS: h * w, "elements": h * w * c}
         dim = split_dim(cores, extents, SPLIT_DIMS[kernel], PIXEL_COST.get(kernel, 0))
         n = extents[dim]
         shares = _even_shares(n, cores)

@@ -70,21 +70,26 @@ typedef struct {
 #define EA_SPLIT_ROWS 1u
 #define EA_SPLIT_COLS 2u
 #define EA_SPLIT_CHANNELS 4u
+/* The h * w output pixels in row-major order, all channels each: a core's share may start and
+ * end inside a row (ea_split_box_pixels; only a kernel that walks a pixel range offers it). */
+#define EA_SPLIT_PIXELS 8u
 
 /* The dimension, among `dims`, to split a layer's h x w x c output over `cores`: first, one that
  * leaves no core with less than half the items of the busiest (an extent of at least `cores`);
  * among those (or among all if none), the one whose busiest core has the least work, a box of
- * h' x w' x c' outputs costing h' * w' * (c' + pixel_cost): pixel_cost is what a kernel spends
- * per output pixel whatever its channels (an im2col gather), in units of one output channel's
- * work. Ties go to rows, then columns (locality). Returns 0 rows, 1 columns, 2 channels.
- * Mirrored by edgeadapt.codegen.kernels.split_dim. */
+ * h' x w' x c' outputs (or p' pixels of c) costing h' * w' * (c' + pixel_cost): pixel_cost is what
+ * a kernel spends per output pixel whatever its channels (an im2col gather), in units of one
+ * output channel's work. Ties go to rows, then columns, channels, pixels (locality). Returns 0
+ * rows, 1 columns, 2 channels, 3 pixels. Mirrored by edgeadapt.codegen.kernels.split_dim. */
 static inline int ea_split_dim(int32_t cores, int32_t h, int32_t w, int32_t c, unsigned dims, int32_t pixel_cost)
 {
-    const int32_t n[3] = {h, w, c};
+    const int32_t n[4] = {h, w, c, h * w};
     const int64_t hi_h = (h + cores - 1) / cores, hi_w = (w + cores - 1) / cores, hi_c = (c + cores - 1) / cores;
-    const int64_t cost[3] = {hi_h * w * (c + pixel_cost), h * hi_w * (c + pixel_cost), (int64_t)h * w * (hi_c + pixel_cost)};
+    const int64_t hi_p = ((int64_t)h * w + cores - 1) / cores;
+    const int64_t cost[4] = {hi_h * w * (c + pixel_cost), h * hi_w * (c + pixel_cost),
+                             (int64_t)h * w * (hi_c + pixel_cost), hi_p * (c + pixel_cost)};
     int best = -1, d;
-    for (d = 0; d < 3; d++) {
+    for (d = 0; d < 4; d++) {
         int better;
         if (!(dims & (1u << d)))
             continue;
@@ -102,9 +107,12 @@ static inline int ea_split_dim(int32_t cores, int32_t h, int32_t w, int32_t c, u
     return best < 0 ? 0 : best;
 }
 
-/* This core's box of an h x w x c output split along ea_split_dim's choice. */
-static inline ea_box_t ea_split_box(const ea_ctx_t *ctx, int32_t h, int32_t w, int32_t c, unsigned dims,
-                                    int32_t pixel_cost)
+/* This core's share of an h x w x c output split along ea_split_dim's choice: the box of the rows,
+ * columns and channels it touches, and the pixels [*q0, *q1) of that box (row-major within the
+ * box) it computes: the whole box unless the cut is EA_SPLIT_PIXELS, whose box is the rows the
+ * core's pixel range touches at full width. */
+static inline ea_box_t ea_split_box_pixels(const ea_ctx_t *ctx, int32_t h, int32_t w, int32_t c, unsigned dims,
+                                           int32_t pixel_cost, int32_t *q0, int32_t *q1)
 {
     ea_box_t b;
     const int d = ea_split_dim(ctx ? ctx->num_cores : 1, h, w, c, dims, pixel_cost);
@@ -113,9 +121,29 @@ static inline ea_box_t ea_split_box(const ea_ctx_t *ctx, int32_t h, int32_t w, i
         ea_split(h, ctx, &b.y0, &b.y1);
     else if (d == 1)
         ea_split(w, ctx, &b.x0, &b.x1);
-    else
+    else if (d == 2)
         ea_split(c, ctx, &b.c0, &b.c1);
+    if (d == 3) {
+        int32_t p0, p1;
+        ea_split(h * w, ctx, &p0, &p1);
+        b.y0 = p0 / w;
+        b.y1 = p1 > p0 ? (p1 + w - 1) / w : b.y0;
+        *q0 = p0 - b.y0 * w;
+        *q1 = p1 - b.y0 * w;
+    } else {
+        *q0 = 0;
+        *q1 = (b.y1 - b.y0) * (b.x1 - b.x0);
+    }
     return b;
+}
+
+/* This core's box of an h x w x c output split along ea_split_dim's choice among rows, columns
+ * and channels (`dims` without EA_SPLIT_PIXELS). */
+static inline ea_box_t ea_split_box(const ea_ctx_t *ctx, int32_t h, int32_t w, int32_t c, unsigned dims,
+                                    int32_t pixel_cost)
+{
+    int32_t q0, q1;
+    return ea_split_box_pixels(ctx, h, w, c, dims & ~EA_SPLIT_PIXELS, pixel_cost, &q0, &q1);
 }
 
 static inline int ea_box_empty(const ea_box_t *b)

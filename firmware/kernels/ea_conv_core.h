@@ -143,32 +143,54 @@ static inline void ea_box_pixel(const ea_box_t *b, int32_t q, int32_t *y, int32_
     *x = b->x0 + q % bw;
 }
 
-/*
- * The outputs of box b (rows, columns, channels) of the convolution, written HWC into `out`, which
- * holds output rows b->y0 onwards (pixel (y, x) at ((y - b->y0) * out_w + x) * out_c). Per output
- * pixel the window is gathered once into `patch` (ea_conv_patch_bytes), then every output channel
- * of the box is one contiguous dot product with its weight row, read in place even when packed.
- */
-static inline void ea_conv_box_typed(const ea_conv_params_t *p, ea_dtype_t in_type, const int8_t *input,
-                                     const int8_t *weights, const int32_t *bias, const ea_box_t *b, int8_t *out,
-                                     int8_t *patch)
+/* Output pixel (y, x), channels [c0, c1), at `o`, one channel at a time (any weight width or
+ * groups): the window gathered into `patch`, then each channel one dot product with its weight
+ * row, read in place even when packed. */
+static inline void ea_conv_pixel(const ea_conv_params_t *p, ea_dtype_t in_type, const int8_t *input,
+                                 const int8_t *weights, const int32_t *bias, ea_clamp_t clamp, int32_t y, int32_t x,
+                                 int32_t c0, int32_t c1, int8_t *o, int8_t *patch)
 {
-    const int32_t out_w = ea_conv_out_w(p), out_c = p->out_c, bits = p->weight_bits;
-    const int32_t cout_g = out_c / p->groups;
+    const int32_t cout_g = p->out_c / p->groups, bits = p->weight_bits;
     const int32_t row_len = ea_conv_row_len(p);
     const int32_t row_bytes = ea_packed_row_bytes(row_len, bits);
-    const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
-    int32_t y, x, c;
+    const int8_t *x_g;
+    int32_t left, c;
+    ea_conv_gather(p, input, y * p->win.stride_h - p->win.pad_top, x * p->win.stride_w - p->win.pad_left, patch);
+    x_g = patch + (c0 / cout_g) * row_len; /* the group of channel c */
+    left = cout_g - c0 % cout_g;            /* channels left in it */
+    for (c = c0; c < c1; c++) {
+        const int32_t acc = ea_dot_weights(x_g, in_type, weights + c * row_bytes, bits, row_len,
+                                           bias != NULL ? bias[c] : 0);
+        ea_put(o + c, ea_requant(acc, p->shift[c], clamp));
+        if (--left == 0)
+            x_g += row_len, left = cout_g;
+    }
+}
 
-    if (bits == 8 && p->groups == 1) { /* pixel pairs, both patches in scratch (2 * row_len bytes) */
-        const int32_t end = (b->y1 - b->y0) * (b->x1 - b->x0);
-        int32_t q, y2, x2;
-        for (q = 0; q < end; q += 2) {
+/*
+ * Pixels [q0, q1) of box b (row-major within the box; all of it is [0, rows * columns)), channels
+ * [b->c0, b->c1), of the convolution, written HWC into `out`, which holds output rows b->y0
+ * onwards (pixel (y, x) at ((y - b->y0) * out_w + x) * out_c). With 8-bit weights and one group the
+ * pixels go in pairs, both windows gathered into `patch` (2 * ea_conv_row_len bytes) and blocked
+ * 2 pixels x 2 channels; otherwise one pixel at a time (ea_conv_pixel).
+ */
+static inline void ea_conv_pixels_typed(const ea_conv_params_t *p, ea_dtype_t in_type, const int8_t *input,
+                                        const int8_t *weights, const int32_t *bias, const ea_box_t *b, int32_t q0,
+                                        int32_t q1, int8_t *out, int8_t *patch)
+{
+    const int32_t out_w = ea_conv_out_w(p), out_c = p->out_c;
+    const int32_t row_len = ea_conv_row_len(p);
+    const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
+    int32_t y, x, q;
+
+    if (p->weight_bits == 8 && p->groups == 1) {
+        int32_t y2, x2;
+        for (q = q0; q < q1; q += 2) {
             int8_t *ob = NULL;
             ea_box_pixel(b, q, &y, &x);
             ea_conv_gather(p, input, y * p->win.stride_h - p->win.pad_top, x * p->win.stride_w - p->win.pad_left,
                            patch);
-            if (q + 1 < end) {
+            if (q + 1 < q1) {
                 ea_box_pixel(b, q + 1, &y2, &x2);
                 ea_conv_gather(p, input, y2 * p->win.stride_h - p->win.pad_top,
                                x2 * p->win.stride_w - p->win.pad_left, patch + row_len);
@@ -179,22 +201,30 @@ static inline void ea_conv_box_typed(const ea_conv_params_t *p, ea_dtype_t in_ty
         }
         return;
     }
-    for (y = b->y0; y < b->y1; y++) {
-        for (x = b->x0; x < b->x1; x++) {
-            int8_t *o = out + ((y - b->y0) * out_w + x) * out_c;
-            ea_conv_gather(p, input, y * p->win.stride_h - p->win.pad_top, x * p->win.stride_w - p->win.pad_left,
-                           patch);
-            const int8_t *x_g = patch + (b->c0 / cout_g) * row_len; /* the group of channel c */
-            int32_t left = cout_g - b->c0 % cout_g;                  /* channels left in it */
-            for (c = b->c0; c < b->c1; c++) {
-                const int32_t acc = ea_dot_weights(x_g, in_type, weights + c * row_bytes, bits, row_len,
-                                                   bias != NULL ? bias[c] : 0);
-                ea_put(o + c, ea_requant(acc, p->shift[c], clamp));
-                if (--left == 0)
-                    x_g += row_len, left = cout_g;
-            }
-        }
+    for (q = q0; q < q1; q++) {
+        ea_box_pixel(b, q, &y, &x);
+        ea_conv_pixel(p, in_type, input, weights, bias, clamp, y, x, b->c0, b->c1,
+                      out + ((y - b->y0) * out_w + x) * out_c, patch);
     }
+}
+
+/* The outputs of the whole box b (rows, columns, channels), as ea_conv_pixels_typed. */
+static inline void ea_conv_box_typed(const ea_conv_params_t *p, ea_dtype_t in_type, const int8_t *input,
+                                     const int8_t *weights, const int32_t *bias, const ea_box_t *b, int8_t *out,
+                                     int8_t *patch)
+{
+    ea_conv_pixels_typed(p, in_type, input, weights, bias, b, 0, (b->y1 - b->y0) * (b->x1 - b->x0), out, patch);
+}
+
+/* ea_conv_pixels_typed with the input type as a constant (see ea_conv_box). */
+static inline void ea_conv_pixels(const ea_conv_params_t *p, const int8_t *input, const int8_t *weights,
+                                  const int32_t *bias, const ea_box_t *b, int32_t q0, int32_t q1, int8_t *out,
+                                  int8_t *patch)
+{
+    if (p->in_type == EA_UINT8)
+        ea_conv_pixels_typed(p, EA_UINT8, input, weights, bias, b, q0, q1, out, patch);
+    else
+        ea_conv_pixels_typed(p, EA_INT8, input, weights, bias, b, q0, q1, out, patch);
 }
 
 /* ea_conv_box_typed with the input type as a constant, so that each copy holds one dot-product

@@ -51,7 +51,7 @@ static inline uint64_t emu_instret(void)
 void emu_puts(const char *s);
 void emu_fatal(const char *what) __attribute__((noreturn));
 
-/* Instructions the FC has not spent because a fork's cores ran in parallel (emu_cluster.c). */
+/* Instructions the FC does not count: every fork costs it its critical path only (emu_cluster.c). */
 extern uint64_t emu_parallel_savings;
 /* The core whose counters pi_perf_* use: 0..7 cluster cores, EMU_FC for the FC. */
 #define EMU_FC ARCHI_CLUSTER_NB_PE
