@@ -337,13 +337,14 @@ def test_conv2d_maxpool_frontnet_first_layer_scratch(runner, tmp_path):
     """Frontnet 160x32's first layer: 96x160x1, 5x5 stride 2 pad 2, 32 channels, 2x2 max pool.
     Unfused it needs the 48x80x32 = 122,880-byte conv output; fused, one conv row of 80x32 plus
     two 5x5x1 im2col patches (reference), or for the Cortex-M4 drop-in two int16 patches of 26
-    taps (25 rounded up to even) and the 32 int16 weight rows."""
+    taps (25 rounded up to even), the 32 int16 weight rows, a 16-byte table row per channel pair
+    and 3 bytes to align them."""
     rng = np.random.default_rng(404)
     case = fused_case(rng, h=96, w=160, cin=1, cout=32, k=5, stride=(2, 2), pads=(2, 2, 2, 2), groups=1,
                       bits=8, act="relu", pool_k=(2, 2), pool_s=(2, 2), pool_pads=(0, 0, 0, 0), cores=8)
     result = runner.run([case[0]], tmp_path)[0]
     check(result, case[1], case[2])
-    want = {"reference": 80 * 32 + 2 * 25, "arm": 80 * 32 + (4 + 2 * 32) * 26}[runner.kernel_set]
+    want = {"reference": 80 * 32 + 2 * 25, "arm": 80 * 32 + (4 + 2 * 32) * 26 + 16 * 16 + 3}[runner.kernel_set]
     assert result["scratch"][0] == want
     assert case[1].shape == (24, 40, 32)
 
@@ -599,17 +600,18 @@ def test_conv_kernels_unsigned_inputs_and_outputs(runner, tmp_path):
     assert relu6_u8 and max(int(e.max()) for e in relu6_u8) == 192
 
 
-def test_pixel_pair_path_odd_shapes(runner, tmp_path):
-    """The Cortex-M4 pixel-pair path (activations widened once per pixel pair, shifts >= 0) on the
-    shapes its blocking does not divide: channels one to three past a group of 4, odd output
-    channel counts, odd pixel counts, width 1, stride 2, padding on every side, int8 and uint8
-    activations, every clamp kind (relu6 at R6 = 96 needs usat + min)."""
+def test_simd_paths_odd_shapes(runner, tmp_path):
+    """The Cortex-M4 paths taken with shifts >= 0 (the pixel-pair path of dense, fused and
+    pointwise convolutions, the q15-weight depthwise path) on the shapes their blocking does not
+    divide: channels one to three past a group of 4, odd output channel counts, odd pixel counts,
+    width 1, stride 2, padding on every side, int8 and uint8 activations, every clamp kind (relu6
+    at R6 = 96 needs usat + min)."""
     rng = np.random.default_rng(1313)
     cases = []
-    for i in range(30):
+    for i in range(40):
         in_u, out_u = TYPE_COMBOS[i % 3]
-        act = ("relu6", "none", "relu")[(i // 3) % 3]
-        kind = ("pointwise", "dense", "fused")[i % 3]
+        act = ("relu6", "none", "relu")[(i // 4) % 3]
+        kind = ("pointwise", "dense", "fused", "depthwise")[i % 4]
         cin = int(rng.choice([4, 5, 6, 7, 32, 33, 34, 35] if kind == "pointwise" else [2, 4, 5, 7, 9]))
         cout = int(rng.choice([2, 3, 9, 16, 17]))
         h, w = int(rng.integers(1, 9)), int(rng.choice([1, 2, 3, 5, 8]))
@@ -618,6 +620,15 @@ def test_pixel_pair_path_odd_shapes(runner, tmp_path):
         if kind == "pointwise":
             cases.append(conv_case(rng, h=h, w=w, k=1, pads=(0, 0, 0, 0), groups=1, op="pointwise_conv2d",
                                    fl_out=int(rng.choice([4, 5])) if act == "relu6" else None, **common))
+        elif kind == "depthwise":
+            cin = int(rng.choice([4, 5, 8, 9, 12, 15]))
+            pads = tuple(int(p) for p in rng.integers(0, 3, 4))
+            common.update(cin=cin, cout=cin)
+            case, expected, label = conv_case(rng, h=max(h + 2, 3 - pads[0] - pads[2]), w=max(w, 3 - pads[1] - pads[3]),
+                                              k=3, pads=pads, groups=cin, fl_out=4 if act == "relu6" else None,
+                                              **common)
+            cases.append((("depthwise_conv2d", depthwise_records(case[1])), expected,
+                          label.replace("conv2d", "depthwise_conv2d", 1)))
         elif kind == "dense":
             pads = tuple(int(p) for p in rng.integers(0, 3, 4))
             cases.append(conv_case(rng, h=max(h, 3 - pads[0] - pads[2]), w=max(w, 3 - pads[1] - pads[3]), k=3,

@@ -63,8 +63,9 @@ def _conv_scratch(graph, layer, kernels="reference") -> int:
     kh, kw = node.attrs["kernel"]
     one_channel = _in_shape(graph, layer)[2] == 1 and node.attrs.get("groups", 1) == 1
     if kernels == "arm" and node.weight_bits == 8 and node.attrs.get("groups", 1) == 1:
-        if one_channel:
-            return (4 + 2 * node.qweight.shape[0]) * ((kh * kw + 1) & ~1)
+        if one_channel:  # ea_m4_cin1_bytes: + the channel-pair table, + 3 to align
+            out_c = node.qweight.shape[0]
+            return (4 + 2 * out_c) * ((kh * kw + 1) & ~1) + 16 * (out_c // 2) + 3
         return 2 * _patch_bytes(graph, layer) + _pair_scratch(_patch_bytes(graph, layer), node.qweight.shape[0])
     return 2 * _patch_bytes(graph, layer)
 
@@ -93,8 +94,16 @@ def _conv_maxpool_scratch(graph, layer, kernels="reference") -> int:
 
 
 def _depthwise_scratch(graph, layer, kernels="reference") -> int:
-    """ea_depthwise_conv2d_s8: one int32 accumulator per output channel."""
-    return 4 * layer.main.qweight.shape[0]
+    """ea_depthwise_conv2d_s8: one int32 accumulator per output channel; the arm set with channel
+    multiplier 1 and 8-bit weights at least its q15 weights and table, per group of 4 channels
+    8 * kh * kw + 32 bytes."""
+    node = layer.main
+    out_c = node.qweight.shape[0]
+    acc = 4 * out_c
+    if kernels == "arm" and out_c == _in_shape(graph, layer)[2] and node.weight_bits == 8:
+        kh, kw = node.attrs["kernel"]
+        return max(acc, (out_c // 4) * (8 * kh * kw + 32))
+    return acc
 
 
 def _none(graph, layer, kernels="reference") -> int:

@@ -50,7 +50,7 @@ ea_status_t ea_conv2d_maxpool_s8(const ea_ctx_t *ctx, const ea_conv_maxpool_para
         b = ea_split_box(ctx, pool_h, pool_w, out_c, EA_SPLIT_ROWS | EA_SPLIT_CHANNELS, EA_IM2COL_PIXEL_COST);
         nc = b.c1 - b.c0;
         if (simd && ea_m4_cin1(conv)) /* the q15 weights once per call, not per conv row */
-            ea_m4_cin1_weights(conv, weights, patches + 4 * ea_m4_cin1_taps(conv));
+            ea_m4_cin1_weights(conv, weights, patches);
         for (py = b.y0; py < b.y1; py++) {
             int8_t *out_row = output + py * pool_w * out_c + b.c0;
             const int32_t cy0 = py * pool->stride_h - pool->pad_top;

@@ -1,107 +1,191 @@
 /*
- * ea_depthwise_conv2d_s8 (Cortex-M4 drop-in) - same name, arguments, results and scratch as
+ * ea_depthwise_conv2d_s8 (Cortex-M4 drop-in) - same name, arguments and results as
  * firmware/kernels/ea_depthwise_conv2d_s8.c (tap-major weights [kh][kw][out_c]).
- * Channel multiplier 1 with 8-bit weights: per output pixel, 4 channels at a time keep their
- * accumulators in registers over the whole window; one activation word and one weight word per
- * tap, widened to halfword pairs and multiplied with SMLABB / SMLATT. Other cases run the
- * reference row loop.
- *   scratch 4 * out_c bytes, 4-byte aligned (the reference loop's accumulators)
+ * Channel multiplier 1 with 8-bit weights and shifts 0..31: once per call, the box's weights are
+ * widened to q15 per group of 4 channels, tap after tap ((w0, w2), (w1, w3): the order SXTB16
+ * gives the activations), and a table holds each group's start values (bias + rounding term) and
+ * shifts. Per output pixel and group, the 4 accumulators stay in registers over the window: one
+ * activation word widened in 2 instructions, one weight pair, SMLABB / SMLATT; a whole 3x3 window
+ * is unrolled; the epilogue is asr + usat/ssat + strb. Channels past the last group of 4 run a
+ * scalar loop; other cases run the reference row loop.
+ *   scratch the larger of the reference loop's 4 * out_c bytes and, for multiplier 1 and 8-bit
+ *           weights, per group of 4 channels 8 * kh * kw bytes of q15 weights + a 32-byte table
+ *           row; 4-byte aligned
  */
 #include "../ea_depthwise_core.h"
 #include "ea_m4_core.h"
 
-int32_t ea_depthwise_conv2d_s8_get_buffer_size(const ea_conv_params_t *p)
+/* The widened weights and the table of the SIMD path: bytes per group of 4 channels. */
+static int32_t ea_m4_dw_group_bytes(const ea_conv_params_t *p)
 {
-    return p->out_c * (int32_t)sizeof(int32_t);
+    return 8 * p->win.kernel_h * p->win.kernel_w + 32;
 }
 
-/* acc[0..3] += the window sums of 4 adjacent channels: `rows` window rows of `cols` taps from x
- * (input, row stride row_step) and w (tap-major weights, row stride tap_row); both step ch bytes
- * per tap. The accumulators stay in registers. */
+static int ea_m4_dw_simd(const ea_conv_params_t *p)
+{
+    return p->out_c == p->in_c && p->weight_bits == 8;
+}
+
+int32_t ea_depthwise_conv2d_s8_get_buffer_size(const ea_conv_params_t *p)
+{
+    const int32_t acc = p->out_c * (int32_t)sizeof(int32_t);
+    const int32_t simd = ea_m4_dw_simd(p) ? (p->out_c >> 2) * ea_m4_dw_group_bytes(p) : 0;
+    return acc > simd ? acc : simd;
+}
+
+/* The box's channels [c0, c1): per group of 4 from c0, q15 weights into wq ([group][tap][2
+ * words]) and a table row into tab (start values of the 4 channels, then their shifts). 0 when a
+ * shift of [c0, c1) is outside 0..31. */
+static int ea_m4_dw_prepare(const ea_conv_params_t *p, const int8_t *weights, const int32_t *bias, int32_t c0,
+                            int32_t c1, uint32_t *wq, int32_t *tab)
+{
+    const int32_t taps = p->win.kernel_h * p->win.kernel_w, ch = p->out_c, groups = (c1 - c0) >> 2;
+    int32_t g, t, j;
+    for (j = c0; j < c1; j++)
+        if (p->shift[j] < 0 || p->shift[j] > 31)
+            return 0;
+    for (g = 0; g < groups; g++, tab += 8) {
+        const int32_t c = c0 + 4 * g;
+        for (t = 0; t < taps; t++, wq += 2) {
+            const uint32_t w = ea_rd32(weights + t * ch + c);
+            wq[0] = ea_sxtb16(w), wq[1] = ea_sxtb16_ror8(w);
+        }
+        for (j = 0; j < 4; j++) {
+            const int32_t s = p->shift[c + j];
+            tab[j] = (int32_t)((uint32_t)(bias != NULL ? bias[c + j] : 0) + ((1u << s) >> 1));
+            tab[4 + j] = s;
+        }
+    }
+    return 1;
+}
+
+/* a0..a3 (channels 0, 1, 2, 3 of a group) += one tap: 4 activations at xp, q15 weights at wp. */
 #define EA_M4_DW_TAP(T, xp, wp)                                                                           \
     do {                                                                                                  \
-        const uint32_t v = ea_rd32(xp), k = ea_rd32(wp);                                                  \
-        const uint32_t ve = EA_M4_EXT_##T(v), ke = ea_sxtb16(k);                                          \
-        const uint32_t vo = EA_M4_EXTR_##T(v), ko = ea_sxtb16_ror8(k);                                    \
-        a0 = ea_smlabb(ve, ke, a0);                                                                       \
-        a2 = ea_smlatt(ve, ke, a2);                                                                       \
-        a1 = ea_smlabb(vo, ko, a1);                                                                       \
-        a3 = ea_smlatt(vo, ko, a3);                                                                       \
+        const uint32_t v_ = ea_rd32(xp);                                                                  \
+        const uint32_t ve_ = EA_M4_EXT_##T(v_), vo_ = EA_M4_EXTR_##T(v_);                                 \
+        const uint32_t ke_ = (wp)[0], ko_ = (wp)[1];                                                      \
+        a0 = ea_smlabb(ve_, ke_, a0);                                                                     \
+        a2 = ea_smlatt(ve_, ke_, a2);                                                                     \
+        a1 = ea_smlabb(vo_, ko_, a1);                                                                     \
+        a3 = ea_smlatt(vo_, ko_, a3);                                                                     \
     } while (0)
 
-#define EA_M4_DEFINE_DW4(T)                                                                               \
-    static inline void ea_m4_dw4_##T(const int8_t *x, const int8_t *w, int32_t rows, int32_t cols,        \
-                                     int32_t ch, int32_t row_step, int32_t tap_row, int32_t *acc)          \
-    {                                                                                                     \
-        int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];                                       \
-        if (rows == 3 && cols == 3) { /* a whole 3x3 window: unrolled, one index for x and w */           \
-            int32_t r;                                                                                    \
-            for (r = 0; r < 3; r++, x += row_step, w += tap_row) {                                        \
-                EA_M4_DW_TAP(T, x, w);                                                                    \
-                EA_M4_DW_TAP(T, x + ch, w + ch);                                                          \
-                EA_M4_DW_TAP(T, x + 2 * ch, w + 2 * ch);                                                  \
-            }                                                                                             \
-        } else {                                                                                          \
-            const int32_t span = cols * ch;                                                               \
-            for (; rows > 0; rows--, x += row_step, w += tap_row) {                                       \
-                const int8_t *xp = x, *wp = w, *end = x + span;                                           \
-                for (; xp < end; xp += ch, wp += ch)                                                      \
-                    EA_M4_DW_TAP(T, xp, wp);                                                              \
-            }                                                                                             \
-        }                                                                                                 \
-        acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;                                               \
-    }
+/*
+ * A whole 3x3 window for one group of 4 channels as inline assembly (8 instructions per tap;
+ * gcc 12 interleaves the 9 taps of the intrinsics version and spills, about 1.5x as many):
+ * r = the window's top-left activations, rs = the input row stride, wg = the group's q15 weights,
+ * left on the next group's. EXT is uxtb16 (uint8 activations) or sxtb16 (int8). The intrinsics
+ * taps are its C twin (EA_M4_NO_ASM selects them; both are tested on QEMU).
+ */
+#if EA_SIMD_ACLE && !defined(EA_M4_NO_ASM)
+#define EA_M4_DW_ASM 1
+#define EA_M4_DW_ASM_TAP(EXT, ADDR)                                                                       \
+    "ldr    %[v], " ADDR "\n\t"                                                                           \
+    "ldrd   %[ke], %[ko], [%[wg]], #8\n\t"                                                                \
+    EXT "  %[ve], %[v]\n\t"                                                                              \
+    EXT "  %[v], %[v], ror #8\n\t"                                                                       \
+    "smlabb %[a0], %[ve], %[ke], %[a0]\n\t"                                                              \
+    "smlatt %[a2], %[ve], %[ke], %[a2]\n\t"                                                              \
+    "smlabb %[a1], %[v], %[ko], %[a1]\n\t"                                                               \
+    "smlatt %[a3], %[v], %[ko], %[a3]\n\t"
+#define EA_M4_DW_ASM_ROW(EXT)                                                                             \
+    EA_M4_DW_ASM_TAP(EXT, "[%[r]]") EA_M4_DW_ASM_TAP(EXT, "[%[r], %[ch]]") EA_M4_DW_ASM_TAP(EXT, "[%[r], %[ch2]]")
+#define EA_M4_DW_3X3_ASM(EXT, R, WG, RS, CH, CH2)                                                         \
+    do {                                                                                                  \
+        uint32_t v_, ve_, ke_, ko_;                                                                       \
+        __asm__ volatile(EA_M4_DW_ASM_ROW(EXT) "add    %[r], %[r], %[rs]\n\t" EA_M4_DW_ASM_ROW(EXT)          \
+                         "add    %[r], %[r], %[rs]\n\t" EA_M4_DW_ASM_ROW(EXT)                             \
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [r] "+r"(R),       \
+                           [wg] "+r"(WG), [v] "=&r"(v_), [ve] "=&r"(ve_), [ke] "=&r"(ke_), [ko] "=&r"(ko_) \
+                         : [rs] "r"(RS), [ch] "r"(CH), [ch2] "r"(CH2)                                     \
+                         : "memory");                                                                     \
+    } while (0)
+#define EA_M4_DW_EXT_s8 "sxtb16"
+#define EA_M4_DW_EXT_u8 "uxtb16"
+#else
+#define EA_M4_DW_ASM 0
+#define EA_M4_DW_3X3_ASM(EXT, R, WG, RS, CH, CH2) ((void)0)
+#define EA_M4_DW_EXT_s8 ""
+#define EA_M4_DW_EXT_u8 ""
+#endif
 
-/* The outputs of box b for channel multiplier 1 and 8-bit weights, into `out` (rows b->y0 onwards). */
+/* The outputs of box b (channel multiplier 1, 8-bit weights) into `out` (rows b->y0 onwards). */
 #define EA_M4_DEFINE_DEPTHWISE(T, XT, K)                                                                  \
-    static void ea_m4_depthwise_box_##T##_##K(const ea_conv_params_t *p, const int8_t *input,                  \
-                                         const int8_t *weights, const int32_t *bias, const ea_box_t *b,    \
-                                         int8_t *out)                                                      \
+    static void ea_m4_depthwise_box_##T##_##K(const ea_conv_params_t *p, const int8_t *input,             \
+                                              const int8_t *weights, const int32_t *bias, const ea_box_t *b, \
+                                              int8_t *out, const uint32_t *wq, const int32_t *tab)        \
     {                                                                                                     \
         const ea_window_t *win = &p->win;                                                                 \
-        const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c, kw = win->kernel_w;                  \
-        const int32_t out_w = ea_conv_out_w(p), row_step = in_w * ch, tap_row = kw * ch;                  \
+        const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c, kh = win->kernel_h, kw = win->kernel_w; \
+        const int32_t out_w = ea_conv_out_w(p), row_step = in_w * ch, ch2 = 2 * ch;                       \
+        const int32_t c0 = b->c0, groups = (b->c1 - c0) >> 2, gw = 2 * kh * kw;                           \
         const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);                            \
-        int32_t y, x, ky, kx, c;                                                                          \
+        const int32_t hi = clamp.hi;                                                                      \
+        int32_t y, x, ky, kx, c, g;                                                                       \
+        (void)hi;                                                                                         \
         for (y = b->y0; y < b->y1; y++) {                                                                 \
             const int32_t iy0 = y * win->stride_h - win->pad_top;                                         \
             const int32_t ky_lo = iy0 < 0 ? -iy0 : 0;                                                     \
-            const int32_t ky_hi = in_h - iy0 < win->kernel_h ? in_h - iy0 : win->kernel_h;                \
+            const int32_t ky_hi = in_h - iy0 < kh ? in_h - iy0 : kh;                                      \
             for (x = b->x0; x < b->x1; x++) {                                                             \
-                int8_t *o = out + ((y - b->y0) * out_w + x) * ch;                                         \
+                int8_t *o = out + ((y - b->y0) * out_w + x) * ch + c0;                                    \
                 const int32_t ix0 = x * win->stride_w - win->pad_left;                                    \
                 const int32_t kx_lo = ix0 < 0 ? -ix0 : 0;                                                 \
                 const int32_t kx_hi = in_w - ix0 < kw ? in_w - ix0 : kw;                                  \
                 const int32_t rows = ky_hi - ky_lo, cols = kx_hi - kx_lo;                                 \
-                const int8_t *x0 = input + ((iy0 + ky_lo) * in_w + ix0 + kx_lo) * ch;                     \
-                const int8_t *w0 = weights + (ky_lo * kw + kx_lo) * ch;                                   \
-                for (c = b->c0; c + 4 <= b->c1; c += 4) {                                                 \
-                    int32_t acc[4] = {0, 0, 0, 0};                                                        \
-                    if (bias != NULL)                                                                     \
-                        acc[0] = bias[c], acc[1] = bias[c + 1], acc[2] = bias[c + 2], acc[3] = bias[c + 3]; \
-                    ea_m4_dw4_##T(x0 + c, w0 + c, rows, cols, ch, row_step, tap_row, acc);                 \
-                    EA_M4_STORE(K, o + c, acc[0], p->shift[c], clamp);                                    \
-                    EA_M4_STORE(K, o + c + 1, acc[1], p->shift[c + 1], clamp);                            \
-                    EA_M4_STORE(K, o + c + 2, acc[2], p->shift[c + 2], clamp);                            \
-                    EA_M4_STORE(K, o + c + 3, acc[3], p->shift[c + 3], clamp);                            \
+                const int8_t *x0 = input + ((iy0 + ky_lo) * in_w + ix0 + kx_lo) * ch + c0;                \
+                const uint32_t *wg = wq + 2 * (ky_lo * kw + kx_lo);                                       \
+                const int32_t *tg = tab;                                                                  \
+                if (rows == 3 && cols == 3 && kw == 3) { /* a whole 3x3 window, unrolled */               \
+                    for (g = 0; g < groups; g++, x0 += 4, tg += 8, o += 4) {                              \
+                        int32_t a0 = tg[0], a1 = tg[1], a2 = tg[2], a3 = tg[3];                           \
+                        const int8_t *r = x0;                                                             \
+                        if (EA_M4_DW_ASM) {                                                               \
+                            EA_M4_DW_3X3_ASM(EA_M4_DW_EXT_##T, r, wg, row_step, ch, ch2);                 \
+                        } else {                                                                          \
+                            EA_M4_DW_TAP(T, r, wg);                                                       \
+                            EA_M4_DW_TAP(T, r + ch, wg + 2);                                              \
+                            EA_M4_DW_TAP(T, r + ch2, wg + 4);                                             \
+                            r += row_step;                                                                \
+                            EA_M4_DW_TAP(T, r, wg + 6);                                                   \
+                            EA_M4_DW_TAP(T, r + ch, wg + 8);                                              \
+                            EA_M4_DW_TAP(T, r + ch2, wg + 10);                                            \
+                            r += row_step;                                                                \
+                            EA_M4_DW_TAP(T, r, wg + 12);                                                  \
+                            EA_M4_DW_TAP(T, r + ch, wg + 14);                                             \
+                            EA_M4_DW_TAP(T, r + ch2, wg + 16);                                            \
+                            wg += gw;                                                                     \
+                        }                                                                                 \
+                        EA_M4_STORE4_##K(o, a0 >> tg[4], a1 >> tg[5], a2 >> tg[6], a3 >> tg[7], hi);      \
+                    }                                                                                     \
+                } else { /* a clipped window (or another kernel size) */                                  \
+                    for (g = 0; g < groups; g++, x0 += 4, wg += gw, tg += 8, o += 4) {                    \
+                        int32_t a0 = tg[0], a1 = tg[1], a2 = tg[2], a3 = tg[3];                           \
+                        const int8_t *r = x0;                                                             \
+                        const uint32_t *wr = wg;                                                          \
+                        for (ky = 0; ky < rows; ky++, r += row_step, wr += 2 * kw)                        \
+                            for (kx = 0; kx < cols; kx++)                                                 \
+                                EA_M4_DW_TAP(T, r + kx * ch, wr + 2 * kx);                                \
+                        EA_M4_STORE4_##K(o, a0 >> tg[4], a1 >> tg[5], a2 >> tg[6], a3 >> tg[7], hi);      \
+                    }                                                                                     \
                 }                                                                                         \
-                for (; c < b->c1; c++) { /* the last channels of the box, fewer than 4 */                 \
+                for (c = c0 + 4 * groups; c < b->c1; c++, o++) { /* the last channels, fewer than 4 */   \
                     int32_t a = bias != NULL ? bias[c] : 0;                                               \
-                    const int8_t *xr = x0 + c, *wr = w0 + c;                                              \
-                    for (ky = 0; ky < rows; ky++, xr += row_step, wr += tap_row)                          \
+                    const int8_t *xr = x0 - 4 * groups + (c - c0);                                        \
+                    const int8_t *wr = weights + (ky_lo * kw + kx_lo) * ch + c;                           \
+                    for (ky = 0; ky < rows; ky++, xr += row_step, wr += kw * ch)                          \
                         for (kx = 0; kx < cols; kx++)                                                     \
                             a += (int32_t)((const XT *)xr)[kx * ch] * wr[kx * ch];                        \
-                    EA_M4_STORE(K, o + c, a, p->shift[c], clamp);                                         \
+                    ea_put(o, EA_M4_SAT_##K((a + (int32_t)((1u << p->shift[c]) >> 1)) >> p->shift[c], hi)); \
                 }                                                                                         \
             }                                                                                             \
         }                                                                                                 \
     }
 
-EA_M4_DEFINE_DW4(s8)
-EA_M4_DEFINE_DW4(u8)
-
 typedef void (*ea_m4_dw_fn)(const ea_conv_params_t *p, const int8_t *input, const int8_t *weights,
-                            const int32_t *bias, const ea_box_t *b, int8_t *out);
+                            const int32_t *bias, const ea_box_t *b, int8_t *out, const uint32_t *wq,
+                            const int32_t *tab);
 
 /* One instantiation per activation type and saturation kind (ea_m4_core.h). */
 #define EA_M4_DEFINE_DEPTHWISE_ALL(T, XT)                                                                 \
@@ -113,7 +197,7 @@ typedef void (*ea_m4_dw_fn)(const ea_conv_params_t *p, const int8_t *input, cons
     {                                                                                                     \
         return k == EA_M4_S8 ? ea_m4_depthwise_box_##T##_S8                                               \
                              : (k == EA_M4_U8 ? ea_m4_depthwise_box_##T##_U8                              \
-                                              : (k == EA_M4_U7 ? ea_m4_depthwise_box_##T##_U7              \
+                                              : (k == EA_M4_U7 ? ea_m4_depthwise_box_##T##_U7             \
                                                                : ea_m4_depthwise_box_##T##_HI));          \
     }
 
@@ -130,11 +214,15 @@ ea_status_t ea_depthwise_conv2d_s8(const ea_ctx_t *ctx, const ea_conv_params_t *
     b = ea_conv_split(p, ctx, 0);
     if (!ea_box_empty(&b)) {
         int8_t *out = output + b.y0 * ea_conv_out_w(p) * p->out_c;
-        if (p->out_c != p->in_c || p->weight_bits != 8)
-            ea_depthwise_box(p, input, weights, bias, &b, out, (int32_t *)ctx->buf);
-        else {
+        const int32_t groups = (b.c1 - b.c0) >> 2;
+        uint32_t *wq = (uint32_t *)ctx->buf;
+        int32_t *tab = (int32_t *)(void *)(wq + groups * 2 * p->win.kernel_h * p->win.kernel_w);
+        if (ea_m4_dw_simd(p) && ea_m4_dw_prepare(p, weights, bias, b.c0, b.c1, wq, tab)) {
             const ea_m4_sat_t k = ea_m4_sat_kind(ea_act_clamp(p->act, p->fl_out, p->out_type));
-            (p->in_type == EA_UINT8 ? ea_m4_depthwise_u8(k) : ea_m4_depthwise_s8(k))(p, input, weights, bias, &b, out);
+            (p->in_type == EA_UINT8 ? ea_m4_depthwise_u8(k) : ea_m4_depthwise_s8(k))(p, input, weights, bias, &b, out,
+                                                                                     wq, tab);
+        } else {
+            ea_depthwise_box(p, input, weights, bias, &b, out, (int32_t *)ctx->buf);
         }
     }
     return EA_OK;

@@ -42,6 +42,20 @@ static inline int32_t ea_m4_min(int32_t a, int32_t b)
     return a < b ? a : b;
 }
 
+/* 4 adjacent outputs v0..v3 (already shifted) of saturation kind K stored at o: the unsigned
+ * kinds packed into one word (relu6's min for all 4 at once: USUB8 + SEL), int8 byte by byte. */
+#define EA_M4_STORE4_S8(o, v0, v1, v2, v3, hi)                                                           \
+    do {                                                                                                  \
+        ea_put((o), EA_SSAT8(v0)), ea_put((o) + 1, EA_SSAT8(v1));                                        \
+        ea_put((o) + 2, EA_SSAT8(v2)), ea_put((o) + 3, EA_SSAT8(v3));                                    \
+    } while (0)
+#define EA_M4_PACK4(SAT, v0, v1, v2, v3)                                                                  \
+    ((uint32_t)SAT(v0) | (uint32_t)SAT(v1) << 8 | (uint32_t)SAT(v2) << 16 | (uint32_t)SAT(v3) << 24)
+#define EA_M4_STORE4_U8(o, v0, v1, v2, v3, hi) ea_wr32((o), EA_M4_PACK4(EA_USAT8, v0, v1, v2, v3))
+#define EA_M4_STORE4_U7(o, v0, v1, v2, v3, hi) ea_wr32((o), EA_M4_PACK4(EA_USAT7, v0, v1, v2, v3))
+#define EA_M4_STORE4_HI(o, v0, v1, v2, v3, hi)                                                           \
+    ea_wr32((o), ea_min4_u8(EA_M4_PACK4(EA_USAT8, v0, v1, v2, v3), (uint32_t)(hi) * 0x01010101u))
+
 /* act(sat(rshift_round(acc, s))) stored as one byte: add + asr + ssat/usat for s >= 0 (every
  * exported layer); a negative shift takes ea_requant's exact path. */
 #define EA_M4_STORE(K, o, acc, s, clamp)                                                                  \
@@ -362,24 +376,13 @@ static inline void ea_m4_pair_run(const ea_m4_pair_plan_t *pl, const int8_t *xa,
         pl->pixels(xa, xb, weights, k, bias, shift, clamp, k, c_hi - 1, c_hi, oa, ob);
 }
 
-/* ---- the one-channel first layer: the window is short (kh * kw taps), so weights and patches
- * are kept widened to q15, padded to an even count n1 with a zero (SMLAD takes pairs). */
-
+/* True when the Cin = 1 path (ea_m4_cin1.h) runs p. */
 static inline int ea_m4_cin1(const ea_conv_params_t *p)
 {
     return p->in_c == 1 && p->groups == 1;
 }
 
-static inline int32_t ea_m4_cin1_taps(const ea_conv_params_t *p)
-{
-    return (p->win.kernel_h * p->win.kernel_w + 1) & ~1;
-}
-
-/* Scratch of the Cin = 1 path: two q15 patches and the q15 weights. */
-static inline int32_t ea_m4_cin1_bytes(const ea_conv_params_t *p)
-{
-    return (4 + 2 * p->out_c) * ea_m4_cin1_taps(p);
-}
+#include "ea_m4_cin1.h"
 
 /* The drop-ins' ea_conv2d_s8 scratch: the Cin = 1 path's, or the reference's two patches and
  * (8-bit weights) the pair path's table and pair buffer (ea_m4_pair.h). */
@@ -392,62 +395,13 @@ static inline int32_t ea_m4_conv_scratch_bytes(const ea_conv_params_t *p)
     return ea_conv_scratch_bytes(p) + ea_m4_pair_scratch_bytes(ea_conv_row_len(p), p->out_c);
 }
 
-static inline void ea_m4_put16(int8_t *dst, int32_t v)
-{
-    const int16_t h = (int16_t)v;
-    __builtin_memcpy(dst, &h, 2);
-}
-
-/* The 8-bit weight rows widened to q15 rows of n1 halfwords (the pad is 0), at wq. */
-static inline void ea_m4_cin1_weights(const ea_conv_params_t *p, const int8_t *weights, int8_t *wq)
-{
-    const int32_t k = p->win.kernel_h * p->win.kernel_w, n1 = ea_m4_cin1_taps(p);
-    int32_t c, i;
-    for (c = 0; c < p->out_c; c++, weights += k, wq += 2 * n1) {
-        for (i = 0; i < k; i++)
-            ea_m4_put16(wq + 2 * i, weights[i]);
-        if (k < n1)
-            ea_m4_put16(wq + 2 * k, 0);
-    }
-}
-
-/* The q15 patch of the output pixel whose window starts at (iy0, ix0): n1 halfwords. */
-static inline void ea_m4_cin1_gather(const ea_conv_params_t *p, const int8_t *input, int32_t iy0, int32_t ix0,
-                                     int8_t *patch)
-{
-    const int32_t kh = p->win.kernel_h, kw = p->win.kernel_w, in_w = p->in_w;
-    const int unsigned_in = p->in_type == EA_UINT8;
-    int32_t ky, kx;
-    for (ky = 0; ky < kh; ky++, patch += 2 * kw) {
-        const int32_t iy = iy0 + ky;
-        const int8_t *row = input + iy * in_w + ix0;
-        if (iy < 0 || iy >= p->in_h) {
-            for (kx = 0; kx < kw; kx++)
-                ea_m4_put16(patch + 2 * kx, 0);
-        } else if (ix0 >= 0 && ix0 + kw <= in_w) {
-            if (unsigned_in)
-                for (kx = 0; kx < kw; kx++)
-                    ea_m4_put16(patch + 2 * kx, ((const uint8_t *)row)[kx]);
-            else
-                for (kx = 0; kx < kw; kx++)
-                    ea_m4_put16(patch + 2 * kx, row[kx]);
-        } else {
-            for (kx = 0; kx < kw; kx++) {
-                const int32_t ix = ix0 + kx;
-                ea_m4_put16(patch + 2 * kx, ix < 0 || ix >= in_w ? 0 : ea_get(row + kx, p->in_type));
-            }
-        }
-    }
-    if ((kh * kw) & 1)
-        ea_m4_put16(patch, 0);
-}
-
 /*
  * The outputs of box b of a dense convolution with 8-bit weights, written into `out` (rows b->y0
  * onwards, as ea_conv_box): the box's pixels in pairs (a pair may span two rows), each gathered
- * into its own patch, then every channel pair of the pixel pair in one blocked dot product.
- * scratch: ea_conv2d_s8's: two int8 patches (kh * kw * in_c bytes each), or for Cin = 1 two q15
- * patches and the q15 weights, which wq_ready says are already there (ea_m4_cin1_weights).
+ * into its own patch, then every channel pair of the pixel pair from one pair buffer
+ * (ea_m4_pair.h). A one-channel input takes ea_m4_cin1_box, whose q15 weights wq_ready says are
+ * already in scratch (ea_m4_cin1_weights).
+ * scratch: ea_m4_conv_scratch_bytes.
  */
 static inline void ea_m4_conv_box(const ea_conv_params_t *p, const int8_t *input, const int8_t *weights,
                                   const int32_t *bias, const ea_box_t *b, int8_t *out, int8_t *scratch,
@@ -456,42 +410,34 @@ static inline void ea_m4_conv_box(const ea_conv_params_t *p, const int8_t *input
     const int32_t out_w = ea_conv_out_w(p), out_c = p->out_c;
     const int32_t bw = b->x1 - b->x0, end = (b->y1 - b->y0) * bw;
     const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
-    const int cin1 = ea_m4_cin1(p);
-    const int32_t n = cin1 ? ea_m4_cin1_taps(p) : ea_conv_row_len(p);
-    const int32_t patch_bytes = cin1 ? 2 * n : n;
-    const ea_m4_pixels_fn pixels = cin1 ? ea_m4_pixels_q15(ea_m4_sat_kind(clamp)) : ea_m4_pick(p->in_type, clamp);
-    int8_t *pa = scratch, *pb = scratch + patch_bytes;
-    const int8_t *w = cin1 ? scratch + 2 * patch_bytes : weights;
-    ea_m4_pair_plan_t plan = {NULL, NULL, 0, 0, NULL, NULL, NULL};
-    const int pair = !cin1 && ea_m4_pair_plan(&plan, scratch + 2 * patch_bytes, n, bias, p->shift, clamp,
-                                              p->in_type, b->c0, b->c1);
+    const int32_t n = ea_conv_row_len(p);
+    const ea_m4_pixels_fn pixels = ea_m4_pick(p->in_type, clamp);
+    int8_t *pa = scratch, *pb = scratch + n;
+    ea_m4_pair_plan_t plan;
+    int pair;
     int32_t q;
-    if (cin1 && !wq_ready)
-        ea_m4_cin1_weights(p, weights, scratch + 2 * patch_bytes);
+    if (ea_m4_cin1(p)) {
+        ea_m4_cin1_box(p, input, weights, bias, b, out, scratch, wq_ready);
+        return;
+    }
+    pair = ea_m4_pair_plan(&plan, scratch + 2 * n, n, bias, p->shift, clamp, p->in_type, b->c0, b->c1);
     for (q = 0; q < end; q += 2) {
         const int32_t ya = q / bw, xa = b->x0 + q - ya * bw;
         const int32_t iya = (b->y0 + ya) * p->win.stride_h - p->win.pad_top, ixa = xa * p->win.stride_w - p->win.pad_left;
         int8_t *oa = out + (ya * out_w + xa) * out_c, *ob = NULL;
         const int8_t *xb = pa;
-        if (cin1)
-            ea_m4_cin1_gather(p, input, iya, ixa, pa);
-        else
-            ea_m4_gather(p, input, iya, ixa, pa);
+        ea_m4_gather(p, input, iya, ixa, pa);
         if (q + 1 < end) {
             const int32_t yb = xa + 1 < b->x1 ? ya : ya + 1, xbx = xa + 1 < b->x1 ? xa + 1 : b->x0;
             const int32_t iyb = (b->y0 + yb) * p->win.stride_h - p->win.pad_top, ixb = xbx * p->win.stride_w - p->win.pad_left;
-            if (cin1)
-                ea_m4_cin1_gather(p, input, iyb, ixb, pb);
-            else
-                ea_m4_gather(p, input, iyb, ixb, pb);
+            ea_m4_gather(p, input, iyb, ixb, pb);
             ob = out + (yb * out_w + xbx) * out_c;
             xb = pb;
         }
-        if (pair) {
+        if (pair)
             ea_m4_pair_run(&plan, pa, xb, n, weights, bias, p->shift, clamp, b->c0, b->c1, oa, ob);
-        } else {
-            pixels(pa, xb, w, patch_bytes, bias, p->shift, clamp, n, b->c0, b->c1, oa, ob);
-        }
+        else
+            pixels(pa, xb, weights, n, bias, p->shift, clamp, n, b->c0, b->c1, oa, ob);
     }
 }
 

@@ -103,6 +103,13 @@ static inline uint32_t ea_max4_s8(uint32_t a, uint32_t b)
     return (uint32_t)__sel((uint8x4_t)a, (uint8x4_t)b);
 }
 
+/* Bytewise min of 4 uint8. */
+static inline uint32_t ea_min4_u8(uint32_t a, uint32_t b)
+{
+    (void)__usub8((uint8x4_t)a, (uint8x4_t)b);
+    return (uint32_t)__sel((uint8x4_t)b, (uint8x4_t)a);
+}
+
 #else /* the C twins */
 
 static inline uint32_t ea_sxtb16(uint32_t x)
@@ -178,6 +185,16 @@ static inline uint32_t ea_max4_s8(uint32_t a, uint32_t b)
     for (i = 0; i < 32; i += 8) {
         const int8_t x = (int8_t)((a >> i) & 0xFFu), y = (int8_t)((b >> i) & 0xFFu);
         r |= (uint32_t)(uint8_t)(x >= y ? x : y) << i;
+    }
+    return r;
+}
+
+static inline uint32_t ea_min4_u8(uint32_t a, uint32_t b)
+{
+    uint32_t r = 0, i;
+    for (i = 0; i < 32; i += 8) {
+        const uint32_t x = (a >> i) & 0xFFu, y = (b >> i) & 0xFFu;
+        r |= (x >= y ? y : x) << i;
     }
     return r;
 }
