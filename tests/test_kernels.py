@@ -605,7 +605,8 @@ def test_simd_paths_odd_shapes(runner, tmp_path):
     pointwise convolutions, the q15-weight depthwise path) on the shapes their blocking does not
     divide: channels one to three past a group of 4, odd output channel counts, odd pixel counts,
     width 1, stride 2, padding on every side, int8 and uint8 activations, every clamp kind (relu6
-    at R6 = 96 needs usat + min)."""
+    at R6 = 96 needs usat + min), 8/4/2-bit weights (4/2-bit unpacked a block of rows at a time:
+    34 channels of 3x3 x 33 inputs take several blocks)."""
     rng = np.random.default_rng(1313)
     cases = []
     for i in range(40):
@@ -615,8 +616,10 @@ def test_simd_paths_odd_shapes(runner, tmp_path):
         cin = int(rng.choice([4, 5, 6, 7, 32, 33, 34, 35] if kind == "pointwise" else [2, 4, 5, 7, 9]))
         cout = int(rng.choice([2, 3, 9, 16, 17]))
         h, w = int(rng.integers(1, 9)), int(rng.choice([1, 2, 3, 5, 8]))
-        common = dict(cin=cin, cout=cout, bits=8, act=act, cores=CORE_COUNTS[i % 3], in_u=in_u, out_u=out_u,
-                      min_shift=0, stride=(int(rng.integers(1, 3)), int(rng.integers(1, 3))))
+        if i in (1, 2):  # more rows than one block of unpacked 4-bit weights (4096 B / 297 B: 12)
+            cin, cout = 33, 34
+        common = dict(cin=cin, cout=cout, bits=(8, 4, 2)[i % 3], act=act, cores=CORE_COUNTS[i % 3], in_u=in_u,
+                      out_u=out_u, min_shift=0, stride=(int(rng.integers(1, 3)), int(rng.integers(1, 3))))
         if kind == "pointwise":
             cases.append(conv_case(rng, h=h, w=w, k=1, pads=(0, 0, 0, 0), groups=1, op="pointwise_conv2d",
                                    fl_out=int(rng.choice([4, 5])) if act == "relu6" else None, **common))

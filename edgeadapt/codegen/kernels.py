@@ -57,17 +57,31 @@ def _patch_bytes(graph, layer) -> int:
 
 def _conv_scratch(graph, layer, kernels="reference") -> int:
     """ea_conv2d_s8: im2col patches of two output pixels (both sets compute pixel pairs); the arm
-    set's one-channel path (8-bit weights) keeps two int16 patches and the int16 weights instead,
-    the window rounded up to an even count of taps (ea_m4_cin1_bytes)."""
+    set (one group) adds its pixel-pair scratch and, for 4/2-bit weights, a block of unpacked
+    rows; its one-channel path keeps two int16 patches, the int16 weights (the window rounded up
+    to an even count of taps) and the table instead (ea_m4_cin1_bytes)."""
     node = layer.main
     kh, kw = node.attrs["kernel"]
     one_channel = _in_shape(graph, layer)[2] == 1 and node.attrs.get("groups", 1) == 1
-    if kernels == "arm" and node.weight_bits == 8 and node.attrs.get("groups", 1) == 1:
+    out_c = node.qweight.shape[0]
+    if kernels == "arm" and node.attrs.get("groups", 1) == 1:
         if one_channel:  # ea_m4_cin1_bytes: + the channel-pair table, + 3 to align
-            out_c = node.qweight.shape[0]
             return (4 + 2 * out_c) * ((kh * kw + 1) & ~1) + 16 * (out_c // 2) + 3
-        return 2 * _patch_bytes(graph, layer) + _pair_scratch(_patch_bytes(graph, layer), node.qweight.shape[0])
+        k = _patch_bytes(graph, layer)
+        return 2 * k + _unpack_scratch(node.weight_bits, k, out_c) + _pair_scratch(k, out_c)
     return 2 * _patch_bytes(graph, layer)
+
+
+ARM_UNPACK_BUDGET = 4096  # EA_M4_UNPACK_BUDGET (kernels/arm/ea_m4_core.h)
+
+
+def _unpack_scratch(bits, k, out_c) -> int:
+    """The arm set's unpacked rows for 4/2-bit weights (ea_m4_unpack_bytes): the largest even
+    number of rows of k bytes within the budget, 2 at least, out_c rounded up to even at most."""
+    if bits == 8:
+        return 0
+    rows = max(2, min((ARM_UNPACK_BUDGET // k) & ~1, (out_c + 1) & ~1))
+    return rows * k
 
 
 def _pair_scratch(k, out_c) -> int:
@@ -78,11 +92,12 @@ def _pair_scratch(k, out_c) -> int:
 
 
 def _pointwise_scratch(graph, layer, kernels="reference") -> int:
-    """ea_pointwise_conv2d_s8: none in the reference set; the arm set's pixel-pair path (8-bit
-    weights) as for ea_conv2d_s8, without the patches (a pixel's channels are read in place)."""
+    """ea_pointwise_conv2d_s8: none in the reference set; the arm set's pixel-pair path as for
+    ea_conv2d_s8, without the patches (a pixel's channels are read in place)."""
     node = layer.main
-    if kernels == "arm" and node.weight_bits == 8:
-        return _pair_scratch(_in_shape(graph, layer)[2], node.qweight.shape[0])
+    if kernels == "arm":
+        k, out_c = _in_shape(graph, layer)[2], node.qweight.shape[0]
+        return _unpack_scratch(node.weight_bits, k, out_c) + _pair_scratch(k, out_c)
     return 0
 
 
@@ -95,12 +110,12 @@ def _conv_maxpool_scratch(graph, layer, kernels="reference") -> int:
 
 def _depthwise_scratch(graph, layer, kernels="reference") -> int:
     """ea_depthwise_conv2d_s8: one int32 accumulator per output channel; the arm set with channel
-    multiplier 1 and 8-bit weights at least its q15 weights and table, per group of 4 channels
-    8 * kh * kw + 32 bytes."""
+    multiplier 1 at least its q15 weights and table, per group of 4 channels 8 * kh * kw + 32
+    bytes."""
     node = layer.main
     out_c = node.qweight.shape[0]
     acc = 4 * out_c
-    if kernels == "arm" and out_c == _in_shape(graph, layer)[2] and node.weight_bits == 8:
+    if kernels == "arm" and out_c == _in_shape(graph, layer)[2]:
         kh, kw = node.attrs["kernel"]
         return max(acc, (out_c // 4) * (8 * kh * kw + 32))
     return acc

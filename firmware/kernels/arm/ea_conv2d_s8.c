@@ -1,10 +1,12 @@
 /*
- * ea_conv2d_s8 (Cortex-M4 drop-in) - same name, arguments, results and scratch as the reference
- * kernel firmware/kernels/ea_conv2d_s8.c. Dense convolutions with 8-bit weights run the SIMD
- * pixel-pair path of ea_m4_core.h; grouped convolutions and 4/2-bit weights run the reference
- *  row loop; a one-channel input (the first layer) keeps its short windows and weights widened to q15.
- *   scratch ea_conv_scratch_bytes: the im2col patches of two output pixels (for in_c = 1 widened to
- *           q15, with the q15 weights)
+ * ea_conv2d_s8 (Cortex-M4 drop-in) - same name, arguments and results as the reference kernel
+ * firmware/kernels/ea_conv2d_s8.c. Dense convolutions run the pixel-pair path of ea_m4_core.h
+ * (4/2-bit weights unpacked to int8 a block of rows at a time); grouped convolutions run the
+ * reference row loop; a one-channel input (the first layer) keeps its short windows and weights
+ * widened to q15 (ea_m4_cin1.h).
+ *   scratch ea_m4_conv_scratch_bytes: the im2col patches of two output pixels, the unpacked rows
+ *           and the pair path's table and buffer (for in_c = 1: two q15 patches, the q15 weights
+ *           and the table)
  */
 #include "ea_m4_core.h"
 

@@ -1,15 +1,14 @@
 /*
  * ea_depthwise_conv2d_s8 (Cortex-M4 drop-in) - same name, arguments and results as
  * firmware/kernels/ea_depthwise_conv2d_s8.c (tap-major weights [kh][kw][out_c]).
- * Channel multiplier 1 with 8-bit weights and shifts 0..31: once per call, the box's weights are
+ * Channel multiplier 1 with shifts 0..31: once per call, the box's weights (8, 4 or 2-bit) are
  * widened to q15 per group of 4 channels, tap after tap ((w0, w2), (w1, w3): the order SXTB16
  * gives the activations), and a table holds each group's start values (bias + rounding term) and
  * shifts. Per output pixel and group, the 4 accumulators stay in registers over the window: one
  * activation word widened in 2 instructions, one weight pair, SMLABB / SMLATT; a whole 3x3 window
  * is unrolled; the epilogue is asr + usat/ssat + strb. Channels past the last group of 4 run a
  * scalar loop; other cases run the reference row loop.
- *   scratch the larger of the reference loop's 4 * out_c bytes and, for multiplier 1 and 8-bit
- *           weights, per group of 4 channels 8 * kh * kw bytes of q15 weights + a 32-byte table
+ *   scratch the larger of the reference loop's 4 * out_c bytes and, for multiplier 1, per group of 4 channels 8 * kh * kw bytes of q15 weights + a 32-byte table
  *           row; 4-byte aligned
  */
 #include "../ea_depthwise_core.h"
@@ -23,7 +22,7 @@ static int32_t ea_m4_dw_group_bytes(const ea_conv_params_t *p)
 
 static int ea_m4_dw_simd(const ea_conv_params_t *p)
 {
-    return p->out_c == p->in_c && p->weight_bits == 8;
+    return p->out_c == p->in_c;
 }
 
 int32_t ea_depthwise_conv2d_s8_get_buffer_size(const ea_conv_params_t *p)
@@ -40,6 +39,7 @@ static int ea_m4_dw_prepare(const ea_conv_params_t *p, const int8_t *weights, co
                             int32_t c1, uint32_t *wq, int32_t *tab)
 {
     const int32_t taps = p->win.kernel_h * p->win.kernel_w, ch = p->out_c, groups = (c1 - c0) >> 2;
+    const int32_t bits = p->weight_bits, rb = ea_packed_row_bytes(ch, bits);
     int32_t g, t, j;
     for (j = c0; j < c1; j++)
         if (p->shift[j] < 0 || p->shift[j] > 31)
@@ -47,7 +47,12 @@ static int ea_m4_dw_prepare(const ea_conv_params_t *p, const int8_t *weights, co
     for (g = 0; g < groups; g++, tab += 8) {
         const int32_t c = c0 + 4 * g;
         for (t = 0; t < taps; t++, wq += 2) {
-            const uint32_t w = ea_rd32(weights + t * ch + c);
+            const int8_t *row = weights + t * rb; /* tap t's row of out_c weights, packed or not */
+            const uint32_t w = bits == 8 ? ea_rd32(row + c)
+                                         : (uint32_t)(uint8_t)ea_m4_weight_at(row, bits, c) |
+                                               (uint32_t)(uint8_t)ea_m4_weight_at(row, bits, c + 1) << 8 |
+                                               (uint32_t)(uint8_t)ea_m4_weight_at(row, bits, c + 2) << 16 |
+                                               (uint32_t)(uint8_t)ea_m4_weight_at(row, bits, c + 3) << 24;
             wq[0] = ea_sxtb16(w), wq[1] = ea_sxtb16_ror8(w);
         }
         for (j = 0; j < 4; j++) {
@@ -120,6 +125,7 @@ static int ea_m4_dw_prepare(const ea_conv_params_t *p, const int8_t *weights, co
         const int32_t in_h = p->in_h, in_w = p->in_w, ch = p->in_c, kh = win->kernel_h, kw = win->kernel_w; \
         const int32_t out_w = ea_conv_out_w(p), row_step = in_w * ch, ch2 = 2 * ch;                       \
         const int32_t c0 = b->c0, groups = (b->c1 - c0) >> 2, gw = 2 * kh * kw;                           \
+        const int32_t bits = p->weight_bits, rb = ea_packed_row_bytes(ch, bits);                          \
         const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);                            \
         const int32_t hi = clamp.hi;                                                                      \
         int32_t y, x, ky, kx, c, g;                                                                       \
@@ -173,10 +179,10 @@ static int ea_m4_dw_prepare(const ea_conv_params_t *p, const int8_t *weights, co
                 for (c = c0 + 4 * groups; c < b->c1; c++, o++) { /* the last channels, fewer than 4 */   \
                     int32_t a = bias != NULL ? bias[c] : 0;                                               \
                     const int8_t *xr = x0 - 4 * groups + (c - c0);                                        \
-                    const int8_t *wr = weights + (ky_lo * kw + kx_lo) * ch + c;                           \
-                    for (ky = 0; ky < rows; ky++, xr += row_step, wr += kw * ch)                          \
+                    for (ky = 0; ky < rows; ky++, xr += row_step)                                         \
                         for (kx = 0; kx < cols; kx++)                                                     \
-                            a += (int32_t)((const XT *)xr)[kx * ch] * wr[kx * ch];                        \
+                            a += (int32_t)((const XT *)xr)[kx * ch] *                                     \
+                                 ea_m4_weight_at(weights + ((ky_lo + ky) * kw + kx_lo + kx) * rb, bits, c); \
                     ea_put(o, EA_M4_SAT_##K((a + (int32_t)((1u << p->shift[c]) >> 1)) >> p->shift[c], hi)); \
                 }                                                                                         \
             }                                                                                             \

@@ -35,15 +35,16 @@ static inline int8_t *ea_m4_cin1_wq(const ea_conv_params_t *p, int8_t *scratch)
     return (int8_t *)(void *)ea_m4_align4(scratch) + 4 * ea_m4_cin1_taps(p);
 }
 
-/* The 8-bit weight rows widened to q15 rows of n1 halfwords (the pad is 0), into scratch. */
+/* The weight rows (8, 4 or 2-bit) widened to q15 rows of n1 halfwords (the pad is 0), into scratch. */
 static inline void ea_m4_cin1_weights(const ea_conv_params_t *p, const int8_t *weights, int8_t *scratch)
 {
     const int32_t k = p->win.kernel_h * p->win.kernel_w, n1 = ea_m4_cin1_taps(p);
+    const int32_t rb = ea_packed_row_bytes(k, p->weight_bits);
     int8_t *wq = ea_m4_cin1_wq(p, scratch);
     int32_t c, i;
-    for (c = 0; c < p->out_c; c++, weights += k, wq += 2 * n1) {
+    for (c = 0; c < p->out_c; c++, weights += rb, wq += 2 * n1) {
         for (i = 0; i < k; i++)
-            ea_m4_put16(wq + 2 * i, weights[i]);
+            ea_m4_put16(wq + 2 * i, ea_m4_weight_at(weights, p->weight_bits, i));
         if (k < n1)
             ea_m4_put16(wq + 2 * k, 0);
     }
@@ -175,7 +176,7 @@ static inline ea_m4_q15_fn ea_m4_q15_pick(ea_m4_sat_t k, int two)
 }
 
 /*
- * The outputs of box b of a one-channel convolution with 8-bit weights into `out` (rows b->y0
+ * The outputs of box b of a one-channel convolution (8/4/2-bit weights) into `out` (rows b->y0
  * onwards): pixel pairs, each pixel's q15 patch gathered once, then every channel pair. The q15
  * weights are widened here unless wq_ready (ea_conv2d_maxpool_s8 widens them once per call).
  * A shift outside 0..31 in the box's channels takes the general epilogue (ea_m4_pixels2_q15_*).

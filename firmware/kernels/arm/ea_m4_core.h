@@ -320,10 +320,62 @@ static inline void ea_m4_gather(const ea_conv_params_t *p, const int8_t *input, 
     }
 }
 
-/* True when the SIMD paths handle p: 8-bit weights, one group (the others run the reference). */
+/* True when the SIMD paths handle p: one group (grouped convolutions run the reference). 4/2-bit
+ * weights are unpacked to int8 rows a block of channels at a time (ea_m4_unpack_rows). */
 static inline int ea_m4_dense_ok(const ea_conv_params_t *p)
 {
-    return p->weight_bits == 8 && p->groups == 1;
+    return p->groups == 1;
+}
+
+/* Bytes of unpacked int8 rows kept at once for 4/2-bit weights: the block is the largest even
+ * number of rows of k values within this budget (2 at least, out_c rounded up to even at most). */
+#define EA_M4_UNPACK_BUDGET 4096
+
+static inline int32_t ea_m4_block_rows(int32_t k, int32_t out_c)
+{
+    const int32_t fit = k > 0 ? (EA_M4_UNPACK_BUDGET / k) & ~1 : 2, most = (out_c + 1) & ~1;
+    return fit < 2 ? 2 : (fit > most ? most : fit);
+}
+
+/* Scratch for the unpacked rows of a layer with `bits`-wide weights (none for 8-bit). */
+static inline int32_t ea_m4_unpack_bytes(int32_t bits, int32_t k, int32_t out_c)
+{
+    return bits == 8 ? 0 : ea_m4_block_rows(k, out_c) * k;
+}
+
+/* Weight i of a row of 8/4/2-bit weights (docs/fixed-point.md section 2). */
+static inline int32_t ea_m4_weight_at(const int8_t *row, int32_t bits, int32_t i)
+{
+    const uint8_t *w = (const uint8_t *)row;
+    if (bits == 8)
+        return row[i];
+    if (bits == 4)
+        return EA_FIELD(w[i >> 1], (i & 1) * 4, 4);
+    return EA_FIELD(w[i >> 2], (i & 3) * 2, 2);
+}
+
+/* Rows [c_lo, c_hi) of packed 4/2-bit weights (rows of k values, ea_packed_row_bytes apart; docs/
+ * fixed-point.md section 2) as int8 rows of k bytes at dst: once per block of rows, then every
+ * pixel pair of the box runs the 8-bit loops on them. */
+static inline void ea_m4_unpack_rows(const int8_t *packed, int32_t bits, int32_t k, int32_t c_lo, int32_t c_hi,
+                                     int8_t *dst)
+{
+    const int32_t rb = ea_packed_row_bytes(k, bits);
+    int32_t c, i;
+    for (c = c_lo; c < c_hi; c++, dst += k) {
+        const uint8_t *w = (const uint8_t *)packed + c * rb;
+        if (bits == 4) {
+            for (i = 0; i + 2 <= k; i += 2, w++) {
+                dst[i] = (int8_t)EA_FIELD(*w, 0, 4);
+                dst[i + 1] = (int8_t)EA_FIELD(*w, 4, 4);
+            }
+            if (i < k)
+                dst[i] = (int8_t)EA_FIELD(*w, 0, 4);
+        } else {
+            for (i = 0; i < k; i++)
+                dst[i] = (int8_t)EA_FIELD(w[i >> 2], (i & 3) * 2, 2);
+        }
+    }
 }
 
 /* ---- the pixel-pair path of ea_m4_pair.h for one call's channel range */
@@ -354,26 +406,31 @@ static inline int ea_m4_pair_plan(ea_m4_pair_plan_t *pl, int8_t *scratch, int32_
     return ea_m4_pair_table(bias, shift, c_lo, pl->pairs, pl->tab);
 }
 
-/* Output pixels oa, ob (ob NULL: only oa) of the channels [c_lo, c_hi) from the k activations
- * at xa, xb: widened once into the pair buffer, then every channel pair from it. */
+/* Output pixels oa, ob (ob NULL: only oa) of the channels [c_lo, c_hi) (a block of the plan's
+ * range, starting an even count of channels after its first, c_base) from the k activations at
+ * xa, xb: widened once into the pair buffer, then every channel pair from it. w is the weight row
+ * of channel c_lo, the others follow k bytes apart. */
 static inline void ea_m4_pair_run(const ea_m4_pair_plan_t *pl, const int8_t *xa, const int8_t *xb, int32_t k,
-                                  const int8_t *weights, const int32_t *bias, const int8_t *shift,
-                                  ea_clamp_t clamp, int32_t c_lo, int32_t c_hi, int8_t *oa, int8_t *ob)
+                                  const int8_t *w, const int32_t *bias, const int8_t *shift, ea_clamp_t clamp,
+                                  int32_t c_base, int32_t c_lo, int32_t c_hi, int8_t *oa, int8_t *ob)
 {
+    const int32_t pairs = (c_hi - c_lo) >> 1, last = c_hi - 1;
+    const int32_t *tab = pl->tab + 4 * ((c_lo - c_base) >> 1);
     if (ob == NULL)
         xb = xa;
     if (pl->unsigned_in)
         ea_m4_widen2_u8(xa, xb, k, pl->q);
     else
         ea_m4_widen2_s8(xa, xb, k, pl->q);
-    if (pl->pairs > 0) {
+    if (pairs > 0) {
         if (ob != NULL)
-            pl->two(pl->q, k, weights + c_lo * k, pl->tab, pl->pairs, clamp.hi, oa + c_lo, ob + c_lo);
+            pl->two(pl->q, k, w, tab, pairs, clamp.hi, oa + c_lo, ob + c_lo);
         else
-            pl->one(pl->q, k, weights + c_lo * k, pl->tab, pl->pairs, clamp.hi, oa + c_lo, NULL);
+            pl->one(pl->q, k, w, tab, pairs, clamp.hi, oa + c_lo, NULL);
     }
-    if ((c_hi - c_lo) & 1)
-        pl->pixels(xa, xb, weights, k, bias, shift, clamp, k, c_hi - 1, c_hi, oa, ob);
+    if ((c_hi - c_lo) & 1) /* the odd last channel: the on-the-fly loop, as a one-channel range */
+        pl->pixels(xa, xb, w + (last - c_lo) * k, k, bias != NULL ? bias + last : NULL, shift + last, clamp, k, 0, 1,
+                   oa + last, ob != NULL ? ob + last : NULL);
 }
 
 /* True when the Cin = 1 path (ea_m4_cin1.h) runs p. */
@@ -385,59 +442,76 @@ static inline int ea_m4_cin1(const ea_conv_params_t *p)
 #include "ea_m4_cin1.h"
 
 /* The drop-ins' ea_conv2d_s8 scratch: the Cin = 1 path's, or the reference's two patches and
- * (8-bit weights) the pair path's table and pair buffer (ea_m4_pair.h). */
+ * the pair path's table and pair buffer (ea_m4_pair.h), with 4/2-bit weights also a block of
+ * unpacked rows. */
 static inline int32_t ea_m4_conv_scratch_bytes(const ea_conv_params_t *p)
 {
     if (!ea_m4_dense_ok(p))
         return ea_conv_scratch_bytes(p);
     if (ea_m4_cin1(p))
         return ea_m4_cin1_bytes(p);
-    return ea_conv_scratch_bytes(p) + ea_m4_pair_scratch_bytes(ea_conv_row_len(p), p->out_c);
+    return ea_conv_scratch_bytes(p) + ea_m4_unpack_bytes(p->weight_bits, ea_conv_row_len(p), p->out_c) +
+           ea_m4_pair_scratch_bytes(ea_conv_row_len(p), p->out_c);
 }
 
 /*
- * The outputs of box b of a dense convolution with 8-bit weights, written into `out` (rows b->y0
+ * The outputs of box b of a dense convolution (one group), written into `out` (rows b->y0
  * onwards, as ea_conv_box): the box's pixels in pairs (a pair may span two rows), each gathered
  * into its own patch, then every channel pair of the pixel pair from one pair buffer
- * (ea_m4_pair.h). A one-channel input takes ea_m4_cin1_box, whose q15 weights wq_ready says are
- * already in scratch (ea_m4_cin1_weights).
- * scratch: ea_m4_conv_scratch_bytes.
+ * (ea_m4_pair.h). 4/2-bit weights: per block of channels (ea_m4_block_rows) the rows are unpacked
+ * once, then every pixel pair runs on them. A one-channel input takes ea_m4_cin1_box, whose q15
+ * weights wq_ready says are already in scratch (ea_m4_cin1_weights).
+ * scratch: ea_m4_conv_scratch_bytes (patches, unpacked rows, pair scratch).
  */
 static inline void ea_m4_conv_box(const ea_conv_params_t *p, const int8_t *input, const int8_t *weights,
                                   const int32_t *bias, const ea_box_t *b, int8_t *out, int8_t *scratch,
                                   int wq_ready)
 {
-    const int32_t out_w = ea_conv_out_w(p), out_c = p->out_c;
+    const int32_t out_w = ea_conv_out_w(p), out_c = p->out_c, bits = p->weight_bits;
     const int32_t bw = b->x1 - b->x0, end = (b->y1 - b->y0) * bw;
     const ea_clamp_t clamp = ea_act_clamp(p->act, p->fl_out, p->out_type);
     const int32_t n = ea_conv_row_len(p);
     const ea_m4_pixels_fn pixels = ea_m4_pick(p->in_type, clamp);
-    int8_t *pa = scratch, *pb = scratch + n;
+    int8_t *pa = scratch, *pb = scratch + n, *rows = scratch + 2 * n;
+    const int32_t block = bits == 8 ? b->c1 - b->c0 : ea_m4_block_rows(n, out_c);
     ea_m4_pair_plan_t plan;
     int pair;
-    int32_t q;
+    int32_t q, cb;
     if (ea_m4_cin1(p)) {
         ea_m4_cin1_box(p, input, weights, bias, b, out, scratch, wq_ready);
         return;
     }
-    pair = ea_m4_pair_plan(&plan, scratch + 2 * n, n, bias, p->shift, clamp, p->in_type, b->c0, b->c1);
-    for (q = 0; q < end; q += 2) {
-        const int32_t ya = q / bw, xa = b->x0 + q - ya * bw;
-        const int32_t iya = (b->y0 + ya) * p->win.stride_h - p->win.pad_top, ixa = xa * p->win.stride_w - p->win.pad_left;
-        int8_t *oa = out + (ya * out_w + xa) * out_c, *ob = NULL;
-        const int8_t *xb = pa;
-        ea_m4_gather(p, input, iya, ixa, pa);
-        if (q + 1 < end) {
-            const int32_t yb = xa + 1 < b->x1 ? ya : ya + 1, xbx = xa + 1 < b->x1 ? xa + 1 : b->x0;
-            const int32_t iyb = (b->y0 + yb) * p->win.stride_h - p->win.pad_top, ixb = xbx * p->win.stride_w - p->win.pad_left;
-            ea_m4_gather(p, input, iyb, ixb, pb);
-            ob = out + (yb * out_w + xbx) * out_c;
-            xb = pb;
+    pair = ea_m4_pair_plan(&plan, rows + ea_m4_unpack_bytes(bits, n, out_c), n, bias, p->shift, clamp,
+                           p->in_type, b->c0, b->c1);
+    if (!pair && bits != 8) { /* a shift outside 0..31 with packed weights: the reference loop */
+        ea_conv_box(p, input, weights, bias, b, out, scratch);
+        return;
+    }
+    for (cb = b->c0; cb < b->c1; cb += block) {
+        const int32_t ce = cb + block < b->c1 ? cb + block : b->c1;
+        const int8_t *w = weights + cb * n;
+        if (bits != 8) {
+            ea_m4_unpack_rows(weights, bits, n, cb, ce, rows);
+            w = rows;
         }
-        if (pair)
-            ea_m4_pair_run(&plan, pa, xb, n, weights, bias, p->shift, clamp, b->c0, b->c1, oa, ob);
-        else
-            pixels(pa, xb, weights, n, bias, p->shift, clamp, n, b->c0, b->c1, oa, ob);
+        for (q = 0; q < end; q += 2) {
+            const int32_t ya = q / bw, xa = b->x0 + q - ya * bw;
+            const int32_t iya = (b->y0 + ya) * p->win.stride_h - p->win.pad_top, ixa = xa * p->win.stride_w - p->win.pad_left;
+            int8_t *oa = out + (ya * out_w + xa) * out_c, *ob = NULL;
+            const int8_t *xb = pa;
+            ea_m4_gather(p, input, iya, ixa, pa);
+            if (q + 1 < end) {
+                const int32_t yb = xa + 1 < b->x1 ? ya : ya + 1, xbx = xa + 1 < b->x1 ? xa + 1 : b->x0;
+                const int32_t iyb = (b->y0 + yb) * p->win.stride_h - p->win.pad_top, ixb = xbx * p->win.stride_w - p->win.pad_left;
+                ea_m4_gather(p, input, iyb, ixb, pb);
+                ob = out + (yb * out_w + xbx) * out_c;
+                xb = pb;
+            }
+            if (pair)
+                ea_m4_pair_run(&plan, pa, xb, n, w, bias, p->shift, clamp, b->c0, cb, ce, oa, ob);
+            else /* 8-bit weights, a shift outside 0..31: the on-the-fly loop */
+                pixels(pa, xb, weights, n, bias, p->shift, clamp, n, b->c0, b->c1, oa, ob);
+        }
     }
 }
 
