@@ -115,7 +115,40 @@ def analyse(args, split="test", val=None):
         rows.append([f"{use.mean():.2f} (|phi| > {threshold})", "-", pct(mix_mae(use, eb, es), eb.mean())])
     tables.append((f"MAE vs always-big when the big model runs on a share of the frames ({split})",
                    ["big share", "learned predictor", "oracle"], rows))
+    if split == "test-unseen":
+        tables.append(degradation(args, test, split_errors(args.big, args.small, args.data, "test")))
     return lines, tables, val
+
+
+def degradation(args, unseen, test):
+    """Each model's summed MAE on test-unseen by lighting regime and by how far the drone is
+    tilted (sway pitch and roll), beside the test split: where the never-seen environments hurt."""
+    from edgeadapt.data.store import read_meta
+    from edgeadapt.data.synth import plan_sequences
+
+    meta = read_meta(args.data)
+    regime = {p.sequence: p.regime for p in plan_sequences(int(meta["frames"]), int(meta["seed"]))}
+    frames, _, eb, es, cond = unseen
+    t_frames, _, t_eb, t_es, t_cond = test
+    rows = [["test: all", "1.00", f"{t_es.mean():.3f}", f"{t_eb.mean():.3f}", f"{(t_es - t_eb).mean():+.3f}"],
+            ["test: no condition", f"{(t_cond == 0).mean():.2f}", f"{t_es[t_cond == 0].mean():.3f}",
+             f"{t_eb[t_cond == 0].mean():.3f}", f"{(t_es - t_eb)[t_cond == 0].mean():+.3f}"]]
+
+    def row(name, m):
+        return [name, f"{m.mean():.2f}", f"{es[m].mean():.3f}", f"{eb[m].mean():.3f}", f"{(es - eb)[m].mean():+.3f}"]
+
+    rows += [row("test-unseen: all", np.ones(len(frames), bool)), row("test-unseen: no condition", cond == 0)]
+    seq_regime = np.array([regime.get(int(q), "?") for q in frames.sequence])
+    for name in sorted(set(seq_regime)):
+        rows.append(row(f"test-unseen: {name} light", seq_regime == name))
+    roll = read_extra(args.data, "test-unseen", "roll")
+    pitch = read_extra(args.data, "test-unseen", "pitch")
+    if roll is not None and pitch is not None:
+        tilt = np.degrees(np.maximum(np.abs(roll), np.abs(pitch)))
+        for lo, hi in ((0, 5), (5, 10), (10, 90)):
+            rows.append(row(f"test-unseen: tilt {lo}-{hi} deg", (tilt >= lo) & (tilt < hi)))
+    return ("summed MAE on test and test-unseen by lighting and tilt (max of |pitch|, |roll|)",
+            ["frames", "share", "small", "big", "mean gap"], rows)
 
 
 def main(argv=None):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgeadapt.cli import main
-from edgeadapt.data import Camera, ensure_synth, load_split, train_label_mean
+from edgeadapt.data import Camera, attitude, ensure_synth, load_split, train_label_mean
 from edgeadapt.data.body import HEAD_CENTRE, BodyPose, Subject, draw_person
 from edgeadapt.data.raster import Layer
 from edgeadapt.data.store import read_extra
@@ -194,6 +194,56 @@ def test_difficulty_conditions_are_recorded(small_set):
     assert set(meta["conditions"]) == {"fast", "occluded", "dark", "bright", "far", "edge", "near", "pitch", "out",
                                        "kneel", "scene", "light"}
     assert meta["splits"]["test-unseen"]["environment"] == "unseen" and meta["splits"]["test"]["environment"] == "lab"
+
+
+def test_only_the_never_seen_split_sways_in_pitch_and_roll(small_set):
+    # known splits: the lab's hover (no roll array, as their files always had); test-unseen: roll
+    for split in ("train", "val", "test"):
+        assert read_extra(small_set, split, "roll") is None
+    roll = read_extra(small_set, "test-unseen", "roll")
+    assert roll.dtype == np.float32 and len(roll) == len(load_split(small_set, "test-unseen"))
+    assert np.abs(roll).max() > math.radians(1.0) and np.abs(roll).max() <= attitude.ROLL_LIMIT + 1e-6
+    # a smooth sway at 30 fps, of the stated size over many frames
+    pitch, roll = attitude.sway(np.random.default_rng(0), 20000, 30.0, std_deg=8.0)
+    assert np.std(pitch) == pytest.approx(math.radians(8.0), rel=0.15)
+    assert np.abs(np.diff(roll)).max() < math.radians(4.0)  # no jumps: about 20 deg/s rms
+
+
+def test_a_rolled_frame_is_the_frame_turned_about_the_principal_point():
+    cam = Camera.for_size("160x96")
+    big = attitude.canvas(cam)
+    assert (big.width - cam.width, big.height - cam.height) == (2 * attitude.margin(cam), 2 * attitude.margin(cam))
+    layer = Layer(big.height, big.width)
+    x, y, z = 2.0, 0.5, 0.15
+    draw_person(layer, big, 0.0, SUBJECT, BodyPose((x, y, z), 0.0, 0.0, 0.0, 0.0, (0.0, 0.0)), 0.0)
+    # no roll: exactly the frame the normal camera sees
+    flat = Layer(96, 160)
+    draw_person(flat, cam, 0.0, SUBJECT, BodyPose((x, y, z), 0.0, 0.0, 0.0, 0.0, (0.0, 0.0)), 0.0)
+    assert np.allclose(attitude.roll_view(layer.alpha, big, cam, 0.0), flat.alpha, atol=1e-5)
+    # right side down by 0.3 rad: the head (left of centre, y > 0) drops by u-offset * sin(roll)
+    roll = 0.3
+    turned = attitude.roll_view(layer.alpha, big, cam, roll)
+    u, v, _ = cam.project([x, y, z])
+    du, dv = u - cam.cx, v - cam.cy
+    u_r = cam.cx + math.cos(roll) * du + math.sin(roll) * dv
+    v_r = cam.cy - math.sin(roll) * du + math.cos(roll) * dv
+    assert v_r > v + 5  # the head moved down by several pixels
+    assert turned[int(v_r), int(u_r)] == pytest.approx(1.0, abs=0.05)
+    ys, xs = np.nonzero(turned > 0.5)
+    head = (np.abs(xs + 0.5 - u_r) < 6) & (np.abs(ys + 0.5 - v_r) < 6)
+    assert head.sum() > 20
+
+
+def test_a_close_occluder_under_strong_pitch_is_cut_in_front_of_the_camera():
+    from edgeadapt.data.scene import draw_occluder
+    from edgeadapt.data.trajectory import Occluder
+
+    cam = Camera.for_size("160x96")
+    pole = Occluder(0, 10, 0.3, 0.0, 0.0, 0.2, -2.0, 1.0, 0.5, False)  # reaches behind the camera at 0.5 rad
+    cut = Layer(96, 160)
+    draw_occluder(cut, cam, 0.5, pole, 0, cut_behind=True)
+    assert np.isfinite(cut.value).all() and cut.alpha[:, 80].min() == pytest.approx(1.0)  # spans the view
+    assert not np.isfinite(draw_occluder(Layer(96, 160), cam, 0.5, pole, 0)[1])  # the known splits' way
 
 
 def test_episodes_follow_their_scripts():

@@ -138,6 +138,8 @@ def preview(data_dir, split, out_png, count, start, step):
         raise EdgeadaptError(f"{data_dir} ({split}): --count must be >= 1 and --start within 0..{n - 1}")
     step = step or max(1, (n - start) // count)
     indices = list(range(start, n, step))[:count]
-    pitch = read_extra(data_dir, split, "pitch") if dataset_kind(data_dir) == "synthetic" else None
-    save_png(out_png, contact_sheet(frames, indices, pitch=pitch))
+    synthetic = dataset_kind(data_dir) == "synthetic"
+    pitch = read_extra(data_dir, split, "pitch") if synthetic else None
+    roll = read_extra(data_dir, split, "roll") if synthetic else None  # test-unseen only
+    save_png(out_png, contact_sheet(frames, indices, pitch=pitch, roll=roll))
     click.echo(f"wrote {out_png}: {len(indices)} frames of {split}, from {indices[0]} every {step}")

@@ -1,5 +1,6 @@
 """A contact sheet of frames (PNG) with the label's head position marked: to eyeball a dataset."""
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -7,9 +8,10 @@ import numpy as np
 from edgeadapt.data.camera import Camera
 
 
-def contact_sheet(frames, indices, columns: int = 6, mark: bool = True, scale: int = 2, pitch=None) -> np.ndarray:
+def contact_sheet(frames, indices, columns: int = 6, mark: bool = True, scale: int = 2, pitch=None,
+                  roll=None) -> np.ndarray:
     """uint8 RGB (rows*H*scale, columns*W*scale, 3): the frames, with a red dot where the label
-    projects (with the camera pitch of each frame when given)."""
+    projects (with the camera pitch and roll of each frame when given)."""
     h, w = frames.size
     cam = Camera.for_size((w, h))
     indices = list(indices)
@@ -19,6 +21,10 @@ def contact_sheet(frames, indices, columns: int = 6, mark: bool = True, scale: i
         tile = np.repeat(frames.images[i][:, :, None], 3, axis=2)
         if mark:
             u, v, _ = cam.project(frames.labels[i, :3], 0.0 if pitch is None else float(pitch[i]))
+            if roll is not None:  # the image turns the other way about the principal point
+                c, s = math.cos(roll[i]), math.sin(roll[i])
+                du, dv = u - cam.cx, v - cam.cy
+                u, v = cam.cx + c * du + s * dv, cam.cy - s * du + c * dv
             if np.isfinite(u) and np.isfinite(v):
                 c, r = int(u), int(v)
                 tile[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2] = (255, 0, 0)

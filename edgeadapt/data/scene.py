@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from edgeadapt.data.camera import Camera
+from edgeadapt.data.camera import NEAR_M, Camera
 from edgeadapt.data.raster import Layer
 
 ALTITUDE_REF = 1.4  # the panorama is drawn as seen from this altitude with zero pitch
@@ -47,9 +47,12 @@ class Room:
         the window (1: blinds down, about the wall's brightness)."""
         du = -cam.fx * ego_yaw
         dv = cam.fy * math.tan(pitch) - cam.fy * (altitude - ALTITUDE_REF) / self.wall_distance
-        c0 = int(np.clip(round(self.pad_u + du), 0, 2 * self.pad_u))
-        r0 = int(np.clip(round(self.pad_v + dv), 0, 2 * self.pad_v))
         w = self.walls[wall % len(self.walls)]
+        # the crop centred on the panorama's centre (pad_u, pad_v for the frame size it was drawn
+        # for; less for a larger canvas, attitude.canvas), then shifted
+        spare_v, spare_u = w.pano.shape[0] - cam.height, w.pano.shape[1] - cam.width
+        c0 = int(np.clip(round(spare_u // 2 + du), 0, spare_u))
+        r0 = int(np.clip(round(spare_v // 2 + dv), 0, spare_v))
         crop = (slice(r0, r0 + cam.height), slice(c0, c0 + cam.width))
         pano, glass = w.pano[crop], w.window[crop]
         return pano * (1.0 - glass) + glass * (WINDOW_GLASS * window)
@@ -62,15 +65,17 @@ class Room:
 WINDOW_GLASS = 0.35  # reflectance-equivalent of a window with the blinds down
 
 
-def make_room(rng: np.random.Generator, cam: Camera, style: str = "lab", walls: int = WALLS) -> Room:
+def make_room(rng: np.random.Generator, cam: Camera, style: str = "lab", walls: int = WALLS,
+              margin: int = 0) -> Room:
     """A room of `walls` walls. 'lab' rooms are the known environments (painted walls, the
     clutter of a lab); 'unseen' rooms are finished with textures no lab room has (brick, tiles,
-    blinds, wood planks) and are only ever used by the test-unseen split."""
+    blinds, wood planks) and are only ever used by the test-unseen split. `margin` [px] widens
+    the panorama on every side for views on a canvas that many pixels larger (attitude.canvas)."""
     if style not in STYLES:
         raise ValueError(style)
-    pad_u = int(math.ceil(cam.fx * YAW_RANGE)) + 2
+    pad_u = int(math.ceil(cam.fx * YAW_RANGE)) + 2 + margin
     wall_distance = float(rng.uniform(4.5, 9.0))
-    pad_v = int(math.ceil(cam.fy * (math.tan(PITCH_RANGE) + ALTITUDE_SPAN / wall_distance))) + 2
+    pad_v = int(math.ceil(cam.fy * (math.tan(PITCH_RANGE) + ALTITUDE_SPAN / wall_distance))) + 2 + margin
     wall_tone = float(rng.uniform(0.15, 0.65))
     floor_tone = float(rng.uniform(0.08, 0.55))
     built = [_wall(rng, cam, pad_u, pad_v, wall_distance, wall_tone * float(rng.uniform(0.8, 1.25)), floor_tone, style)
@@ -193,14 +198,26 @@ def _smooth_noise(rng, h, w, amplitude):
     return 1.0 + up[:h, :w].astype(np.float32)
 
 
-def draw_occluder(layer: Layer, cam: Camera, pitch: float, occ, t: int) -> tuple:
-    """Paint the occluder at frame t; returns its image-space centre (u, v) for motion blur."""
+def draw_occluder(layer: Layer, cam: Camera, pitch: float, occ, t: int, cut_behind: bool = False) -> tuple:
+    """Paint the occluder at frame t; returns its image-space centre (u, v) for motion blur.
+
+    A close occluder under strong pitch can reach behind the camera plane; with `cut_behind` it
+    is cut where its end, far outside the view, is still in front (the visible part is
+    unchanged). Without it such a frame gets NaN pixels (a black patch once cast to uint8): 89
+    frames of the version-3 test split have one, kept so the known splits stay byte-identical
+    to those the shipped models were measured on (docs/decisions.md D24)."""
     y = occ.y_at(t)
+    z_top, z_bottom = occ.z_top, occ.z_bottom
+    c, s = math.cos(pitch), math.sin(pitch)
+    if cut_behind and occ.depth * c - z_top * s < NEAR_M:
+        z_top = (occ.depth * c - 2 * NEAR_M) / s
+    if cut_behind and occ.depth * c - z_bottom * s < NEAR_M:
+        z_bottom = (occ.depth * c - 2 * NEAR_M) / s
     corners = np.array([
-        [occ.depth, y + occ.width / 2, occ.z_top],
-        [occ.depth, y - occ.width / 2, occ.z_top],
-        [occ.depth, y - occ.width / 2, occ.z_bottom],
-        [occ.depth, y + occ.width / 2, occ.z_bottom],
+        [occ.depth, y + occ.width / 2, z_top],
+        [occ.depth, y - occ.width / 2, z_top],
+        [occ.depth, y - occ.width / 2, z_bottom],
+        [occ.depth, y + occ.width / 2, z_bottom],
     ])
     u, v, _ = cam.project(corners, pitch)
     if occ.rounded:  # a person or pole: a tall capsule

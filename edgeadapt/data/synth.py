@@ -7,8 +7,9 @@ like the "Strangers" test set. The known environments are a small pool of lab ro
 train, val and test (one lab, many people: with few sequences, a room per sequence lets a network
 recognise the sequence instead of the pose). test-unseen is the never-seen environment of the
 papers' in-field tests: every sequence has a room of its own, finished with textures no lab room
-has, under a lighting regime the lab never has (dim, strong side light, or flickering lamps).
-Every sequence, subject and room draws from its own seeded generator, so the files are a pure
+has, under a lighting regime the lab never has (dim, strong side light, or flickering lamps),
+with the drone swaying in pitch and roll all the time as in the papers' hand-held and in-flight
+recordings (attitude.py; the known splits keep the lab's hover). Every sequence, subject and room draws from its own seeded generator, so the files are a pure
 function of (frames, seed, size, GENERATOR_VERSION) and byte-identical across runs. Frames are
 always rendered at 160x96; the 80x48 set is the same frames downscaled 2x2 (as the released
 Frontnet data is), with the same labels.
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeadapt.data import store
+from edgeadapt.data import attitude, store
 from edgeadapt.data.body import BodyPose, draw_person, make_subject
 from edgeadapt.data.camera import Camera, parse_size
 from edgeadapt.data.raster import Layer, motion_blur
@@ -33,7 +34,7 @@ from edgeadapt.data.trajectory import CONDITIONS, FPS, make_script
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.splits import SPLITS
 
-GENERATOR_VERSION = 3  # bump whenever the output for a given seed changes
+GENERATOR_VERSION = 4  # bump whenever the output for a given seed changes (4: test-unseen only)
 SPLIT_FRACTIONS = (("train", 0.65), ("val", 0.13), ("test", 0.11), ("test-unseen", 0.11))
 UNSEEN_SPLITS = ("test-unseen",)  # never-seen environments
 SEQUENCE_FRAMES = (100, 200)
@@ -85,25 +86,33 @@ def _cut(rng, total):
 
 
 def render_sequence(plan: SequencePlan, seed: int, cam: Camera):
-    """images uint8 (L, H, W), labels float32 (L, 4), conditions uint16 (L,) and camera pitch
-    float32 (L,) of one sequence."""
+    """images uint8 (L, H, W), labels float32 (L, 4), conditions uint16 (L,), camera pitch and
+    roll float32 (L,) of one sequence."""
     subject = make_subject(np.random.default_rng([seed, 2, plan.subject]), plan.subject)
     rng = np.random.default_rng([seed, 1, plan.sequence])
-    room_rng = np.random.default_rng([seed, 5 if plan.environment == "unseen" else 4, plan.room])
-    room = make_room(room_rng, cam, plan.environment)
+    unseen = plan.environment == "unseen"
+    # never-seen environments: the drone sways in pitch and roll all the time (attitude.py);
+    # frames are drawn on a larger canvas, turned by the roll and cropped
+    view = attitude.canvas(cam) if unseen else cam
+    room_rng = np.random.default_rng([seed, 5 if unseen else 4, plan.room])
+    room = make_room(room_rng, cam, plan.environment, margin=attitude.margin(cam) if unseen else 0)
     script = make_script(rng, plan.length, subject.head_height, walls=len(room.walls))
+    roll = np.zeros(plan.length)
+    if unseen:
+        sway_pitch, roll = attitude.sway(np.random.default_rng([seed, 6, plan.sequence]), plan.length, FPS)
+        script.pitch = script.pitch + sway_pitch
     sensor = make_sensor(rng, cam, plan.regime)
     light = float(rng.uniform(-1.0, 1.0))
     noise_rng = np.random.default_rng([seed, 3, plan.sequence])
     images = np.empty((plan.length, cam.height, cam.width), np.uint8)
     head = np.stack([script.x, script.y, script.z], 1)
-    head_uv = np.stack([np.array(cam.project(head[t], float(script.pitch[t]))[:2]) for t in range(plan.length)])
+    head_uv = np.stack([np.array(view.project(head[t], float(script.pitch[t]))[:2]) for t in range(plan.length)])
     occ_uv = {}
     for t in range(plan.length):
         pitch = float(script.pitch[t])
-        background = room.view(cam, script.ego_yaw[t], script.altitude[t], pitch, int(script.wall[t]),
+        background = room.view(view, script.ego_yaw[t], script.altitude[t], pitch, int(script.wall[t]),
                                float(script.window[t]))
-        person = Layer(cam.height, cam.width)
+        person = Layer(view.height, view.width)
         pose = BodyPose(
             head=(script.x[t], script.y[t], script.z[t]),
             phi=float(script.phi[t]),
@@ -113,7 +122,7 @@ def render_sequence(plan: SequencePlan, seed: int, cam: Camera):
             arm_raise=tuple(script.arm_raise[t]),
             crouch=float(script.crouch[t]),
         )
-        draw_person(person, cam, pitch, subject, pose, light)
+        draw_person(person, view, pitch, subject, pose, light)
         # motion blur over the exposure: image-space velocity of the head (subject + drone motion)
         # and of the room (drone yaw and pitch); longer exposures in low light blur more
         exposure = EXPOSURE_WINDOW * sensor.exposure_time
@@ -121,22 +130,24 @@ def render_sequence(plan: SequencePlan, seed: int, cam: Camera):
         span = max(nxt - prev, 1)
         vel = np.nan_to_num((head_uv[nxt] - head_uv[prev]) / span) * exposure
         person_value, person_alpha = motion_blur([person.value, person.alpha], vel[0], vel[1])
-        bg_du = room.shift(cam, (script.ego_yaw[nxt] - script.ego_yaw[prev]) / span) * exposure
-        bg_dv = -cam.fy * (math.tan(script.pitch[nxt]) - math.tan(script.pitch[prev])) / span * exposure
+        bg_du = room.shift(view, (script.ego_yaw[nxt] - script.ego_yaw[prev]) / span) * exposure
+        bg_dv = -view.fy * (math.tan(script.pitch[nxt]) - math.tan(script.pitch[prev])) / span * exposure
         (background,) = motion_blur([background], bg_du, bg_dv)
         scene = person_value + background * (1.0 - person_alpha)
         for k, occ in enumerate(script.occluders):
             if occ.start <= t < occ.end:
-                layer = Layer(cam.height, cam.width)
-                uv = draw_occluder(layer, cam, pitch, occ, t)
+                layer = Layer(view.height, view.width)
+                uv = draw_occluder(layer, view, pitch, occ, t, cut_behind=unseen)
                 du = (uv[0] - occ_uv[k][0]) * exposure if k in occ_uv else 0.0
                 occ_uv[k] = uv
                 value, alpha = motion_blur([layer.value, layer.alpha], du, 0.0)
                 scene = value + scene * (1.0 - alpha)
+        if unseen:
+            scene = attitude.roll_view(scene, view, cam, float(roll[t]))
         if t == 0:
             sensor.settle(scene, float(script.log_light[0]))
         images[t] = sensor.capture(noise_rng, scene, float(script.log_light[t]))
-    return images, script.labels, script.conditions, script.pitch.astype(np.float32)
+    return images, script.labels, script.conditions, script.pitch.astype(np.float32), roll.astype(np.float32)
 
 
 def generate(out_dir, frames: int, seed: int, size: str = "160x96", progress=None) -> dict:
@@ -209,14 +220,19 @@ def _render_split(plans, seed, cam, size_wh, progress) -> dict:
         "conditions": np.empty(n, np.uint16),
         "pitch": np.empty(n, np.float32),
     }
+    swaying = any(p.environment == "unseen" for p in plans)
+    if swaying:  # only the never-seen splits roll (the known splits' files keep their arrays)
+        out["roll"] = np.empty(n, np.float32)
     pos = 0
     for plan in plans:
-        images, labels, conditions, pitch = render_sequence(plan, seed, cam)
+        images, labels, conditions, pitch, roll = render_sequence(plan, seed, cam)
         if (images.shape[2], images.shape[1]) != (width, height):
             images = downscale(images, cam.width // width)
         sl = slice(pos, pos + plan.length)
         out["images"][sl], out["labels"][sl] = images, labels
         out["conditions"][sl], out["pitch"][sl] = conditions, pitch
+        if swaying:
+            out["roll"][sl] = roll
         out["sequence"][sl], out["subject"][sl] = plan.sequence, plan.subject
         pos += plan.length
         if progress is not None:
