@@ -125,10 +125,10 @@ def test_frontnet_160x32_arena_with_and_without_fusion(frontnet32):
     unfused = plan_memory(frontnet32, fuse=False)
     # input 15,360 + pooled first layer 30,720 + scratch: one conv row 80 x 32 + two 5x5 patches
     assert fused.arena_bytes == 15360 + 30720 + 2616 == 48696
-    # the Cortex-M4 kernels' one-channel path: two int16 patches, the 32 int16 weight rows (26 taps),
-    # a 16-byte table row per channel pair and 3 bytes of alignment: 4,587, rounded up to 8
-    assert 80 * 32 + (4 + 2 * 32) * 26 + 16 * 16 + 3 == 4587
-    assert plan_memory(frontnet32, kernels="arm").arena_bytes == 15360 + 30720 + 4592
+    # the Cortex-M4 kernels' one-channel path: four int16 patches, the 32 int16 weight rows (26
+    # taps), a 16-byte table row per channel pair and 3 bytes of alignment: 4,691, rounded up to 8
+    assert 80 * 32 + (8 + 2 * 32) * 26 + 16 * 16 + 3 == 4691
+    assert plan_memory(frontnet32, kernels="arm").arena_bytes == 15360 + 30720 + 4696
     assert fused.arena_bytes <= 48 * 1024
     assert unfused.arena_bytes == 122880 + 30720 == 153600  # the conv's full output + the pool's
     for mp in (fused, unfused):
@@ -163,10 +163,10 @@ def test_pair_too_big_for_the_target_names_memory_need_and_overflow(pair):
     wide = quick_quantize(import_torch(TinyConv(16, 1).eval(), (96, 160), "wide"))
     small = quick_quantize(import_torch(TinyConv(4, 2).eval(), (96, 160), "narrow"))
     assert plan_memory(wide).arena_bytes == 96 * 160 * (1 + 16) + 24  # frame + conv output + two 3x3 patches
-    # the STM32 port builds the Cortex-M4 kernels: two int16 3x3 patches, 16 int16 weight rows (10
-    # taps), a 16-byte table row per channel pair, 3 bytes of alignment (491, rounded up to 8)
+    # the STM32 port builds the Cortex-M4 kernels: four int16 3x3 patches, 16 int16 weight rows (10
+    # taps), a 16-byte table row per channel pair, 3 bytes of alignment (531, rounded up to 8)
     arena = plan_memory(wide, kernels="arm").arena_bytes
-    assert arena == 96 * 160 * (1 + 16) + 496 and (4 + 2 * 16) * 10 + 16 * 8 + 3 == 491
+    assert arena == 96 * 160 * (1 + 16) + 536 and (8 + 2 * 16) * 10 + 16 * 8 + 3 == 531
     reserved = load_target("stm32")["memories"]["sram"]["reserved"]
     overflow = arena + reserved - 131072
     with pytest.raises(EdgeadaptError) as info:

@@ -336,7 +336,7 @@ def test_conv2d_maxpool_equals_unfused_pair(runner, tmp_path):
 def test_conv2d_maxpool_frontnet_first_layer_scratch(runner, tmp_path):
     """Frontnet 160x32's first layer: 96x160x1, 5x5 stride 2 pad 2, 32 channels, 2x2 max pool.
     Unfused it needs the 48x80x32 = 122,880-byte conv output; fused, one conv row of 80x32 plus
-    two 5x5x1 im2col patches (reference), or for the Cortex-M4 drop-in two int16 patches of 26
+    two 5x5x1 im2col patches (reference), or for the Cortex-M4 drop-in four int16 patches of 26
     taps (25 rounded up to even), the 32 int16 weight rows, a 16-byte table row per channel pair
     and 3 bytes to align them."""
     rng = np.random.default_rng(404)
@@ -344,7 +344,7 @@ def test_conv2d_maxpool_frontnet_first_layer_scratch(runner, tmp_path):
                       bits=8, act="relu", pool_k=(2, 2), pool_s=(2, 2), pool_pads=(0, 0, 0, 0), cores=8)
     result = runner.run([case[0]], tmp_path)[0]
     check(result, case[1], case[2])
-    want = {"reference": 80 * 32 + 2 * 25, "arm": 80 * 32 + (4 + 2 * 32) * 26 + 16 * 16 + 3}[runner.kernel_set]
+    want = {"reference": 80 * 32 + 2 * 25, "arm": 80 * 32 + (8 + 2 * 32) * 26 + 16 * 16 + 3}[runner.kernel_set]
     assert result["scratch"][0] == want
     assert case[1].shape == (24, 40, 32)
 

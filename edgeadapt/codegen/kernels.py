@@ -58,7 +58,7 @@ def _patch_bytes(graph, layer) -> int:
 def _conv_scratch(graph, layer, kernels="reference") -> int:
     """ea_conv2d_s8: im2col patches of two output pixels (both sets compute pixel pairs); the arm
     set (one group) adds its pixel-pair scratch and, for 4/2-bit weights, a block of unpacked
-    rows; its one-channel path keeps two int16 patches, the int16 weights (the window rounded up
+    rows; its one-channel path keeps four int16 patches, the int16 weights (the window rounded up
     to an even count of taps) and the table instead (ea_m4_cin1_bytes)."""
     node = layer.main
     kh, kw = node.attrs["kernel"]
@@ -66,7 +66,7 @@ def _conv_scratch(graph, layer, kernels="reference") -> int:
     out_c = node.qweight.shape[0]
     if kernels == "arm" and node.attrs.get("groups", 1) == 1:
         if one_channel:  # ea_m4_cin1_bytes: + the channel-pair table, + 3 to align
-            return (4 + 2 * out_c) * ((kh * kw + 1) & ~1) + 16 * (out_c // 2) + 3
+            return (8 + 2 * out_c) * ((kh * kw + 1) & ~1) + 16 * (out_c // 2) + 3
         k = _patch_bytes(graph, layer)
         return 2 * k + _unpack_scratch(node.weight_bits, k, out_c) + _pair_scratch(k, out_c)
     return 2 * _patch_bytes(graph, layer)

@@ -56,6 +56,14 @@ static inline int32_t ea_m4_min(int32_t a, int32_t b)
 #define EA_M4_STORE4_HI(o, v0, v1, v2, v3, hi)                                                           \
     ea_wr32((o), ea_min4_u8(EA_M4_PACK4(EA_USAT8, v0, v1, v2, v3), (uint32_t)(hi) * 0x01010101u))
 
+/* 2 adjacent outputs v0, v1 (already shifted) of kind K at o: relu6 below 255 packs them into
+ * one halfword and takes both mins at once (USUB8 + SEL: 8 instructions instead of 12). */
+#define EA_M4_STORE2_S8(o, v0, v1, hi) (ea_put((o), EA_SSAT8(v0)), ea_put((o) + 1, EA_SSAT8(v1)))
+#define EA_M4_STORE2_U8(o, v0, v1, hi) (ea_put((o), EA_USAT8(v0)), ea_put((o) + 1, EA_USAT8(v1)))
+#define EA_M4_STORE2_U7(o, v0, v1, hi) (ea_put((o), EA_USAT7(v0)), ea_put((o) + 1, EA_USAT7(v1)))
+#define EA_M4_STORE2_HI(o, v0, v1, hi)                                                                    \
+    ea_wr16((o), ea_min4_u8((uint32_t)EA_USAT8(v0) | (uint32_t)EA_USAT8(v1) << 8, (uint32_t)(hi) * 0x0101u))
+
 /* act(sat(rshift_round(acc, s))) stored as one byte: add + asr + ssat/usat for s >= 0 (every
  * exported layer); a negative shift takes ea_requant's exact path. */
 #define EA_M4_STORE(K, o, acc, s, clamp)                                                                  \

@@ -155,11 +155,9 @@ typedef void (*ea_m4_pair_fn)(const uint32_t *q, int32_t k, const int8_t *w, con
                 b0 += ta[3 + i] * wa[i], b1 += ta[3 + i] * wb[i];                                         \
             }                                                                                             \
             w = wb + tail; /* the next pair's first row follows this pair's second */                     \
-            ea_put(oa, EA_M4_SAT_##K(a0 >> tab[2], hi));                                                  \
-            ea_put(oa + 1, EA_M4_SAT_##K(a1 >> tab[3], hi));                                              \
+            EA_M4_STORE2_##K(oa, a0 >> tab[2], a1 >> tab[3], hi);                                         \
             if (TWO) {                                                                                    \
-                ea_put(ob, EA_M4_SAT_##K(b0 >> tab[2], hi));                                              \
-                ea_put(ob + 1, EA_M4_SAT_##K(b1 >> tab[3], hi));                                          \
+                EA_M4_STORE2_##K(ob, b0 >> tab[2], b1 >> tab[3], hi);                                     \
                 ob += 2;                                                                                  \
             }                                                                                             \
         }                                                                                                 \

@@ -32,6 +32,12 @@ static inline void ea_wr32(void *p, uint32_t v)
     __builtin_memcpy(p, &v, 4);
 }
 
+static inline void ea_wr16(void *p, uint32_t v)
+{
+    const uint16_t h = (uint16_t)v;
+    __builtin_memcpy(p, &h, 2);
+}
+
 /* Rotate right by 8: bytes b1, b3 move to the even positions (folded into sxtb16's ror #8). */
 static inline uint32_t ea_ror8(uint32_t x)
 {
