@@ -353,6 +353,6 @@ def test_fully_connected_with_fewer_outputs_than_cores_splits_k_on_gap8():
     assert f"(uint32_t)ctx->core_id * {mp8.scratch[layer.index]}u" in files["ea_model_big.c"]
     plan = split_plan(graph, layer, 8)
     assert plan["dim"] == "inputs" and plan["extent"] == k
-    grains = [-(-k // 4) * (i + 1) // 8 - -(-k // 4) * i // 8 for i in range(8)]
-    assert plan["max_share"] == 4 * max(grains) and plan["balance"] >= 0.5
+    assert layer.main.weight_bits == 8  # K slices of whole inputs
+    assert plan["max_share"] == -(-k // 8) and plan["min_share"] == k // 8 and plan["balance"] >= 0.5
     assert split_plan(graph, layer, outputs)["dim"] == "channels"

@@ -211,6 +211,46 @@ def test_selftest_cycles_are_deterministic_and_split_over_cores(target, build_ro
         assert cycles - cores[0] < 1000  # a single core: the fork is the whole run
 
 
+def _barrier_sum(slots=8, unit=2000):
+    """hal_selftest.c's barrier test computed in Python: the sum every port must print."""
+    def lcg(v, steps):
+        for _ in range(steps):
+            v = (v * 1664525 + 1013904223) & 0xFFFFFFFF
+        return v
+
+    first = [lcg(j + 1, (j + 1) * unit) for j in range(slots)]
+    total = 0
+    for v in first:
+        total = (total * 31 + v) & 0xFFFFFFFF
+    out = [lcg((total + j) & 0xFFFFFFFF, (slots - j) * unit) for j in range(slots)]
+    result = 0
+    for v in out:
+        result = (result * 31 + v) & 0xFFFFFFFF
+    return result
+
+
+@pytest.mark.parametrize("target", ["stm32", "gap8"])
+def test_selftest_barrier_waits_for_every_core(target, build_root, tmp_path):
+    """ctx->barrier inside a fork: every slot reads all first results (the same sum as one core,
+    which needs no barrier), and on GAP8 the FC clock counts each stretch's longest core: slot j
+    works j + 1 units before the barrier and 8 - j after, so the critical path is about 16 units
+    while no core works more than 9."""
+    require_tools(target)
+    args = build(selftest_args(target, build_root))
+    with QemuLink(args, tmp_path / "qemu.log") as link:
+        link.readline()
+        link.write(b"r")
+        fields = dict(kv.split("=") for kv in link.readline().split()[1:])
+    assert fields["sum"] == f"{_barrier_sum():08x}"  # no slot read a result not yet written
+    cycles = int(fields["cycles"])
+    cores = [int(fields[f"core{c}"]) for c in range(CORES[target])]
+    if target == "gap8":
+        assert max(cores) < 1.15 * min(cores)  # 9 units each
+        assert 16 / 9 * 0.9 * max(cores) < cycles < 16 / 9 * 1.1 * max(cores)
+    else:
+        assert cycles >= cores[0]
+
+
 @pytest.mark.parametrize("target", ["stm32", "mps2", "gap8"])
 def test_fault_is_reported_and_ends_qemu(target, build_root, tmp_path):
     require_tools(target)

@@ -203,7 +203,6 @@ def depthwise_weight_layout(qweight) -> np.ndarray:
 
 
 ROWS, COLS, CHANNELS, PIXELS, INPUTS = "rows", "columns", "channels", "pixels", "inputs"
-FC_K_GRAIN = 4  # EA_FC_K_GRAIN (ea_fc_core.h): K slices start at multiples of 4 inputs
 # The dimensions each kernel lets ea_split_box cut (firmware/include/ea_types.h); fully connected
 # splits its output channels (or K, fc_splits_k), add its elements, concat its rows.
 SPLIT_DIMS = {
@@ -250,13 +249,14 @@ def _even_shares(n: int, cores: int) -> list:
 def split_plan(graph, layer, cores: int) -> dict:
     """How the cores share a layer's work: the dimension cut, its extent, the items of the least
     and of the busiest core (each item is a whole slice of the other dimensions; for a K split,
-    inputs of every output's dot product, cut in grains of FC_K_GRAIN)."""
+    inputs of every output's dot product, cut at whole bytes of the weight rows)."""
     kernel = kernel_name(graph, layer)
     shape = graph.tensors[layer.output].shape
     if fc_splits_k(graph, layer, cores):
         k = int(np.prod(graph.tensors[layer.inputs[0]].shape))
-        grains = _even_shares(-(-k // FC_K_GRAIN), cores)
-        starts = np.cumsum([0] + grains) * FC_K_GRAIN
+        grain = 8 // layer.main.weight_bits  # ea_fc_k_grain: K slices start at whole weight bytes
+        grains = _even_shares(-(-k // grain), cores)
+        starts = np.cumsum([0] + grains) * grain
         shares = [int(min(b, k) - min(a, k)) for a, b in zip(starts[:-1], starts[1:])]
         dim, n = INPUTS, k
     else:

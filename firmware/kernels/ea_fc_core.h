@@ -15,8 +15,12 @@
 
 #include "ea_kernel_checks.h"
 
-/* K slices start at multiples of 4 inputs: whole bytes of a packed 4- or 2-bit row. */
-#define EA_FC_K_GRAIN 4
+/* K slices start at whole bytes of the weight row: every input of 8-bit weights, every 2nd of
+ * 4-bit and every 4th of 2-bit ones (a 24-input layer still gives 8 cores 3 inputs each). */
+static inline int32_t ea_fc_k_grain(int32_t bits)
+{
+    return 8 / bits;
+}
 
 static inline ea_status_t ea_fc_check(const ea_fc_params_t *p)
 {
@@ -50,10 +54,11 @@ static inline void ea_fc_partials(const ea_ctx_t *ctx, const ea_fc_params_t *p, 
     const int32_t k = p->in_features, bits = p->weight_bits;
     const int32_t row_bytes = ea_packed_row_bytes(k, bits);
     int32_t *mine = (int32_t *)ctx->buf;
+    const int32_t grain = ea_fc_k_grain(bits);
     int32_t g0, g1, k0, k1, c;
-    ea_split((k + EA_FC_K_GRAIN - 1) / EA_FC_K_GRAIN, ctx, &g0, &g1);
-    k0 = g0 * EA_FC_K_GRAIN;
-    k1 = g1 * EA_FC_K_GRAIN < k ? g1 * EA_FC_K_GRAIN : k;
+    ea_split((k + grain - 1) / grain, ctx, &g0, &g1);
+    k0 = g0 * grain;
+    k1 = g1 * grain < k ? g1 * grain : k;
     for (c = 0; c < p->out_features; c++)
         mine[c] = k1 > k0 ? ea_dot_weights(input + k0, p->in_type, weights + c * row_bytes + k0 * bits / 8, bits,
                                            k1 - k0, 0)

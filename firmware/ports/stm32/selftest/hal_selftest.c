@@ -2,13 +2,15 @@
  * hal_selftest.c - a HAL conformance firmware that uses nothing but ea_hal.h, so it builds for
  * every port (ports/stm32/selftest/selftest.mk) and lets the tests check a port before the
  * application exists: boot banner, link in both directions, streaming a binary frame,
- * deterministic cycle counts and the per-core split of ea_hal_fork.
+ * deterministic cycle counts, the per-core split of ea_hal_fork and its barrier.
  *
  * Commands (one byte, then arguments; every reply is one text line):
  *   'p'                      -> "pong"
  *   'f' len:u32le bytes      -> "frame n=<len> crc=<crc32 hex> cycles=<receive cycles>"
  *   'e' len:u32le bytes      -> the same bytes back (byte-exact echo), then nothing else
  *   'b' reps:u8              -> "bench sum=<hex> cycles=<c> cores=<n> core0=<c0> ..."
+ *   'r'                      -> "barrier sum=<hex> cycles=<c> core0=<c0> ...": work split in two
+ *                               stretches by ctx->barrier (a reduction across cores)
  *   'x'                      -> reads an unmapped address: the port's fault report and exit
  *   'q' code:u8              -> ea_hal_exit(code)
  *
@@ -162,6 +164,62 @@ static void bench(uint32_t reps)
     end_line();
 }
 
+/* ---- the barrier: 8 slots, slot j works (j + 1) units, then, after ctx->barrier, every slot
+ * reads all 8 first results and works (8 - j) units more. With a core per slot the stretches
+ * are uneven in opposite ways: a barrier that waits makes the critical path the sum of both
+ * stretches' longest (16 units), where one core's total is only 9; a barrier that did not wait
+ * would let a slot read results not yet written (the sum tells). One core needs no barrier. ---- */
+#define BARRIER_SLOTS 8
+#define BARRIER_UNIT 2000u
+static uint32_t barrier_first[BARRIER_SLOTS], barrier_out[BARRIER_SLOTS];
+
+static uint32_t lcg_steps(uint32_t v, uint32_t steps)
+{
+    for (uint32_t i = 0; i < steps; i++)
+        v = v * 1664525u + 1013904223u;
+    return v;
+}
+
+static void barrier_layer(const ea_ctx_t *ctx, void *arg)
+{
+    int32_t start, end;
+    (void)arg;
+    ea_split(BARRIER_SLOTS, ctx, &start, &end);
+    for (int32_t j = start; j < end; j++)
+        barrier_first[j] = lcg_steps((uint32_t)j + 1u, (uint32_t)(j + 1) * BARRIER_UNIT);
+    if (ctx->num_cores > 1 && ctx->barrier != 0)
+        ctx->barrier();
+    for (int32_t j = start; j < end; j++) {
+        uint32_t all = 0;
+        for (int32_t i = 0; i < BARRIER_SLOTS; i++)
+            all = all * 31u + barrier_first[i];
+        barrier_out[j] = lcg_steps(all + (uint32_t)j, (uint32_t)(BARRIER_SLOTS - j) * BARRIER_UNIT);
+    }
+}
+
+static void barrier_test(void)
+{
+    uint32_t ncores = ea_hal_num_cores(), sum = 0;
+    for (int j = 0; j < BARRIER_SLOTS; j++)
+        barrier_first[j] = barrier_out[j] = 0;
+    uint64_t t0 = ea_hal_cycles();
+    ea_hal_fork(barrier_layer, 0);
+    uint64_t cycles = ea_hal_cycles() - t0;
+    for (int j = 0; j < BARRIER_SLOTS; j++)
+        sum = sum * 31u + barrier_out[j];
+    put_str("barrier sum=");
+    put_hex32(sum);
+    put_str(" cycles=");
+    put_u64(cycles);
+    for (uint32_t c = 0; c < ncores && c < 8; c++) {
+        put_str(" core");
+        put_u64(c);
+        put_str("=");
+        put_u64(ea_hal_core_cycles(c));
+    }
+    end_line();
+}
+
 int ea_app_main(void);
 
 int ea_app_main(void)
@@ -198,6 +256,8 @@ int ea_app_main(void)
             ea_hal_write(frame, n);
         } else if (cmd == 'b') {
             bench((uint32_t)(ea_hal_getc() & 0xFF));
+        } else if (cmd == 'r') {
+            barrier_test();
         } else if (cmd == 'x') {
             put_str("faulting");
             end_line();
