@@ -229,6 +229,17 @@ def gap8_section(graphs, work, lines, record):
                      f"{GAP8_TARGETS[role] / 1e6:.1f} M ({'met' if r['frame'] <= GAP8_TARGETS[role] else 'NOT met'})"])
     lines += [GAP8_HEADING, ""]
     lines += [md_table(["model", "critical path / frame", "sum of 8 cores", "speed-up", "target"], rows), ""]
+    balance_rows = []
+    for name, g in graphs.items():  # the split rule on every network (only big and small run here)
+        plans = [(split_plan(g, layer, cores), layer) for layer in build_schedule(g)]
+        worst, layer = min(plans, key=lambda pl: pl[0]["balance"])
+        balance_rows.append([name, "yes" if name in ("big", "small") else "no", len(plans), layer.name, worst["dim"],
+                             f"{worst['min_share']}/{worst['max_share']}", f"{worst['balance']:.2f}",
+                             "met" if worst["balance"] >= 0.5 else "NOT met"])
+    lines += ["No core under half the busiest's work, layer by layer (items of the split rule, "
+              "`edgeadapt.codegen.kernels.split_plan`, the mirror of the C rule: a count, not a measurement):", ""]
+    lines += [md_table(["network", "run on GAP8 here", "layers", "least balanced layer", "split",
+                        "least/busiest core (items)", "least / busiest", ">= 0.5"], balance_rows), ""]
     for role in ("big", "small"):
         g = graphs[role]
         layers = build_schedule(g)
