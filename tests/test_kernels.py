@@ -646,6 +646,79 @@ def test_simd_paths_odd_shapes(runner, tmp_path):
     assert any(c[1]["in_w"] == 1 for c, _, _ in cases)
 
 
+def test_avg_pool_channel_blocks_and_long_windows(runner, tmp_path):
+    """The Cortex-M4 average pool's 4-channel blocks on the shapes they do not divide (channels
+    one to three past a group of 4), windows of more than 128 terms (its halfword sums move to
+    32-bit sums every 128 terms), width 1, stride 2, padding on every side, both activation types
+    and every clamp kind (relu6 at FL_out 4: R6 = 96)."""
+    rng = np.random.default_rng(1515)
+    cases = []
+    for i in range(24):
+        in_u, out_u = [(False, False), *TYPE_COMBOS][i % 4]
+        act = ("none", "relu", "relu6")[(i // 4) % 3]
+        c = int(rng.choice([4, 5, 6, 7, 8, 13, 33]))
+        fl_in = int(rng.integers(2, 8))
+        fl_out = 4 if act == "relu6" else fl_in + int(rng.integers(-2, 3))
+        if i % 3 == 0:  # a global pool, often past 128 terms
+            h, w = [(12, 12), (16, 20), (1, 200), (9, 15), (11, 1), (24, 40)][(i // 3) % 6]
+            k, stride, pads = (h, w), (1, 1), (0, 0, 0, 0)
+        else:
+            k = [(2, 2), (3, 3), (5, 3), (1, 13), (12, 12)][i % 5]
+            pads = tuple(int(p) for p in rng.integers(0, min(k), 4)) if i % 2 else (1, 1, 1, 1)
+            pads = tuple(min(p, kk - 1) for p, kk in zip(pads, (k[0], k[1], k[0], k[1])))
+            h = max(int(rng.integers(1, 14)), k[0] - pads[0] - pads[2])
+            w = 1 if i % 7 == 1 and k[1] - pads[1] - pads[3] <= 1 else max(int(rng.integers(1, 14)), k[1] - pads[1] - pads[3])
+            stride = (int(rng.integers(1, 3)), 2 if i % 2 else 1)
+        x = rand_act(rng, (1, h, w, c), in_u)
+        if i % 5 == 0:  # every term at the extreme code: the sums' bound
+            x[...] = 255 if in_u else -128
+        if k == (h, w) and stride == (1, 1) and pads == (0, 0, 0, 0):
+            expected = intops.global_avgpool(x, fl_in, fl_out, act, out_u)[0]
+        else:
+            expected = intops.avgpool2d(x, k, stride, fl_in, fl_out, act, pads, out_u)[0]
+        cases.append((("avg_pool", {
+            "in_h": h, "in_w": w, "channels": c, "kernel": k, "stride": stride, "pads": pads,
+            "multiplier": intops.avgpool_multiplier(k[0] * k[1]), "shift": 16 + fl_in - fl_out,
+            "act": ACT_CODES[act], "fl_out": fl_out, "input": x, "num_cores": CORE_COUNTS[i % 3],
+            "in_type": int(in_u), "out_type": int(out_u)}),
+            expected, f"avg_pool {h}x{w}x{c} k{k} s{stride} p{pads} FL {fl_in}->{fl_out} {act} types {in_u}->{out_u}"))
+    run_and_check(runner, cases, tmp_path)
+    assert any(k[0] * k[1] > 128 for (_, r), _, _ in cases for k in [tuple(r["kernel"])])
+    assert any(r["in_w"] == 1 for (_, r), _, _ in cases)
+
+
+def test_add_word_blocks_and_shift_range(runner, tmp_path):
+    """The Cortex-M4 add's 4-element blocks: element counts and per-core slices that are not
+    multiples of 4 (split over 3 and 8 cores), every type combination, alignments 0 to 16 (past 14
+    it takes the reference loop), shifts from -8 (folded into the powers) to 30, every clamp kind."""
+    rng = np.random.default_rng(1616)
+    cases = []
+    for i in range(32):
+        h, w, c = int(rng.integers(1, 8)), int(rng.choice([1, 3, 7, 16])), int(rng.choice([1, 3, 5, 13, 33]))
+        a_u, b_u, out_u = bool(i & 1), bool(i & 2), bool(i & 4)
+        gap = [0, 1, 3, 7, 14, 15, 16][i % 7]
+        fl_a = int(rng.integers(-2, 6))
+        fl_b = fl_a + (gap if i % 2 else -gap)
+        f = max(fl_a, fl_b)
+        shift = [-8, -3, 0, 1, 4, 9, 17, 30][i % 8]
+        fl_out = f - shift
+        act = ("none", "relu", "relu6")[(i // 8) % 3]
+        if act == "relu6":
+            fl_out = min(fl_out, 5)
+            if not -8 <= f - fl_out <= 30:
+                fl_out = f - 30
+        a, b = rand_act(rng, (1, h, w, c), a_u), rand_act(rng, (1, h, w, c), b_u)
+        if i % 6 == 0:
+            a[...] = 255 if a_u else -128
+            b[...] = 255 if b_u else -128
+        cases.append((("add", {"h": h, "w": w, "c": c, "fl_a": fl_a, "fl_b": fl_b, "fl_out": fl_out,
+                               "act": ACT_CODES[act], "a": a, "b": b, "num_cores": CORE_COUNTS[i % 3],
+                               "a_type": int(a_u), "b_type": int(b_u), "out_type": int(out_u)}),
+                      intops.add(a, fl_a, b, fl_b, fl_out, act, out_u)[0],
+                      f"add {h}x{w}x{c} FL {fl_a}+{fl_b}->{fl_out} {act} types {a_u},{b_u}->{out_u}"))
+    run_and_check(runner, cases, tmp_path)
+
+
 def test_fully_connected_unsigned(runner, tmp_path):
     rng = np.random.default_rng(1212)
     cases = []
