@@ -217,6 +217,38 @@ EA_DEFINE_DOT_PRODUCTS(u8, uint8_t)
 EA_DEFINE_DOT2X2(s8, int8_t)
 EA_DEFINE_DOT2X2(u8, uint8_t)
 
+/* acc[0..7] += xa.w0 .. xa.w3, xb.w0 .. xb.w3 over n activations and four 8-bit weight rows at
+ * w, w + n, w + 2n, w + 3n: 2 pixels x 4 channels per pass, 6 loads per 8 multiply-accumulates
+ * (ea_dot2x2_<t>: 4 per 4), which RV32's 31 registers hold without spilling. */
+#define EA_DEFINE_DOT2X4(T, XT)                                                                         \
+    static inline void ea_dot2x4_##T(const XT *xa, const XT *xb, const int8_t *w, int32_t n, int32_t *acc) \
+    {                                                                                                   \
+        const int8_t *w1 = w + n, *w2 = w + 2 * n, *w3 = w + 3 * n;                                     \
+        int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];                                     \
+        int32_t b0 = acc[4], b1 = acc[5], b2 = acc[6], b3 = acc[7], i;                                  \
+        for (i = 0; i + 2 <= n; i += 2) {                                                               \
+            const int32_t x = xa[i], y = xb[i], x1 = xa[i + 1], y1 = xb[i + 1];                         \
+            int32_t u = w[i], v = w[i + 1];                                                             \
+            a0 += x * u + x1 * v, b0 += y * u + y1 * v;                                                 \
+            u = w1[i], v = w1[i + 1];                                                                   \
+            a1 += x * u + x1 * v, b1 += y * u + y1 * v;                                                 \
+            u = w2[i], v = w2[i + 1];                                                                   \
+            a2 += x * u + x1 * v, b2 += y * u + y1 * v;                                                 \
+            u = w3[i], v = w3[i + 1];                                                                   \
+            a3 += x * u + x1 * v, b3 += y * u + y1 * v;                                                 \
+        }                                                                                               \
+        if (i < n) {                                                                                    \
+            const int32_t x = xa[i], y = xb[i];                                                         \
+            a0 += x * w[i], a1 += x * w1[i], a2 += x * w2[i], a3 += x * w3[i];                          \
+            b0 += y * w[i], b1 += y * w1[i], b2 += y * w2[i], b3 += y * w3[i];                          \
+        }                                                                                               \
+        acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;                                             \
+        acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;                                             \
+    }
+
+EA_DEFINE_DOT2X4(s8, int8_t)
+EA_DEFINE_DOT2X4(u8, uint8_t)
+
 /* acc + x . row for n activations of type in_type and one weight row stored at `bits` (8, 4 or
  * 2), read in place. */
 static inline int32_t ea_dot_weights(const int8_t *x, ea_dtype_t in_type, const int8_t *row, int32_t bits,
