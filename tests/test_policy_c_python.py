@@ -215,9 +215,10 @@ def test_shipped_pair_on_both_test_splits_same_decisions_in_c_and_python(shipped
     """The integer reference outputs of the shipped int8 pair on every frame of a test split (known
     and never-seen environments), replayed sequence by sequence through the C policy and the Python
     one, for every policy family: the single models, random, temporal, both aux heads and the
-    output-based partition. The C side only sees integers, so the fixture firmware serves (the
-    configs are quantized with the shipped models' output FLs). The host firmware is built from
-    the shipped pair's export, so it checks the configs against the real output counts (6 small)."""
+    output-based partition, hand-set and as the sweep's grid fits them on the split. The C side
+    only sees integers, so the fixture firmware serves (the configs are quantized with the shipped
+    models' output FLs). The host firmware is built from the shipped pair's export, so it checks
+    the configs against the real output counts (6 small)."""
     from edgeadapt.data import load_split
     from edgeadapt.harness.reference import reference_outputs
     from edgeadapt.quant.artifact import load_eaq
@@ -230,7 +231,8 @@ def test_shipped_pair_on_both_test_splits_same_decisions_in_c_and_python(shipped
     small = reference_outputs(shipped_pair_int8["small"], test.images, small_g)
     big = reference_outputs(shipped_pair_int8["big"], test.images, big_g)
     assert small.shape == (len(test), 6) and big.shape == (len(test), 4)
-    configs = [
+    grid = sweep_grid_sample(small, big, small_fl, big_fl, test)
+    configs = grid + [
         "always-small",
         "always-big",
         {"policy": "random", "p": 0.3, "seed": 7},
@@ -253,6 +255,30 @@ def test_shipped_pair_on_both_test_splits_same_decisions_in_c_and_python(shipped
                 assert SMALL in used_all and (BIG in used_all or RUN_BOTH in used_all), cfg
     finally:
         assert fw.close() == 0
+
+
+def sweep_grid_sample(small, big, small_fl, big_fl, frames) -> list:
+    """Configs of the policy sweep's own grid, fitted on these frames as the sweep fits them: for
+    every family and variant (temporal weight preset x rerun, each aux head x rerun, each partition
+    layout) the config at the middle of its threshold (or cell-count) range, and for the partitions
+    also the one with every positive cell; as dicts, the form a policy.json holds."""
+    from edgeadapt.policy.sweep import CycleModel, SweepData, policy_grid
+
+    data = SweepData(small, big, small_fl, big_fl, frames.labels.astype(np.float64), frames.sequences(),
+                     CycleModel(1.0, 6.0))
+    groups = {}
+    for c in policy_grid(data, ks=(2,)):
+        if c.policy in ("temporal", "aux", "partition"):
+            key = (c.policy, c.meta.get("preset"), c.aux_index, c.rerun)
+            groups.setdefault(key, []).append(c)
+    picked = []
+    for (kind, *_), group in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        picked.append(group[len(group) // 2])
+        if kind == "partition":
+            picked.append(group[-1])
+    kinds = {(c.policy, c.aux_index) for c in picked}
+    assert {("temporal", None), ("aux", 4), ("aux", 5), ("partition", None)} <= kinds, kinds
+    return [{k: v for k, v in c.to_dict().items() if k != "meta"} for c in picked]
 
 
 def test_partition_round_trips_through_the_link(host_exe):

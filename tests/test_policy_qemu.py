@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from edgeadapt.policy import simulate
-from test_policy_c_python import SMALL_FL, extreme_outputs, recorded_outputs, replay
+from test_policy_c_python import BIG_FL, SMALL_FL, extreme_outputs, recorded_outputs, replay
 from test_protocol_host import FIRMWARE, FIXTURE, FirmwareHost
 
 pytestmark = [pytest.mark.qemu, pytest.mark.timeout(300)]
@@ -19,6 +19,9 @@ CONFIGS = [
      "rerun": False},
     {"policy": "aux", "threshold": -0.2, "k": 3, "rerun": True},
     {"policy": "random", "p": 0.3, "seed": 4000000000},
+    # signed and |value| cuts in both models' output formats, compared in int32 on the device
+    {"policy": "partition", "channels": [0, 1, 3], "absolute": [False, True, True],
+     "cuts": [[0.9, 1.1, 1.3], [1.0], [0.8, 1.2]], "big_cells": [1, 2, 6, 21, 22, 33, 37]},
 ]
 
 
@@ -45,9 +48,9 @@ def device(request, tmp_path_factory):
         fw.close()
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=["temporal-rerun", "temporal-int64", "aux", "random"])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=["temporal-rerun", "temporal-int64", "aux", "random", "partition"])
 def test_emulated_boards_decide_like_python(device, cfg):
     small, big = extreme_outputs(80, 3) if cfg["policy"] == "temporal" and cfg["k"] == 2 else recorded_outputs(80, 4)
     used = replay(device, cfg, small, big)
-    assert used == simulate(cfg, small, big, SMALL_FL)
+    assert used == simulate(cfg, small, big, SMALL_FL, BIG_FL)
     assert len(set(used)) > 1

@@ -85,6 +85,9 @@ def test_pareto_front_and_selection_rules():
     adaptive = PolicyPoint(temporal(1.0), np.zeros(2), {"sum": 0.9}, 3)
     assert select_point([a, adaptive, pt(1, 0.8), big], big, "iso-mae") is adaptive
     assert select_point([pt(1, 0.8), big], big, "iso-mae").cycles_mean == 1  # no adaptive point: fallback
+    costly = PolicyPoint(temporal(2.0), np.zeros(2), {"sum": 0.7}, 9)  # the best MAE, above big's latency
+    assert select_point([a, adaptive, costly, big], big, "best-mae") is costly
+    assert select_point([a, adaptive, costly, big], big, "iso-latency") is adaptive
     m = paper_metrics([b, c, d, e], big)
     assert m["latency_cut_at_big_mae"]["value"] == pytest.approx(0.5)  # b: 2 cycles vs 4
     assert m["mae_change_at_big_latency"]["value"] == pytest.approx(-0.5)  # e: 0.5 vs 1.0
@@ -204,10 +207,19 @@ def test_cli_predict_replays_the_selected_policy(tmp_path):
     data = write_dataset(tmp_path / "data", n_test=30, sequences=3)
     models = ["--big", str(export_dir / "big.eaq"), "--small", str(export_dir / "small.eaq"), "--data", str(data)]
     runner = CliRunner()
-    result = runner.invoke(cli, ["policy", "sweep", *models, "--out", str(tmp_path / "policy.json")],
+    result = runner.invoke(cli, ["policy", "sweep", *models, "--out", str(tmp_path / "policy.json"),
+                                 "--also", "iso-latency", str(tmp_path / "lat.json"),
+                                 "--also", "best-mae", str(tmp_path / "best.json"), "--json", str(tmp_path / "s.json")],
                            catch_exceptions=False)
     assert result.exit_code == 0, result.output
     predicted = json.loads((tmp_path / "policy.json").read_text())["meta"]["predicted"]
+    sweep = json.loads((tmp_path / "s.json").read_text())
+    for path, rule, metric in (("lat.json", "iso-latency", "mae_change_at_big_latency"),
+                               ("best.json", "best-mae", "best_mae")):
+        other = json.loads((tmp_path / path).read_text())  # chosen among the same points: the paper's figure
+        assert other["meta"]["selected_by"] == rule
+        assert other["meta"]["predicted"]["mae"]["sum"] == sweep["metrics"][metric]["point"]["mae_sum"]
+        assert other["policy"] == sweep["metrics"][metric]["point"]["policy"]
     result = runner.invoke(cli, ["policy", "predict", "--policy", str(tmp_path / "policy.json"), *models,
                                  "--json", str(tmp_path / "p.json")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -219,5 +231,10 @@ def test_cli_predict_replays_the_selected_policy(tmp_path):
     manifest = json.loads((export_dir / "manifest.json").read_text())
     assert doc["always_big"]["cycles_mean"] == manifest["models"]["big"]["macs"]
     assert doc["always_big"]["big_share"] == 1.0
+    base = doc["baselines"]  # at the policy's big share on these frames
+    assert base["big_share"] == doc["policy"]["big_share"]
+    assert base["oracle"]["big_share"] == pytest.approx(round(base["big_share"] * 30) / 30)
+    assert base["oracle"]["mae_sum"] <= doc["policy"]["mae_sum"] + 1e-12  # nothing beats the oracle at its share
+    assert base["random"]["policy"] == "random" and abs(base["random"]["big_share"] - base["big_share"]) <= 0.15
     result = runner.invoke(cli, ["policy", "predict", "--policy", str(tmp_path / "nope.json"), *models])
     assert result.exit_code != 0 and "nope.json: no such file" in str(result.exception or result.output)

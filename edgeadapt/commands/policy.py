@@ -45,25 +45,34 @@ def command():
 
 @command.command("sweep")
 @_replay_options("val")
-@click.option("--select", "rule", default="iso-mae", show_default=True, type=click.Choice(["iso-mae", "iso-latency"]),
-              help="Operating point: cheapest at always-big's MAE, or best MAE at its latency.")
+@click.option("--select", "rule", default="iso-mae", show_default=True,
+              type=click.Choice(["iso-mae", "iso-latency", "best-mae"]),
+              help="Operating point: cheapest at always-big's MAE, best MAE at its latency, or best MAE.")
 @click.option("--latency-budget", type=float, help="Instead: the best MAE within this mean latency [ms].")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="policy.json to write.")
+@click.option("--also", "also", multiple=True, nargs=2, type=(click.Choice(["iso-mae", "iso-latency", "best-mae"]),
+              click.Path(dir_okay=False)), metavar="RULE FILE",
+              help="Also write the operating point of another rule, chosen among the same points (repeatable).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="The front, selection and metrics ('-': stdout).")
 def sweep_command(big_path, small_path, data_dir, split, frames, sequences, cycles_source, run_dirs, rule,
-                  latency_budget, out_path, json_path):
+                  latency_budget, out_path, also, json_path):
     """Simulate every policy of the grid, print the Pareto front, pick the operating point."""
+    from dataclasses import replace
+
     from edgeadapt.policy.sweep import run_sweep, selected_policy_json
 
     data, desc = sweep_data(big_path, small_path, data_dir, split, frames, sequences, cycles_source, run_dirs)
     rule = "latency-budget" if latency_budget is not None else rule
     result = run_sweep(data, rule=rule, latency_budget_ms=latency_budget)
-    policy = selected_policy_json(result, {"data": f"{data_dir} ({split}, {desc})",
-                                           "big": str(big_path), "small": str(small_path)})
-    write_json(out_path, policy)
+    meta = {"data": f"{data_dir} ({split}, {desc})", "big": str(big_path), "small": str(small_path)}
+    write_json(out_path, selected_policy_json(result, meta))
     doc = result.to_dict()
     _print(doc)
     click.echo(f"selected ({doc['selected']['rule']}): {_describe(doc['selected'])} -> {out_path}")
+    for other, path in also:  # the same points, another rule: no second simulation
+        chosen = replace(result, selected=result.select(other), rule=other)
+        write_json(path, selected_policy_json(chosen, meta))
+        click.echo(f"selected ({other}): {_describe(chosen.selected.to_dict(data.cycles.clock_hz))} -> {path}")
     if json_path:
         write_json(json_path, doc)
 
@@ -78,21 +87,27 @@ def predict_command(policy_spec, big_path, small_path, data_dir, split, frames, 
                     json_path):
     """Replay one policy on frames it was not chosen on: the MAE and cycles a HIL run must measure."""
     from edgeadapt.policy.config import load_policy_config
-    from edgeadapt.policy.sweep import evaluate
+    from edgeadapt.policy.sweep import evaluate, oracle_at_share, random_at_share
 
     config = load_policy_config(policy_spec)
     data, desc = sweep_data(big_path, small_path, data_dir, split, frames, sequences, cycles_source, run_dirs)
     n = len(data.labels)
     point = evaluate(config, data)
     big = evaluate(load_policy_config("always-big"), data)
-    doc = {"policy": point.to_dict(data.cycles.clock_hz), "always_big": big.to_dict(data.cycles.clock_hz),
+    clock = data.cycles.clock_hz
+    # the baselines at the policy's big share on these frames: seeded random switching and the oracle
+    random, oracle = random_at_share(data, point.big_share), oracle_at_share(data, point.big_share)
+    doc = {"policy": point.to_dict(clock), "always_big": big.to_dict(clock),
+           "baselines": {"big_share": point.big_share, "random": random.to_dict(clock), "oracle": oracle.to_dict(clock)},
            "frames": n, "data": f"{data_dir} ({split}, {desc})", "cycles_source": data.cycles.source,
-           "clock_hz": data.cycles.clock_hz}
+           "clock_hz": clock}
     click.echo(f"{n} frames ({len(data.sequences)} sequences) of {data_dir} ({split}); cycles: {data.cycles.source}")
     click.echo(f"  policy:     {_describe(doc['policy'])}")
     click.echo(f"  always-big: {_describe(doc['always_big'])}")
     click.echo(f"  vs always-big: cycles {point.cycles_mean / big.cycles_mean - 1:+.1%}, "
                f"MAE {point.mae_sum / big.mae_sum - 1:+.2%}")
+    click.echo(f"  at the same big share: random MAE {random.mae_sum / big.mae_sum - 1:+.2%} "
+               f"(share {random.big_share:.3f}), oracle MAE {oracle.mae_sum / big.mae_sum - 1:+.2%}")
     if json_path:
         write_json(json_path, doc)
 
