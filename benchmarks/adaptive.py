@@ -6,10 +6,12 @@ always-small and always-big through the harness (their measured cycles make the 
 sweep every policy family (temporal, both aux heads, output-based partition) on the whole
 validation split and choose the paper's three operating points there (iso-MAE, iso-latency, best
 MAE); then measure those policies, without re-choosing, on the test split (unseen subjects, known
-environments) and the test-unseen split (never-seen environments): on every frame of the split
-(MAE exact, cycles from the measured means) and on QEMU for the iso-MAE and iso-latency choices.
-The paper's figures (Motetti et al., DATE 2024: -28 % / -3 % / -6 %) stand beside ours, with the
-oracle and random baselines at the same big share.
+environments) and the test-unseen split (never-seen environments): replayed on every frame of the
+split (MAE exact, cycles from the measured means), and run on QEMU on the first --chunk frames of
+successive sequences of each split, with random switching at the iso-MAE run's big share. Every
+QEMU run is checked frame by frame against the Python replay of its policy (decisions, outputs,
+MAE). The paper's figures (Motetti et al., DATE 2024: -28 % / -3 % / -6 %) stand beside ours, with
+the oracle and random baselines at the same big share.
 
     python benchmarks/adaptive.py --data DIR [--big zoo:big --small zoo:small] [--targets stm32 gap8]
                                   [--frames 60] [--chunk 20] [--work build/bench-adaptive]
@@ -22,6 +24,7 @@ import argparse
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -381,9 +384,21 @@ def _baseline_rows(results, baseline) -> list:
     return rows
 
 
+def measured_commit() -> str:
+    """The checkout's commit, and whether its code differs from it (results files aside)."""
+    def git(*a):
+        return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()
+
+    rev = git("rev-parse", "--short=12", "HEAD")
+    if not rev:
+        return "unknown (not a git checkout)"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results")
+    return f"`{rev}`" + (" with local changes" if dirty else "")
+
+
 def markdown(results, args, models_desc) -> str:
     lines = ["# Adaptive big/small system: chosen on validation, measured on test and test-unseen", "",
-             f"Models: {models_desc}.", "",
+             f"Models: {models_desc}. Measured on commit {measured_commit()}.", "",
              "Method: per target, always-small and always-big run through the HIL harness on QEMU "
              "(`-icount shift=0`: cycles are instruction counts, latency = cycles / clock, energy = power "
              "model x latency; estimates, not board measurements); their mean cycles per frame make the "
