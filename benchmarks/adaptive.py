@@ -470,9 +470,17 @@ def markdown(results, args, models_desc) -> str:
                   "|---|---|" + "---|" * (len(on_qemu) * len(SPLITS))]
         lines += [_metric_row(on_qemu, rule, label, key, paper, lambda r, split: r["splits"][split]["hil"][rule])
                   for rule, label, key, paper in PAPER_ROWS]
+        off = [f"{r['target']} {split} {_pct(r['splits'][split]['hil']['iso-mae']['mae_vs_big'])}" for r in on_qemu
+               for split in SPLITS if r["splits"][split]["hil"]["iso-mae"]["mae_vs_big"] > 0]
+        note = ("" if not off else " On these frames the iso-MAE policy does not hold always-big's MAE ("
+                + ", ".join(off) + "): the QEMU frames are a small sample of each split (the first frames of a few "
+                "sequences), so the whole-split table above is the figure to compare with DATE'24's; this one shows "
+                "the device doing what the replay says, frame by frame.")
+        lines_note = ["", "Each row is the policy chosen on validation, run on QEMU." + note]
         lines += _baseline_rows(on_qemu, lambda r, split, rule: {
             "oracle_vs_big": r["splits"][split]["hil_baselines"][rule]["oracle_mae_vs_big"],
             "random_vs_big": r["splits"][split]["hil_baselines"][rule]["random_mae_vs_big"]})
+        lines += lines_note
     goal = [f"{r['target']} {split}" for r in results for split in SPLITS
             if r["splits"][split]["whole"]["points"]["iso-mae"]["latency_vs_big"] <= -0.28
             and r["splits"][split]["whole"]["points"]["iso-mae"]["mae_vs_big"] <= 0.0]
