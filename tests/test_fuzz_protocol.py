@@ -21,7 +21,7 @@ BASES = [
     "db 00112233445566778899aabbccddeeff", "infer 1 0", "infer 2 1", "ea-info", "ea-select small",
     "ea-select big", "ea-select policy", "ea-policy", "ea-policy temporal n=4 w0=512 w1=512 t=100000 k=2",
     "ea-policy temporal w=1,2,3,4 rerun=1", "ea-policy aux aux=4 at=0 k=1", "ea-policy random seed=3 p=100",
-    "ea-policy default", "ea-policy always-big", "ea-reset", "ea-step", "ea-layers",
+    "ea-policy default", "ea-policy always-big", "ea-reset", "ea-step", "ea-layers", "ea-crc on", "ea-crc", "ea-crc off",
     "ea-decide 0 1,2,3,4,5", "ea-decide 1 -5,6,7,8", "ldc", "ldc 15360 1234abcd 64", "ldc 100 0 16",
     "ea-step 0", "ea-step 3", "ea-sync 17",
 ]

@@ -255,7 +255,7 @@ def test_banner_and_identity(fw):
     assert fw.command("profile") == ["m-profile-[ULPMark for tinyML Firmware V0.0.1]",
                                      "m-model-[fixture-small+fixture-big]"]
     helps = fw.command("help")
-    assert len(helps) == 18 and all(h.startswith("m-help-[") for h in helps)
+    assert len(helps) == 19 and all(h.startswith("m-help-[") for h in helps)
     info, models = model_info(fw)
     assert info["target"] == "host" and int(info["height"]) == 96 and int(info["width"]) == 160
     assert int(info["cmd"]) == 80 and int(info["arena"]) == 61440

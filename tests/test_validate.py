@@ -93,6 +93,24 @@ def test_cli_writes_the_contract_json(bundles, dataset, tmp_path, capsys):
     assert {"frames": 4, "bit_exact_frames": 4, "layers_compared": 48, "first_mismatch": None}.items() <= result.items()
 
 
+def test_cli_on_the_device_compares_every_layer_crc(bundles, dataset, tmp_path, capsys):
+    """`validate --emulator host`: the firmware serving the protocol reports each layer's CRC-32
+    (ea-crc) and the host compares it with the reference's; the same counts as the host batch mode."""
+    json_path = tmp_path / "d.json"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "--export", str(bundles["host"]), "--data", str(dataset), "--frames", "2",
+              "--emulator", "host", "--json", str(json_path)])
+    assert exit_info.value.code == 0
+    assert "all 2 frames bit-identical on every layer of both models" in capsys.readouterr().out
+    result = json.loads(json_path.read_text())
+    assert {"frames": 2, "bit_exact_frames": 2, "layers_compared": 24, "first_mismatch": None}.items() <= result.items()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "--export", str(bundles["host"]), "--data", str(dataset), "--emulator", "host",
+              "--port", "/dev/null"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == "edgeadapt: error: give at most one of --emulator and --port"
+
+
 def test_bundle_problems_are_one_line_errors(bundles, dataset, tmp_path, capsys):
     with pytest.raises(EdgeadaptError, match="no manifest.json"):
         validate_export(tmp_path, dataset, 2)

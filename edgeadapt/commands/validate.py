@@ -18,20 +18,36 @@ from edgeadapt.textio import format_table, write_json
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Dataset folder whose frames are run.")
 @click.option("--frames", default=200, show_default=True, type=int, help="Frames to run (the first N of the split).")
 @click.option("--split", default="test", show_default=True, type=click.Choice(list(SPLITS)))
+@click.option("--emulator", type=click.Choice(["qemu", "host"]),
+              help="Run the bundle's firmware under QEMU (or the host program) and compare every layer's "
+                   "CRC-32 (ea-crc) instead of the host batch mode's dump.")
+@click.option("--port", help="Or: a board running the bundle's firmware on this serial port.")
+@click.option("--baud", default=115200, show_default=True, type=int, help="Baud rate of --port.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the result to this JSON file ('-': stdout).")
-def command(export_dir, tflite_path, model_path, kernels, data_dir, frames, split, json_path):
+def command(export_dir, tflite_path, model_path, kernels, data_dir, frames, split, emulator, port, baud, json_path):
     """Run every model of the bundle (a pair or one model) through the C code and the reference;
-    compare every layer, bit for bit. With --tflite: LiteRT against the reference, output by output."""
+    compare every layer, bit for bit (on the host, or with --emulator/--port on the target's own
+    firmware and kernels, by each layer's CRC-32). With --tflite: LiteRT against the reference,
+    output by output."""
     from edgeadapt.codegen import validate_export
 
     if (export_dir is None) == (tflite_path is None):
         raise EdgeadaptError("give exactly one of --export and --tflite")
+    if tflite_path is not None and (emulator is not None or port is not None):
+        raise EdgeadaptError("--emulator and --port go with --export (a .tflite runs in LiteRT)")
     if tflite_path is not None:
         return _validate_tflite(tflite_path, model_path, kernels, data_dir, frames, split, json_path)
     if model_path is not None:
         raise EdgeadaptError("--model goes with --tflite (a bundle carries its models)")
 
-    result = validate_export(export_dir, data_dir, frames, split=split)
+    if emulator is not None and port is not None:
+        raise EdgeadaptError("give at most one of --emulator and --port")
+    if emulator is not None or port is not None:
+        from edgeadapt.harness.layercheck import validate_bundle_on_device
+
+        result = validate_bundle_on_device(export_dir, emulator or port, data_dir, frames, split, baud=baud)
+    else:
+        result = validate_export(export_dir, data_dir, frames, split=split)
     rows = [
         [role, m["name"], m["layers"], result["frames"], m["bit_exact_frames"], m["outputs_exact_frames"]]
         for role, m in result["models"].items()
@@ -45,9 +61,10 @@ def command(export_dir, tflite_path, model_path, kernels, data_dir, frames, spli
         which = "both models" if len(result["models"]) > 1 else "the model"
         click.echo(f"all {result['frames']} frames bit-identical on every layer of {which}")
     else:
+        where = f", index {mismatch['index']}" if "index" in mismatch else " output CRC-32"
         click.echo(
             f"first mismatch: model {mismatch['model']}, frame {mismatch['frame']}, layer {mismatch['layer']}"
-            f" ({mismatch.get('layer_name', 'outputs')}), index {mismatch['index']}:"
+            f" ({mismatch.get('layer_name', 'outputs')}){where}:"
             f" expected {mismatch['expected']}, got {mismatch['got']}"
         )
     if json_path:

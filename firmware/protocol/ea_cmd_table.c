@@ -19,6 +19,7 @@ const ea_cmd_t ea_commands[] = {
     {"ea-reset", ea_cmd_reset, "ea-reset: restart the sequence (policy state, frame index)"},
     {"ea-step", ea_cmd_step, "ea-step [frame]: run the next frame of the sequence (or report frame again) and report it"},
     {"ea-layers", ea_cmd_layers, "ea-layers: per-layer cycles of the last model run"},
+    {"ea-crc", ea_cmd_crc, "ea-crc [on|off]: CRC-32 of every layer's output of the last run"},
     {"ea-decide", ea_cmd_decide, "ea-decide <model> <o0,o1,...>: feed outputs to the policy"},
     {"ld", ea_cmd_ld, "ld <nbytes> <crc32hex>: binary load of the frame buffer"},
     {"ldc", ea_cmd_ldc, "ldc <nbytes> <crc32hex> <chunk> | ldc: chunked binary load, or its state"},

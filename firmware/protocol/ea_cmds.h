@@ -25,6 +25,7 @@ int ea_cmd_select(int argc, char **argv);
 int ea_cmd_reset(int argc, char **argv);
 int ea_cmd_step(int argc, char **argv);
 int ea_cmd_layers(int argc, char **argv);
+int ea_cmd_crc(int argc, char **argv); /* ea_cmd_layercrc.c */
 int ea_cmd_ld(int argc, char **argv);
 int ea_cmd_ldc(int argc, char **argv);
 int ea_cmd_policy(int argc, char **argv);
