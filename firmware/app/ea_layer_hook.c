@@ -9,6 +9,7 @@
 
 static ea_profile_t profile;
 static uint64_t last_stamp;
+static uint64_t begin_stamp;
 static ea_layer_sink_t sink;
 
 void ea_profile_begin(int m)
@@ -17,7 +18,15 @@ void ea_profile_begin(int m)
     profile.num_layers = 0;
     for (uint32_t c = 0; c < EA_PORT_NUM_CORES; c++)
         profile.core_cycles[c] = 0;
-    last_stamp = ea_hal_cycles();
+    begin_stamp = last_stamp = ea_hal_cycles();
+}
+
+void ea_profile_started_at(uint64_t t0)
+{
+    /* the first layer was stamped from ea_profile_begin's clock read, before the run's own t0:
+     * counted from t0, every layer lies inside the run and their sum cannot exceed it */
+    if (profile.num_layers > 0 && t0 > begin_stamp && profile.layer_cycles[0] >= t0 - begin_stamp)
+        profile.layer_cycles[0] -= t0 - begin_stamp;
 }
 
 ea_profile_t *ea_profile_current(void)
