@@ -128,6 +128,18 @@ def load_frames(data_dir, frames: int, split: str = "test") -> np.ndarray:
     return images[:frames]
 
 
+def load_bundle_inputs(export_dir, data_dir, frames: int, split: str, images=None) -> tuple:
+    """(manifest, graphs, frames shaped for the bundle's input) for a validation run: `images`
+    (uint8 (N, H, W[, C])) replaces data_dir when given."""
+    if frames < 1:
+        raise EdgeadaptError(f"--frames must be >= 1, got {frames}")
+    manifest = read_manifest(export_dir)
+    graphs = load_bundle_models(export_dir, manifest)
+    if images is None:
+        images = load_frames(data_dir, frames, split)
+    return manifest, graphs, frames_for_input(np.asarray(images, dtype=np.uint8)[:frames], manifest["input_shape"])
+
+
 def validate_export(export_dir, data_dir, frames: int = 200, split: str = "test", build_dir=None,
                     extra_cflags: str = "", images=None) -> dict:
     """Run the bundle's C code and the integer reference on `frames` frames, compare every layer.
@@ -140,13 +152,7 @@ def validate_export(export_dir, data_dir, frames: int = 200, split: str = "test"
     from edgeadapt.console import progress
     from edgeadapt.quant.reference import run_int
 
-    if frames < 1:
-        raise EdgeadaptError(f"--frames must be >= 1, got {frames}")
-    manifest = read_manifest(export_dir)
-    graphs = load_bundle_models(export_dir, manifest)
-    if images is None:
-        images = load_frames(data_dir, frames, split)
-    images = frames_for_input(np.asarray(images, dtype=np.uint8)[:frames], manifest["input_shape"])
+    manifest, graphs, images = load_bundle_inputs(export_dir, data_dir, frames, split, images)
     roles = sorted(bundle_model_ids(manifest).items(), key=lambda item: item[1])
     bar = progress(total=1 + 2 * len(roles), desc="validate", unit="step")
     bar.set_postfix_str("building the host program")

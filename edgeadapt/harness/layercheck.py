@@ -16,30 +16,15 @@ import numpy as np
 from edgeadapt.codegen.validate import expected_bytes
 from edgeadapt.errors import EdgeadaptError
 from edgeadapt.harness.device import LinkError
+from edgeadapt.harness.profile import SELECT_WORD, parse_layer_table
 
 _HEAD = re.compile(r"m-crc-\[model=(\d+),layers=(\d+)\]")
 _ROW = re.compile(r"m-layer-crc-\[i=(\d+),bytes=(\d+),crc=([0-9a-f]{8})\]")
-SELECT_WORD = {"small": "small", "big": "big", "model": "model"}
 
 
 def parse_layer_crcs(lines: list) -> tuple:
     """(model id, [(bytes, crc) per layer]) from an `ea-crc` reply."""
-    if not lines:
-        raise LinkError("ea-crc: no reply", executed=None)
-    if lines[0].startswith("e-["):
-        raise EdgeadaptError(f"device: {lines[0]}")
-    head = _HEAD.fullmatch(lines[0])
-    if head is None:
-        raise LinkError(f"ea-crc: unexpected reply {lines[0][:60]}", executed=None)
-    rows = []
-    for i, line in enumerate(lines[1:]):
-        m = _ROW.fullmatch(line)
-        if m is None or int(m.group(1)) != i:
-            raise LinkError(f"ea-crc: bad layer line {line[:60]}", executed=None)
-        rows.append((int(m.group(2)), int(m.group(3), 16)))
-    if len(rows) != int(head.group(2)):
-        raise LinkError(f"ea-crc: {len(rows)} layer lines, announced {head.group(2)}", executed=None)
-    return int(head.group(1)), rows
+    return parse_layer_table(lines, "ea-crc", _HEAD, _ROW, lambda m: (int(m.group(2)), int(m.group(3), 16)))
 
 
 def reference_crcs(entry: dict, reference: dict, n: int) -> list:
@@ -122,18 +107,12 @@ def validate_bundle_on_device(export_dir, link: str, data_dir=None, frames: int 
     host program ("host"), or a board on a serial port. `images` replaces data_dir when given."""
     from pathlib import Path
 
-    from edgeadapt.codegen.bundle import bundle_model_ids, frames_for_input, load_bundle_models, read_manifest
+    from edgeadapt.codegen.bundle import bundle_model_ids
     from edgeadapt.codegen.targets import load_target
-    from edgeadapt.codegen.validate import load_frames
+    from edgeadapt.codegen.validate import load_bundle_inputs
     from edgeadapt.harness.profile import open_device
 
-    if frames < 1:
-        raise EdgeadaptError(f"--frames must be >= 1, got {frames}")
-    manifest = read_manifest(export_dir)
-    graphs = load_bundle_models(export_dir, manifest)
-    if images is None:
-        images = load_frames(data_dir, frames, split)
-    images = frames_for_input(np.asarray(images, dtype=np.uint8)[:frames], manifest["input_shape"])
+    manifest, graphs, images = load_bundle_inputs(export_dir, data_dir, frames, split, images)
     target = load_target(manifest["target"])
     try:
         with open_device(target, Path(export_dir), link, baud, timeout, log_dir=log_dir) as dev:

@@ -43,24 +43,30 @@ def open_device(target: dict, export_dir, link: str, baud=115200, timeout=30.0, 
         transport.close()
 
 
-def parse_layers(lines: list) -> tuple:
-    """(model id, [(cycles, bytes) per layer]) from an ea-layers reply."""
+def parse_layer_table(lines: list, verb: str, head_re, row_re, convert) -> tuple:
+    """(model id, [convert(match) per layer]) from a reply of a head line `model=..,layers=..` and one
+    line per layer whose first group is its index (ea-layers, ea-crc)."""
     if not lines:
-        raise LinkError("ea-layers: no reply", executed=None)
+        raise LinkError(f"{verb}: no reply", executed=None)
     if lines[0].startswith("e-["):
         raise EdgeadaptError(f"device: {lines[0]}")
-    head = _LAYERS.fullmatch(lines[0])
+    head = head_re.fullmatch(lines[0])
     if head is None:
-        raise LinkError(f"ea-layers: unexpected reply {lines[0][:60]}", executed=None)
+        raise LinkError(f"{verb}: unexpected reply {lines[0][:60]}", executed=None)
     rows = []
     for i, line in enumerate(lines[1:]):
-        m = _LAYER.fullmatch(line)
+        m = row_re.fullmatch(line)
         if m is None or int(m.group(1)) != i:
-            raise LinkError(f"ea-layers: bad layer line {line[:60]}", executed=None)
-        rows.append((int(m.group(2)), int(m.group(3))))
+            raise LinkError(f"{verb}: bad layer line {line[:60]}", executed=None)
+        rows.append(convert(m))
     if len(rows) != int(head.group(2)):
-        raise LinkError(f"ea-layers: {len(rows)} layer lines, announced {head.group(2)}", executed=None)
+        raise LinkError(f"{verb}: {len(rows)} layer lines, announced {head.group(2)}", executed=None)
     return int(head.group(1)), rows
+
+
+def parse_layers(lines: list) -> tuple:
+    """(model id, [(cycles, bytes) per layer]) from an ea-layers reply."""
+    return parse_layer_table(lines, "ea-layers", _LAYERS, _LAYER, lambda m: (int(m.group(2)), int(m.group(3))))
 
 
 def profile_bundle(dev: Device, manifest: dict, model_ids: dict, frame: np.ndarray, repeats: int = 1) -> dict:
