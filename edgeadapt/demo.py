@@ -42,7 +42,6 @@ UNSEEN_FRAMES, UNSEEN_SEQUENCES = 40, 2  # test-unseen frames per run: a check, 
 PAPER = {"adaptive": -0.28, "iso-latency": -0.03, "best-mae": -0.06}
 SYSTEMS = ("adaptive", "iso-latency", "best-mae")  # the paper's three operating points, chosen on validation
 RULE = {"adaptive": "iso-mae", "iso-latency": "iso-latency", "best-mae": "best-mae"}  # policy sweep --select
-SWEEP_FRAMES = 1500  # validation frames the operating point is chosen on (about ten sequences)
 TARGETS = ("stm32", "gap8")
 HIL_TIMEOUT_S = 60  # two QEMU runs share the cores: a frame's reply may take far longer than alone
 SHOWN_TARGET = os.environ.get("EDGEADAPT_DEMO_TARGET", "gap8")  # the one sweep whose Pareto front is printed
@@ -115,8 +114,10 @@ def main():
         if shown:
             print(f"{target} (the other sweep runs quietly):")
         also = [arg for name in SYSTEMS[1:] for arg in ("--also", RULE[name], policy_path(target, name))]
-        edgeadapt(*loudness, "policy", "sweep", *models, "--data", DATA, "--split", "val", "--frames",
-                  str(SWEEP_FRAMES), "--cycles", "measured", *runs, "--select", RULE[SYSTEMS[0]],
+        # on the whole validation split, as benchmarks/adaptive.py chooses: chosen on 1500 of its frames
+        # (ten sequences) the iso-MAE point landed at +9 % MAE on the whole test split
+        edgeadapt(*loudness, "policy", "sweep", *models, "--data", DATA, "--split", "val",
+                  "--cycles", "measured", *runs, "--select", RULE[SYSTEMS[0]],
                   "--out", policy_path(target, SYSTEMS[0]), *also, "--json", WORK / f"sweep-{target}.json")
         for name in SYSTEMS if not shown else ():
             print(f"{target}, {name}: {describe_policy(load(policy_path(target, name)))}")
