@@ -45,6 +45,7 @@ RULE = {"adaptive": "iso-mae", "iso-latency": "iso-latency", "best-mae": "best-m
 TARGETS = ("stm32", "gap8")
 HIL_TIMEOUT_S = 60  # two QEMU runs share the cores: a frame's reply may take far longer than alone
 SHOWN_TARGET = os.environ.get("EDGEADAPT_DEMO_TARGET", "gap8")  # the one sweep whose Pareto front is printed
+WHOLE_WHERE = "every frame of the split, replayed"  # how the whole-split tables and verdicts name their frames
 
 
 def main():
@@ -131,13 +132,12 @@ def main():
     unseen = hil_runs("always-big", {target: "always-big" for target in TARGETS}, split="test-unseen")
     unseen.update(adaptive_runs("test-unseen"))
     print_hil_summary(summaries)
-    print_prediction_check(summaries, predictions)
-    print_paper_metrics({"test": summaries, "test-unseen": unseen}, predictions)
+    print_prediction_check(summaries, predictions["hil"])
+    print_paper_metrics({"test": summaries, "test-unseen": unseen}, predictions["hil"])
     print_verdicts(summaries)
     print_verdicts(unseen, "test-unseen")
-    whole = replayed_summaries(predictions)
-    print_paper_metrics(whole, {key[:3]: p for key, p in predictions.items() if key[3:] == ("whole",)},
-                        where=WHOLE_WHERE)
+    whole = replayed_summaries(predictions["whole"])
+    print_paper_metrics(whole, predictions["whole"], where=WHOLE_WHERE)
     for split in ("test", "test-unseen"):
         print_verdicts(whole[split], split, where=WHOLE_WHERE)
     print(f"\nreports: {', '.join(str((RESULTS / f'{t}-adaptive' / 'report.md').relative_to(ROOT)) for t in TARGETS)}")
@@ -191,20 +191,17 @@ def policy_key(target, name):
     return json.dumps({k: v for k, v in load(policy_path(target, name)).items() if k != "meta"}, sort_keys=True)
 
 
-WHOLE_WHERE = "every frame of the split, replayed"
-
-
 def split_frames(split):
     return (HIL_FRAMES, HIL_SEQUENCES) if split == "test" else (UNSEEN_FRAMES, UNSEEN_SEQUENCES)
 
 
 def predict_all(models):
     """The replay of each chosen policy (the sweep never saw these frames), keyed (split, target,
-    system) on the frames the HIL runs will take from each split: what QEMU must measure; and keyed
-    (split, target, system, "whole") on every frame of the split. Each has the oracle and random
-    baselines at the same big share."""
+    system): under "hil" on the frames the HIL runs will take from each split, what QEMU must
+    measure; under "whole" on every frame of the split. Each has the oracle and random baselines at
+    the same big share."""
     jobs = {}
-    for scope in ("whole", "hil"):  # the whole splits first: their replays leave every frame's reference in the cache
+    for scope in ("hil", "whole"):
         for split in ("test", "test-unseen"):
             frames, sequences = split_frames(split)
             subset = ("--frames", str(frames), "--sequences", str(sequences)) if scope == "hil" else ()
@@ -212,33 +209,34 @@ def predict_all(models):
                 runs = [arg for name in ("always-small", "always-big")
                         for arg in ("--runs", RESULTS / f"{target}-{name}")]
                 for name in SYSTEMS:
-                    key = (split, target, name) + (("whole",) if scope == "whole" else ())
-                    out = WORK / f"predict-{target}-{name}-{split}{'-whole' if scope == 'whole' else ''}.json"
-                    jobs[key] = (out, cli(
+                    out = WORK / f"predict-{target}-{name}-{split}{'' if scope == 'hil' else '-whole'}.json"
+                    jobs[(scope, split, target, name)] = (out, cli(
                         "--quiet", "policy", "predict", "--policy", policy_path(target, name), *models, "--data",
                         DATA, "--split", split, *subset, "--cycles", "measured", *runs, "--json", out))
-    commands = [cmd for _, cmd in jobs.values()]
-    per_split = len(TARGETS) * len(SYSTEMS)
-    firsts = commands[:2 * per_split:per_split]  # one per whole split first: they fill the reference cache
+    # one replay per set of frames first: it leaves the integer reference of those frames in the cache
+    # for the others (the cache is keyed by the frames, so the whole split does not serve the HIL frames)
+    firsts = [cmd for (_, _, target, name), (_, cmd) in jobs.items() if (target, name) == (TARGETS[0], SYSTEMS[0])]
     side_by_side(firsts)
-    side_by_side([cmd for cmd in commands if cmd not in firsts])  # quiet, short replays: all at once
-    return {key: load(out) for key, (out, _) in jobs.items()}
+    side_by_side([cmd for _, cmd in jobs.values() if cmd not in firsts])  # quiet, short replays: all at once
+    predictions = {"hil": {}, "whole": {}}
+    for (scope, *key), (out, _) in jobs.items():
+        predictions[scope][tuple(key)] = load(out)
+    return predictions
 
 
-def replayed_summaries(predictions):
-    """The whole-split replays in the shape of HIL summaries (split -> (target, system) -> summary),
-    always-big and always-small included, so the same tables and verdicts print them."""
+def replayed_summaries(whole):
+    """The whole-split replays ((split, target, system) -> prediction) in the shape of HIL summaries
+    (split -> (target, system) -> summary), always-big included, so the same tables and verdicts
+    print them."""
     def summary(p):
         return {"latency_ms": {"mean": p["latency_ms"]}, "mae": {"sum": p["mae_sum"]}, "big_share": p["big_share"]}
 
-    whole = {}
-    for (split, target, name, *scope), p in predictions.items():
-        if scope != ["whole"]:
-            continue
-        per_split = whole.setdefault(split, {})
+    by_split = {}
+    for (split, target, name), p in whole.items():
+        per_split = by_split.setdefault(split, {})
         per_split[(target, name)] = summary(p["policy"])
         per_split[(target, "always-big")] = summary(p["always_big"])
-    return whole
+    return by_split
 
 
 def adaptive_runs(split):
@@ -307,8 +305,8 @@ def print_hil_summary(summaries):
 def print_prediction_check(summaries, predictions):
     """The replay of each chosen policy on the test frames against what the device measured."""
     rows = []
-    for (split, target, name, *scope), prediction in predictions.items():
-        if split != "test" or scope:
+    for (split, target, name), prediction in predictions.items():
+        if split != "test":
             continue
         measured, predicted = summaries[(target, name)], prediction["policy"]
         rows.append([target, name, predicted["big_share"], measured["big_share"], predicted["cycles_mean"],
@@ -355,10 +353,10 @@ def print_verdicts(summaries, split="test", where=None):
 
     Better means faster at an MAE no higher than always-big's; faster at a higher MAE is a trade,
     and is said as such."""
-    frames_of = "held-out test frames" if split == "test" else "frames of never-seen environments (test-unseen)"
     if where:
         print(f"\nverdict (policies chosen on validation, {split}: {where}):")
     else:
+        frames_of = "held-out test frames" if split == "test" else "frames of never-seen environments (test-unseen)"
         frames, sequences = split_frames(split)
         print(f"\nverdict (policies chosen on validation, measured on {frames} {frames_of} from "
               f"{sequences} sequences on QEMU):")
